@@ -1,0 +1,152 @@
+/// How bad a diagnostic is.
+public enum Severity: String, Sendable, Codable, Comparable {
+    case note, warning, error
+
+    private var rank: Int {
+        switch self {
+        case .note: 0
+        case .warning: 1
+        case .error: 2
+        }
+    }
+
+    public static func < (a: Severity, b: Severity) -> Bool { a.rank < b.rank }
+}
+
+/// One finding of any stage (parser, resolver, lint, tests), with the place it is about.
+///
+/// Every stage reports through this one type so that the human, JSON and SARIF renderers
+/// see the same facts.
+public struct Diagnostic: Sendable, Codable, Hashable {
+    /// A secondary place that explains the primary one ("first defined here").
+    public struct Note: Sendable, Codable, Hashable {
+        public var message: String
+        public var span: SourceSpan?
+        public init(_ message: String, at span: SourceSpan? = nil) {
+            self.message = message
+            self.span = span
+        }
+    }
+
+    public var severity: Severity
+    /// A stable identifier such as `undefined-reference`, for filtering and for SARIF rule ids.
+    public var code: DiagnosticCode
+    public var message: String
+    public var span: SourceSpan?
+    public var notes: [Note]
+    /// A one-line suggestion, such as a did-you-mean.
+    public var help: String?
+
+    public init(
+        _ severity: Severity, _ code: DiagnosticCode, _ message: String, at span: SourceSpan?,
+        notes: [Note] = [], help: String? = nil
+    ) {
+        self.severity = severity
+        self.code = code
+        self.message = message
+        self.span = span
+        self.notes = notes
+        self.help = help
+    }
+
+    public static func error(
+        _ code: DiagnosticCode, _ message: String, at span: SourceSpan?, notes: [Note] = [], help: String? = nil
+    ) -> Diagnostic {
+        Diagnostic(.error, code, message, at: span, notes: notes, help: help)
+    }
+
+    public static func warning(
+        _ code: DiagnosticCode, _ message: String, at span: SourceSpan?, notes: [Note] = [], help: String? = nil
+    ) -> Diagnostic {
+        Diagnostic(.warning, code, message, at: span, notes: notes, help: help)
+    }
+}
+
+/// The catalogue of diagnostic codes. Each is documented in Grammar.md.
+public enum DiagnosticCode: String, Sendable, Codable, CaseIterable {
+    // Errors
+    case io = "io-error"
+    case yaml = "yaml-syntax"
+    case schema = "schema"
+    case syntax = "rule-syntax"
+    case duplicateName = "duplicate-name"
+    case duplicateKey = "duplicate-key"
+    case undefinedReference = "undefined-reference"
+    case groupCycle = "group-cycle"
+    case invalidKey = "invalid-key"
+    case invalidAddress = "invalid-address"
+    case hostBitsSet = "host-bits-set"
+    case invalidPort = "invalid-port"
+    case invalidRate = "invalid-rate"
+    case invalidDuration = "invalid-duration"
+    case invalidTime = "invalid-time"
+    case invalidTimeZone = "invalid-time-zone"
+    case testFailed = "test-failed"
+    // Warnings
+    case unreachableRule = "unreachable-rule"
+    case redundantRule = "redundant-rule"
+    case unusedGroup = "unused-group"
+    case unusedHost = "unused-host"
+    case unusedIdentity = "unused-identity"
+    case allowAll = "allow-all"
+
+    /// A one-sentence explanation, used as the SARIF rule description.
+    public var summary: String {
+        switch self {
+        case .io: "A policy file could not be read."
+        case .yaml: "The file is not well-formed YAML."
+        case .schema: "A YAML key or value does not have the shape a policy file requires."
+        case .syntax: "A rule, condition or test line does not follow the grammar."
+        case .duplicateName: "A name is defined twice in the policy set."
+        case .duplicateKey: "Two identities have the same WireGuard public key."
+        case .undefinedReference: "A rule refers to a name that is not defined."
+        case .groupCycle: "Groups include each other in a cycle."
+        case .invalidKey: "A WireGuard public key is not the base64 of 32 bytes."
+        case .invalidAddress: "An IP address or CIDR is malformed."
+        case .hostBitsSet: "A CIDR has bits set below its prefix length."
+        case .invalidPort: "A port or port range is out of range or reversed."
+        case .invalidRate: "A rate is not a positive count per second, minute or hour."
+        case .invalidDuration: "A duration is malformed or out of range."
+        case .invalidTime: "A time condition's days or hours are malformed."
+        case .invalidTimeZone: "A time zone is not a known IANA zone."
+        case .testFailed: "A test in a tests: block does not get the decision it expects."
+        case .unreachableRule: "An allow rule is completely covered by a deny rule and can never allow anything."
+        case .redundantRule: "A rule is completely covered by another rule with the same effect."
+        case .unusedGroup: "A group is referenced by no rule and no other group."
+        case .unusedHost: "A host alias is referenced by no rule."
+        case .unusedIdentity: "An identity is matched by no rule's subject and can reach nothing."
+        case .allowAll: "A rule allows every identity to reach every address."
+        }
+    }
+}
+
+/// Collects diagnostics from the stages of one run.
+public struct DiagnosticBag: Sendable {
+    public private(set) var diagnostics: [Diagnostic] = []
+
+    public init() {}
+
+    public mutating func append(_ d: Diagnostic) { diagnostics.append(d) }
+    public mutating func append(contentsOf ds: [Diagnostic]) { diagnostics.append(contentsOf: ds) }
+
+    public var hasErrors: Bool { diagnostics.contains { $0.severity == .error } }
+    public var errorCount: Int { diagnostics.filter { $0.severity == .error }.count }
+    public var warningCount: Int { diagnostics.filter { $0.severity == .warning }.count }
+
+    /// Diagnostics in file, line, column order, so output is stable whatever order stages ran in.
+    public var sorted: [Diagnostic] {
+        diagnostics.sorted { a, b in
+            let la = a.span?.start, lb = b.span?.start
+            switch (la, lb) {
+            case (nil, nil): return a.message < b.message
+            case (nil, _): return true
+            case (_, nil): return false
+            case let (x?, y?):
+                if x.file != y.file { return x.file < y.file }
+                if x.line != y.line { return x.line < y.line }
+                if x.column != y.column { return x.column < y.column }
+                return a.message < b.message
+            }
+        }
+    }
+}

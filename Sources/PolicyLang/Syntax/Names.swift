@@ -1,0 +1,42 @@
+/// The shape of names: policy, identity, group and host names.
+public enum Names {
+    /// A name starts with a letter and goes on with letters, digits, `-`, `_`, `.` or `@`
+    /// (so e-mail addresses are names too). Starting with a letter keeps names apart from addresses.
+    public static func isValid(_ s: some StringProtocol) -> Bool {
+        guard let first = s.first, first.isASCII, first.isLetter, s.count <= 253 else { return false }
+        return s.allSatisfy { c in
+            c.isASCII && (c.isLetter || c.isNumber || c == "-" || c == "_" || c == "." || c == "@")
+        }
+    }
+}
+
+/// Did-you-mean suggestions by edit distance.
+public enum Suggest {
+    /// The candidate closest to `word`, if it is close enough to be a plausible typo.
+    public static func closest(to word: String, among candidates: some Sequence<String>) -> String? {
+        let limit = max(1, word.count / 3)
+        var best: (String, Int)? = nil
+        for c in candidates where abs(c.count - word.count) <= limit {
+            let d = distance(word, c)
+            if d <= limit, best == nil || d < best!.1 { best = (c, d) }
+        }
+        return best?.0
+    }
+
+    /// Levenshtein distance, case-insensitive.
+    public static func distance(_ a: String, _ b: String) -> Int {
+        let x = Array(a.lowercased()), y = Array(b.lowercased())
+        if x.isEmpty { return y.count }
+        if y.isEmpty { return x.count }
+        var previous = Array(0...y.count)
+        var current = [Int](repeating: 0, count: y.count + 1)
+        for i in 1...x.count {
+            current[0] = i
+            for j in 1...y.count {
+                current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (x[i - 1] == y[j - 1] ? 0 : 1))
+            }
+            swap(&previous, &current)
+        }
+        return previous[y.count]
+    }
+}

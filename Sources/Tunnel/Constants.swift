@@ -1,0 +1,42 @@
+/// Protocol constants of WireGuard, named exactly as in the WireGuard paper
+/// (J. A. Donenfeld, "WireGuard: Next Generation Kernel Network Tunnel", sections 5.4 and 6)
+/// so that code can be checked against the paper line by line.
+///
+/// The SCREAMING_CASE names are deliberate: they are the paper's identifiers, not Swift style.
+public enum WG {
+    // MARK: Noise construction (paper 5.4)
+
+    /// Noise protocol name, hashed to form the initial chaining key `C`.
+    public static let CONSTRUCTION = "Noise_IKpsk2_25519_ChaChaPoly_BLAKE2s"
+    /// Protocol identifier, mixed into the initial hash `H` so WireGuard transcripts
+    /// can never be confused with another Noise_IKpsk2 deployment.
+    public static let IDENTIFIER = "WireGuard v1 zx2c4 Jason@zx2c4.com"
+    /// Prefix hashed with the receiver's static public key to key `msg.mac1`.
+    public static let LABEL_MAC1 = "mac1----"
+    /// Prefix hashed with the responder's static public key to key the cookie AEAD.
+    public static let LABEL_COOKIE = "cookie--"
+
+    // MARK: Timers and limits (paper 6.1)
+
+    /// After this many messages under one keypair the initiator should start a new handshake.
+    public static let REKEY_AFTER_MESSAGES: UInt64 = 1 << 60
+    /// Hard limit on messages per keypair: 2^64 - 2^13 - 1, leaving room for the replay
+    /// window so a counter can never wrap into territory the filter would accept again.
+    public static let REJECT_AFTER_MESSAGES: UInt64 = UInt64.max - (1 << 13)
+    /// After this age the initiator of a keypair should start a new handshake.
+    public static let REKEY_AFTER_TIME: Duration = .seconds(120)
+    /// After this age a keypair must no longer be used to send or receive.
+    public static let REJECT_AFTER_TIME: Duration = .seconds(180)
+    /// How long to keep retrying a handshake before giving up.
+    public static let REKEY_ATTEMPT_TIME: Duration = .seconds(90)
+    /// Delay before retransmitting an unanswered handshake initiation.
+    public static let REKEY_TIMEOUT: Duration = .seconds(5)
+    /// Delay after receiving data before a keepalive is sent if nothing else was.
+    public static let KEEPALIVE_TIMEOUT: Duration = .seconds(10)
+
+    // MARK: Cookies (paper 5.4.7)
+
+    /// Lifetime of the responder's random cookie secret `Rm`, and of a cookie `Lm`
+    /// received by an initiator ("changes every two minutes").
+    public static let COOKIE_REFRESH_TIME: Duration = .seconds(120)
+}

@@ -1,0 +1,55 @@
+import CSodium
+
+/// A Curve25519 private key (32 bytes). Its bytes are wiped from memory when the last
+/// copy of the key is dropped.
+public struct PrivateKey: Sendable {
+    /// Size of a private key in bytes.
+    public static let byteCount = 32
+    let storage: SecureBytes
+
+    /// Generates a fresh random key, clamped the way `wg genkey` clamps, so that the
+    /// stored bytes are a valid X25519 scalar whatever implementation reads them later.
+    public init() {
+        storage = SecureBytes(count: Self.byteCount) { bytes in
+            randombytes_buf(bytes.baseAddress, bytes.count)
+            X25519.clamp(bytes)
+        }
+    }
+
+    /// Wraps existing key bytes. They are kept as given: X25519 clamps internally, so an
+    /// unclamped key from elsewhere still yields the same public key as in `wg pubkey`.
+    public init(rawBytes: [UInt8]) throws(CryptoError) {
+        guard rawBytes.count == Self.byteCount else {
+            throw .invalidLength(expected: Self.byteCount, actual: rawBytes.count)
+        }
+        storage = rawBytes.withUnsafeBytes { SecureBytes(copying: $0) }
+    }
+
+    /// Decodes the base64 form used by `wg genkey` and configuration files.
+    public init(base64: String) throws(CryptoError) {
+        do {
+            storage = try SecureBytes(count: Self.byteCount) { try KeyBase64.decode(base64, into: $0) }
+        } catch let error as CryptoError {
+            throw error
+        } catch {
+            throw .invalidBase64
+        }
+    }
+
+    /// The key in base64. This is secret material: avoid logging it.
+    public var base64: String { storage.withUnsafeBytes { KeyBase64.encode($0) } }
+
+    /// The matching public key, `DH-PUBKEY` in the paper.
+    public var publicKey: PublicKey { X25519.publicKey(for: self) }
+
+    func withUnsafeBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        try storage.withUnsafeBytes(body)
+    }
+}
+
+extension PrivateKey: Equatable {
+    /// Constant-time comparison.
+    public static func == (lhs: PrivateKey, rhs: PrivateKey) -> Bool {
+        lhs.storage.constantTimeEquals(rhs.storage)
+    }
+}

@@ -1,0 +1,40 @@
+import CSodium
+
+/// A Curve25519 public key (32 bytes). Public keys are not secret, so they are plain
+/// values that can be hashed and used as dictionary keys (peers are looked up by them).
+public struct PublicKey: Sendable, Hashable, CustomStringConvertible {
+    /// Size of a public key in bytes.
+    public static let byteCount = 32
+    /// The 32 key bytes (the little-endian u-coordinate).
+    public let bytes: [UInt8]
+
+    /// Wraps 32 key bytes.
+    public init(rawBytes: [UInt8]) throws(CryptoError) {
+        guard rawBytes.count == Self.byteCount else {
+            throw .invalidLength(expected: Self.byteCount, actual: rawBytes.count)
+        }
+        bytes = rawBytes
+    }
+
+    /// Decodes the base64 form printed by `wg pubkey`.
+    public init(base64: String) throws(CryptoError) {
+        var raw = [UInt8](repeating: 0, count: Self.byteCount)
+        try raw.withUnsafeMutableBytes { (out) throws(CryptoError) in try KeyBase64.decode(base64, into: out) }
+        bytes = raw
+    }
+
+    /// The key in base64, as `wg pubkey` prints it.
+    public var base64: String { bytes.withUnsafeBytes { KeyBase64.encode($0) } }
+
+    public var description: String { base64 }
+
+    /// Compared in constant time: equality of keys decides whether a handshake is
+    /// accepted, and a timing side channel there costs nothing to avoid.
+    public static func == (lhs: PublicKey, rhs: PublicKey) -> Bool {
+        lhs.bytes.withUnsafeBytes { l in
+            rhs.bytes.withUnsafeBytes { r in sodium_memcmp(l.baseAddress, r.baseAddress, byteCount) == 0 }
+        }
+    }
+
+    public func hash(into hasher: inout Hasher) { hasher.combine(bytes) }
+}

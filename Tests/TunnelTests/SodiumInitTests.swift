@@ -1,0 +1,9 @@
+import XCTest
+@testable import Tunnel
+
+final class SodiumInitTests: XCTestCase {
+    func testSodiumInitialisesOnce() {
+        Sodium.ensureInitialised()
+        Sodium.ensureInitialised()
+    }
+}
