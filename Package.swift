@@ -18,7 +18,7 @@ let package = Package(
         // The rule language: YAML front (through Yams), rule DSL lexer/parser, AST, diagnostics.
         .target(name: "PolicyLang", dependencies: [.product(name: "Yams", package: "Yams")]),
         // Resolution, lint, decision tables, bundle format and the evaluator.
-        .target(name: "PolicyCompiler", dependencies: ["PolicyLang"]),
+        .target(name: "PolicyCompiler", dependencies: ["PolicyLang", "CSodium"]),
         .executableTarget(
             name: "ztpc",
             dependencies: [

@@ -15,6 +15,11 @@ public struct RuleParser {
     private let base: SourceLocation
     private let tokens: [RuleToken]
     private var position = 0
+    private var depth = 0
+
+    /// Conditions nest at most this deep: enough for any real rule, and it keeps both this
+    /// parser's recursion and the evaluator's 64-bit stack bounded on hostile input.
+    public static let maximumConditionDepth = 24
 
     static let keywords: Set<Substring> = ["if", "rate", "ttl", "and", "or", "not", "time", "at"]
 
@@ -375,6 +380,11 @@ public struct RuleParser {
 
     private mutating func parseUnary() throws(ParseFailure) -> Condition {
         guard let t = peek() else { throw failure("expected a condition", at: nil) }
+        depth += 1
+        defer { depth -= 1 }
+        if depth > Self.maximumConditionDepth {
+            throw failure("condition nested deeper than \(Self.maximumConditionDepth) levels", at: t)
+        }
         if t.kind == .leftParen {
             advance()
             let inner = try parseOr()

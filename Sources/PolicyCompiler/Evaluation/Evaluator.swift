@@ -1,0 +1,115 @@
+import PolicyLang
+
+extension DecisionTables {
+    /// Decides whether `identity` may reach `address`:`port` over IP protocol `ipProtocol` at
+    /// `milliseconds` (Unix time).
+    ///
+    /// Cost: a binary search over the address partition and one over the port table, then a
+    /// copy of a precomputed decision; only cells with time conditions evaluate anything.
+    public func decide(identity: Int?, address: IPAddress, port: UInt16, ipProtocol: UInt8, at milliseconds: Int64)
+        -> Decision
+    {
+        guard let identity, identity >= 0, identity < identities.count else {
+            return Decision(
+                verdict: .deny, reason: .unknownIdentity, rules: [], overridden: [],
+                ttlMilliseconds: defaultTTLMilliseconds, rate: nil, rateRule: -1,
+                validUntilMilliseconds: milliseconds &+ defaultTTLMilliseconds)
+        }
+        let cls = Int(identities[identity].classIndex)
+        let table: Int32
+        switch address.family {
+        case .v4:
+            let segment = Self.segment(of: UInt32(truncatingIfNeeded: address.value), in: v4Starts)
+            table = v4Segments[cls * v4Starts.count + segment]
+        case .v6:
+            let segment = Self.segment(of: address.value, in: v6Starts)
+            table = v6Segments[cls * v6Starts.count + segment]
+        }
+        var cell: Int32 = 0
+        if table >= 0 {
+            let pt = portTables[Int(table)]
+            switch ipProtocol {
+            case 6: cell = pt.tcpCells[Self.segment(of: port, in: pt.tcpStarts)]
+            case 17: cell = pt.udpCells[Self.segment(of: port, in: pt.udpStarts)]
+            case 1, 58: cell = pt.icmpCell
+            default: cell = pt.otherCell
+            }
+        }
+        if var d = staticDecisions[Int(cell)] {
+            d.validUntilMilliseconds = milliseconds &+ d.ttlMilliseconds
+            return d
+        }
+        return decideWithTime(cells[Int(cell)], at: milliseconds)
+    }
+
+    /// Decides for a peer by its WireGuard public key; unknown keys get `unknownIdentity`.
+    public func decide(key: PeerKey, address: IPAddress, port: UInt16, ipProtocol: UInt8, at milliseconds: Int64)
+        -> Decision
+    {
+        decide(identity: identity(forKey: key), address: address, port: port, ipProtocol: ipProtocol, at: milliseconds)
+    }
+
+    /// Decides a ``Request`` for an identity named in the policy.
+    public func decide(identityNamed name: String, _ request: Request, at milliseconds: Int64) -> Decision {
+        decide(
+            identity: identity(named: name), address: request.address, port: request.port,
+            ipProtocol: request.proto.ipProtocolNumber, at: milliseconds)
+    }
+
+    /// The rules that matched a cell with time conditions, and when the earliest of their windows flips.
+    private func decideWithTime(_ cell: Cell, at milliseconds: Int64) -> Decision {
+        let seconds = milliseconds >= 0 ? milliseconds / 1000 : (milliseconds - 999) / 1000
+        var matching: [Int32] = []
+        var until = Int64.max
+        for c in cell.candidates {
+            if c.expression < 0 {
+                matching.append(c.rule)
+                continue
+            }
+            let (holds, flips) = evaluate(expression: Int(c.expression), at: seconds)
+            until = min(until, flips)
+            if holds { matching.append(c.rule) }
+        }
+        let validUntil = until == .max ? Int64.max : until &* 1000
+        return combine(matching, at: milliseconds, validUntil: validUntil)
+    }
+
+    /// Runs an expression's postfix code on a stack of bits.
+    func evaluate(expression: Int, at seconds: Int64) -> (Bool, Int64) {
+        var stack: UInt64 = 0
+        var until = Int64.max
+        for op in expressions[expression] {
+            switch op {
+            case TimeExpression.Opcode.not:
+                stack ^= 1
+            case TimeExpression.Opcode.and:
+                let b = stack & 1
+                stack >>= 1
+                stack = (stack & ~1) | (stack & b)
+            case TimeExpression.Opcode.or:
+                let b = stack & 1
+                stack >>= 1
+                stack |= b
+            default:
+                let atom = atoms[Int(op)]
+                let (open, flips) = atom.evaluate(at: seconds, zone: zones[Int(atom.zone)])
+                until = min(until, flips)
+                stack = stack << 1 | (open ? 1 : 0)
+            }
+        }
+        return (stack & 1 == 1, until)
+    }
+
+    /// Index of the range that holds `value`, given sorted range starts beginning with 0.
+    @inline(__always)
+    static func segment<T: FixedWidthInteger>(of value: T, in starts: [T]) -> Int {
+        starts.withUnsafeBufferPointer { s in
+            var lo = 0, hi = s.count
+            while hi - lo > 1 {
+                let mid = (lo + hi) >> 1
+                if s[mid] <= value { lo = mid } else { hi = mid }
+            }
+            return lo
+        }
+    }
+}

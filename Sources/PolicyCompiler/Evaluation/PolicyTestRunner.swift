@@ -1,0 +1,56 @@
+import PolicyLang
+
+/// The outcome of one line of a `tests:` block.
+public struct PolicyTestResult: Sendable {
+    public var test: PolicyTest
+    public var decision: Decision
+    public var passed: Bool { decision.verdict == test.expect }
+    /// The error to report when it failed, pointing at the test and at the rules involved.
+    public var diagnostic: Diagnostic?
+}
+
+/// Runs the policy's own `tests:` against the compiled tables, so that what is tested is what
+/// the enforcer will run.
+public enum PolicyTestRunner {
+    public static func run(_ set: ResolvedPolicySet, _ tables: DecisionTables, now: Int64) -> [PolicyTestResult] {
+        var results: [PolicyTestResult] = []
+        for file in set.parsed.files {
+            for test in file.tests {
+                let identity =
+                    tables.identity(named: test.subject.value)
+                    ?? PeerKey(base64: test.subject.value).flatMap { tables.identity(forKey: $0) }
+                let at = test.at.map { $0 * 1000 } ?? now
+                let d = tables.decide(
+                    identity: identity, address: test.request.address, port: test.request.port,
+                    ipProtocol: test.request.proto.ipProtocolNumber, at: at)
+                var result = PolicyTestResult(test: test, decision: d, diagnostic: nil)
+                if !result.passed {
+                    result.diagnostic = .error(
+                        .testFailed,
+                        "test expects \(test.expect.rawValue) for \(test.subject.value) -> \(test.request), but the decision is \(d.verdict.rawValue) (\(explain(d, tables)))",
+                        at: test.span, notes: notes(d, set))
+                }
+                results.append(result)
+            }
+        }
+        return results
+    }
+
+    /// A short account of why a decision came out as it did.
+    public static func explain(_ d: Decision, _ tables: DecisionTables) -> String {
+        let ids = d.rules.map { tables.rules[Int($0)].id }.joined(separator: ", ")
+        switch d.reason {
+        case .allowed: return "allowed by \(ids)"
+        case .denied:
+            let lost = d.overridden.map { tables.rules[Int($0)].id }
+            return "denied by \(ids)" + (lost.isEmpty ? "" : "; it overrides \(lost.joined(separator: ", "))")
+        case .noRuleMatched: return "default deny: no rule matches"
+        case .unknownIdentity: return "the identity is not in the policy"
+        }
+    }
+
+    static func notes(_ d: Decision, _ set: ResolvedPolicySet) -> [Diagnostic.Note] {
+        d.rules.map { Diagnostic.Note("\(d.verdict == .allow ? "allowed" : "denied") by rule \(set.rules[Int($0)].id)", at: set.rules[Int($0)].rule.span) }
+            + d.overridden.map { Diagnostic.Note("rule \(set.rules[Int($0)].id) matched but lost to the deny", at: set.rules[Int($0)].rule.span) }
+    }
+}

@@ -1,0 +1,203 @@
+import PolicyLang
+
+/// Resolves names across all files of a policy set: one global namespace per kind of name,
+/// group nesting flattened, keys decoded, host aliases expanded to address ranges.
+public struct Resolver {
+    private let parsed: ParsedPolicySet
+    private var diagnostics: [Diagnostic] = []
+
+    public static func resolve(_ parsed: ParsedPolicySet) -> (ResolvedPolicySet, [Diagnostic]) {
+        var r = Resolver(parsed: parsed)
+        let set = r.run()
+        return (set, r.diagnostics)
+    }
+
+    private init(parsed: ParsedPolicySet) {
+        self.parsed = parsed
+    }
+
+    private mutating func run() -> ResolvedPolicySet {
+        var policies: [String: SourceSpan] = [:]
+        var identityDecls: [String: (IdentityDecl, PolicyFile)] = [:]
+        var groups: [String: GroupDecl] = [:]
+        var hosts: [String: HostDecl] = [:]
+
+        for file in parsed.files {
+            define(file.name, kind: "policy", in: &policies) { $0 }
+            for i in file.identities {
+                if let first = identityDecls[i.name.value] {
+                    duplicate(i.name, kind: "identity", first: first.0.name.span)
+                } else {
+                    identityDecls[i.name.value] = (i, file)
+                }
+            }
+            for g in file.groups {
+                if let first = groups[g.name.value] { duplicate(g.name, kind: "group", first: first.name.span) } else {
+                    groups[g.name.value] = g
+                }
+            }
+            for h in file.hosts {
+                if let first = hosts[h.name.value] { duplicate(h.name, kind: "host", first: first.name.span) } else {
+                    hosts[h.name.value] = h
+                }
+            }
+        }
+
+        // Groups: references, cycles, flattening.
+        for g in groups.values.sorted(by: { $0.name.span.start.description < $1.name.span.start.description }) {
+            for m in g.members {
+                if case .group(let inner) = m.value, groups[inner] == nil {
+                    undefined(inner, kind: "group", at: m.span, among: groups.keys)
+                }
+            }
+        }
+        reportCycles(groups)
+        var groupUsers: [String: Set<String>] = [:]
+        for name in groups.keys { groupUsers[name] = flatten(name, groups, &groupUsers, visiting: []) }
+
+        // Identities, in source order so that diagnostics and classes are stable.
+        var identities: [ResolvedIdentity] = []
+        var keys: [PeerKey: SourceSpan] = [:]
+        for file in parsed.files {
+            for decl in file.identities where identityDecls[decl.name.value]?.0.name.span == decl.name.span {
+                guard let key = PeerKey(base64: decl.key.value) else {
+                    diagnostics.append(
+                        .error(.invalidKey, "'\(decl.key.value)' is not a WireGuard public key", at: decl.key.span,
+                               help: "a key is the base64 of 32 bytes (44 characters ending in '='), as `wg pubkey` prints"))
+                    continue
+                }
+                if let first = keys[key] {
+                    diagnostics.append(
+                        .error(.duplicateKey, "identity '\(decl.name.value)' has the same key as another identity",
+                               at: decl.key.span, notes: [.init("the key is first used here", at: first)]))
+                    continue
+                }
+                keys[key] = decl.key.span
+                let user = decl.user?.value
+                let memberOf = Set(groupUsers.filter { user != nil && $0.value.contains(user!) }.keys)
+                identities.append(
+                    ResolvedIdentity(
+                        name: decl.name.value, key: key, user: user, tags: Set(decl.tags.map(\.value)), groups: memberOf,
+                        evaluationRate: file.defaults.rateLimit, decl: decl))
+            }
+        }
+
+        // Rules.
+        var rules: [ResolvedRule] = []
+        for file in parsed.files {
+            for rule in file.rules {
+                for s in rule.subjects {
+                    switch s.value {
+                    case .group(let g) where groups[g] == nil:
+                        undefined(g, kind: "group", at: s.span, among: groups.keys)
+                    case .identity(let n) where identityDecls[n] == nil:
+                        undefined(n, kind: "identity", at: s.span, among: identityDecls.keys)
+                    default: break
+                    }
+                }
+                if let c = rule.condition { checkCondition(c, groups: groups) }
+                var targets: [ResolvedTarget] = []
+                for t in rule.targets {
+                    var ranges: [AddressRange] = []
+                    switch t.host.value {
+                    case .any: ranges = [.allV4, .allV6]
+                    case .prefix(let c): ranges = [AddressRange(c)]
+                    case .alias(let a):
+                        if let h = hosts[a] {
+                            ranges = h.prefixes.map { AddressRange($0.value) }
+                        } else {
+                            undefined(a, kind: "host", at: t.host.span, among: hosts.keys)
+                        }
+                    }
+                    targets.append(ResolvedTarget(ranges: ranges, ports: t.ports, proto: t.proto, source: t))
+                }
+                rules.append(ResolvedRule(index: rules.count, rule: rule, targets: targets))
+            }
+            for test in file.tests where identityDecls[test.subject.value] == nil {
+                if PeerKey(base64: test.subject.value).map({ keys[$0] != nil }) == true { continue }
+                undefined(test.subject.value, kind: "identity", at: test.subject.span, among: identityDecls.keys)
+            }
+        }
+
+        let defaults = parsed.files.map(\.defaults)
+        return ResolvedPolicySet(
+            parsed: parsed, identities: identities, rules: rules, groupUsers: groupUsers, groups: groups, hosts: hosts,
+            defaultTTL: defaults.map(\.cacheTTL).min() ?? Defaults().cacheTTL,
+            defaultRate: defaults.first?.rateLimit ?? Defaults().rateLimit)
+    }
+
+    private mutating func checkCondition(_ c: Condition, groups: [String: GroupDecl]) {
+        switch c {
+        case .group(let g) where groups[g.value] == nil:
+            undefined(g.value, kind: "group", at: g.span, among: groups.keys)
+        case .not(let inner): checkCondition(inner, groups: groups)
+        case .and(let a, let b), .or(let a, let b):
+            checkCondition(a, groups: groups)
+            checkCondition(b, groups: groups)
+        default: break
+        }
+    }
+
+    private func flatten(
+        _ name: String, _ groups: [String: GroupDecl], _ memo: inout [String: Set<String>], visiting: Set<String>
+    ) -> Set<String> {
+        if let done = memo[name] { return done }
+        guard let g = groups[name], !visiting.contains(name) else { return [] }
+        var users: Set<String> = []
+        for m in g.members {
+            switch m.value {
+            case .user(let u): users.insert(u)
+            case .group(let inner): users.formUnion(flatten(inner, groups, &memo, visiting: visiting.union([name])))
+            }
+        }
+        return users
+    }
+
+    /// Reports each cycle once, at the member reference that closes it.
+    private mutating func reportCycles(_ groups: [String: GroupDecl]) {
+        var state: [String: Int] = [:]  // 1 visiting, 2 done
+        var reported = Set<[String]>()
+        func visit(_ name: String, _ path: [String], _ diags: inout [Diagnostic]) {
+            state[name] = 1
+            for m in groups[name]?.members ?? [] {
+                guard case .group(let inner) = m.value, groups[inner] != nil else { continue }
+                if state[inner] == 1 {
+                    let cycle = Array(path.drop { $0 != inner }) + [name, inner]
+                    let key = Set(cycle).sorted()
+                    if reported.insert(key).inserted {
+                        diags.append(
+                            .error(.groupCycle, "group cycle: \(cycle.joined(separator: " -> "))", at: m.span,
+                                   notes: [.init("'\(inner)' is defined here", at: groups[inner]?.name.span)],
+                                   help: "a group cannot contain itself, directly or through other groups"))
+                    }
+                } else if state[inner] == nil {
+                    visit(inner, path + [name], &diags)
+                }
+            }
+            state[name] = 2
+        }
+        var diags: [Diagnostic] = []
+        for name in groups.keys.sorted() where state[name] == nil { visit(name, [], &diags) }
+        diagnostics += diags
+    }
+
+    private mutating func define(
+        _ name: Located<String>, kind: String, in table: inout [String: SourceSpan], _ f: (SourceSpan) -> SourceSpan
+    ) {
+        if let first = table[name.value] { duplicate(name, kind: kind, first: first) } else { table[name.value] = f(name.span) }
+    }
+
+    private mutating func duplicate(_ name: Located<String>, kind: String, first: SourceSpan) {
+        diagnostics.append(
+            .error(.duplicateName, "\(kind) '\(name.value)' is defined twice", at: name.span,
+                   notes: [.init("first defined here", at: first)],
+                   help: "names are global across all files of a policy set"))
+    }
+
+    private mutating func undefined(_ name: String, kind: String, at span: SourceSpan, among names: some Sequence<String>) {
+        let guess = Suggest.closest(to: name, among: names)
+        diagnostics.append(
+            .error(.undefinedReference, "undefined \(kind) '\(name)'", at: span,
+                   help: guess.map { "did you mean '\($0)'?" }))
+    }
+}

@@ -1,0 +1,166 @@
+import PolicyLang
+
+/// What the enforcer needs to know about a rule: its id for logs, its limits, where it was written.
+public struct RuleInfo: Sendable, Equatable {
+    public var id: String
+    public var action: Verdict
+    /// New flows per client through this rule.
+    public var rate: Rate
+    /// How long a decision this rule made may be cached, in milliseconds.
+    public var ttlMilliseconds: Int64
+    public var file: String
+    public var line: Int32
+    public var column: Int32
+}
+
+/// A known peer: its key, its name, and the identity class its decisions come from.
+public struct IdentityEntry: Sendable, Equatable {
+    public var name: String
+    public var key: PeerKey
+    public var classIndex: Int32
+    /// Policy evaluations per second this client may cause.
+    public var evaluationRate: Rate
+}
+
+/// A rule that matches a cell of the tables, with the time condition that must hold for it (-1: none).
+public struct Candidate: Sendable, Equatable, Hashable {
+    public var rule: Int32
+    public var expression: Int32
+}
+
+/// The set of rules that match one (class, address range, protocol, port range) cell.
+public struct Cell: Sendable, Equatable {
+    public var candidates: [Candidate]
+
+    public init(candidates: [Candidate]) {
+        self.candidates = candidates
+    }
+}
+
+/// For one class and one address segment: port ranges to cells, per protocol.
+public struct PortTable: Sendable, Equatable {
+    /// Sorted first ports of consecutive ranges (the first is 0), and the cell of each range.
+    public var tcpStarts: [UInt16]
+    public var tcpCells: [Int32]
+    public var udpStarts: [UInt16]
+    public var udpCells: [Int32]
+    public var icmpCell: Int32
+    /// The cell for every other IP protocol, which only protocol-less targets reach.
+    public var otherCell: Int32
+}
+
+/// The compiled form of a policy set: what `decide` reads, with no rule interpretation left.
+///
+/// Lookup is: identity → class (hash); destination → segment (binary search over the address
+/// partition, which is a longest-prefix-match trie with its leaves pushed and flattened into
+/// ranges); (class, segment) → port table (array index); protocol and port → cell (binary
+/// search); cell → precomputed decision, or a few time conditions to evaluate. No step scans
+/// the rules, so the cost grows with the logarithm of the number of distinct prefixes and ports.
+public struct DecisionTables: Sendable, Equatable {
+    /// SHA-256 of the sources this was compiled from (path and text of each file, in order).
+    public var sourceHash: [UInt8]
+    public var policyNames: [String]
+    public var rules: [RuleInfo]
+    public var identities: [IdentityEntry]
+    public var classCount: Int
+    public var defaultTTLMilliseconds: Int64
+    public var defaultRate: Rate
+    public var zones: [ZoneTable]
+    public var atoms: [TimeAtom]
+    /// Postfix code of each time expression; see ``TimeExpression/code``.
+    public var expressions: [[Int32]]
+    public var cells: [Cell]
+    public var portTables: [PortTable]
+    /// First address of each IPv4 segment; the first is 0.
+    public var v4Starts: [UInt32]
+    /// First address of each IPv6 segment; the first is 0.
+    public var v6Starts: [UInt128]
+    /// `class * v4Starts.count + segment` → port table, or -1 when nothing matches there.
+    public var v4Segments: [Int32]
+    public var v6Segments: [Int32]
+
+    // Derived on construction and on load; not part of the bundle.
+    var keyIndex: [PeerKey: Int32] = [:]
+    var nameIndex: [String: Int32] = [:]
+    var staticDecisions: [Decision?] = []
+
+    public init(
+        sourceHash: [UInt8], policyNames: [String], rules: [RuleInfo], identities: [IdentityEntry], classCount: Int,
+        defaultTTLMilliseconds: Int64, defaultRate: Rate, zones: [ZoneTable], atoms: [TimeAtom],
+        expressions: [[Int32]], cells: [Cell], portTables: [PortTable], v4Starts: [UInt32], v6Starts: [UInt128],
+        v4Segments: [Int32], v6Segments: [Int32]
+    ) {
+        self.sourceHash = sourceHash
+        self.policyNames = policyNames
+        self.rules = rules
+        self.identities = identities
+        self.classCount = classCount
+        self.defaultTTLMilliseconds = defaultTTLMilliseconds
+        self.defaultRate = defaultRate
+        self.zones = zones
+        self.atoms = atoms
+        self.expressions = expressions
+        self.cells = cells
+        self.portTables = portTables
+        self.v4Starts = v4Starts
+        self.v6Starts = v6Starts
+        self.v4Segments = v4Segments
+        self.v6Segments = v6Segments
+        deriveIndexes()
+    }
+
+    mutating func deriveIndexes() {
+        keyIndex = [:]
+        nameIndex = [:]
+        for (i, e) in identities.enumerated() {
+            keyIndex[e.key] = Int32(i)
+            nameIndex[e.name] = Int32(i)
+        }
+        staticDecisions = cells.map { staticDecision(for: $0) }
+    }
+
+    /// Tables compare by their bundle content; the derived indexes follow from it.
+    public static func == (a: DecisionTables, b: DecisionTables) -> Bool {
+        a.sourceHash == b.sourceHash && a.policyNames == b.policyNames && a.rules == b.rules
+            && a.identities == b.identities && a.classCount == b.classCount
+            && a.defaultTTLMilliseconds == b.defaultTTLMilliseconds && a.defaultRate == b.defaultRate
+            && a.zones == b.zones && a.atoms == b.atoms && a.expressions == b.expressions && a.cells == b.cells
+            && a.portTables == b.portTables && a.v4Starts == b.v4Starts && a.v6Starts == b.v6Starts
+            && a.v4Segments == b.v4Segments && a.v6Segments == b.v6Segments
+    }
+
+    /// Index of the identity with this key, if the policy knows it.
+    public func identity(forKey key: PeerKey) -> Int? { keyIndex[key].map(Int.init) }
+
+    /// Index of the identity with this name, if the policy knows it.
+    public func identity(named name: String) -> Int? { nameIndex[name].map(Int.init) }
+
+    /// The decision for a cell whose candidates carry no time condition, computed once.
+    private func staticDecision(for cell: Cell) -> Decision? {
+        guard cell.candidates.allSatisfy({ $0.expression < 0 }) else { return nil }
+        return combine(cell.candidates.map(\.rule), at: 0, validUntil: .max)
+    }
+
+    /// Deny beats allow; the decision names the winning rules, and the allows a deny overrode.
+    func combine(_ matching: [Int32], at now: Int64, validUntil: Int64) -> Decision {
+        let denies = matching.filter { rules[Int($0)].action == .deny }
+        let allows = matching.filter { rules[Int($0)].action == .allow }
+        if !denies.isEmpty {
+            let ttl = denies.map { rules[Int($0)].ttlMilliseconds }.min()!
+            return Decision(
+                verdict: .deny, reason: .denied, rules: denies, overridden: allows, ttlMilliseconds: ttl, rate: nil,
+                rateRule: -1, validUntilMilliseconds: min(validUntil, now &+ ttl))
+        }
+        if !allows.isEmpty {
+            let ttl = allows.map { rules[Int($0)].ttlMilliseconds }.min()!
+            // The flow goes through the most permissive matching rule, and is counted against it.
+            let widest = allows.max { rules[Int($0)].rate.perSecond < rules[Int($1)].rate.perSecond }!
+            return Decision(
+                verdict: .allow, reason: .allowed, rules: allows, overridden: [], ttlMilliseconds: ttl,
+                rate: rules[Int(widest)].rate, rateRule: widest, validUntilMilliseconds: min(validUntil, now &+ ttl))
+        }
+        return Decision(
+            verdict: .deny, reason: .noRuleMatched, rules: [], overridden: [], ttlMilliseconds: defaultTTLMilliseconds,
+            rate: nil, rateRule: -1, validUntilMilliseconds: min(validUntil, now &+ defaultTTLMilliseconds))
+    }
+}
