@@ -175,8 +175,11 @@ struct TableBuilder {
         if let known = portTableIndex[candidates] { return known }
         let (tcpStarts, tcpCells) = portCells(candidates) { $0 == nil || $0 == .tcp }
         let (udpStarts, udpCells) = portCells(candidates) { $0 == nil || $0 == .udp }
-        let icmp = cell(candidates.filter { entries[Int($0.entry)].proto == nil || entries[Int($0.entry)].proto == .icmp })
-        let other = cell(candidates.filter { entries[Int($0.entry)].proto == nil })
+        // Protocols without ports (ICMP, and any other than TCP and UDP) only match targets
+        // whose ports are `*`: `host:443` means port 443, which an ICMP packet does not have.
+        let portless = candidates.filter { entries[Int($0.entry)].ports == [.all] }
+        let icmp = cell(portless.filter { entries[Int($0.entry)].proto == nil || entries[Int($0.entry)].proto == .icmp })
+        let other = cell(portless.filter { entries[Int($0.entry)].proto == nil })
         let index = Int32(portTables.count)
         portTables.append(
             PortTable(

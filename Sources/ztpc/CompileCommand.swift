@@ -1,0 +1,43 @@
+import ArgumentParser
+import Foundation
+import PolicyCompiler
+import PolicyLang
+
+/// `ztpc compile`: write a bundle.
+struct CompileCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "compile",
+        abstract: "Compile a policy set to a versioned, checksummed decision-table bundle.",
+        discussion: "The policy must check without errors and pass its tests. The file is replaced atomically.")
+
+    @Argument(help: "Policy directories or files.")
+    var paths: [String]
+
+    @Option(name: .shortAndLong, help: "The bundle file to write.")
+    var output: String
+
+    @Option(help: "Output format for diagnostics: human, json or sarif.")
+    var format: OutputFormat = .human
+
+    func run() throws {
+        let compilation = PolicyCompiler.compile(paths: paths)
+        let errors = compilation.diagnostics.filter { $0.severity == .error }
+        guard let tables = compilation.tables, errors.isEmpty else {
+            DiagnosticPrinter(format: format).print(compilation.diagnostics, sources: compilation.sources)
+            throw ExitCode(errors.contains { $0.code == .io } ? Status.usage : Status.findings)
+        }
+        let bytes = PolicyBundle.encode(tables)
+        let temporary = output + ".tmp-\(getpid())"
+        guard FileManager.default.createFile(atPath: temporary, contents: Data(bytes)) else {
+            throw UsageFailure("cannot write \(temporary)")
+        }
+        guard rename(temporary, output) == 0 else {
+            unlink(temporary)
+            throw UsageFailure("cannot replace \(output): \(String(cString: strerror(errno)))")
+        }
+        let warnings = compilation.diagnostics.filter { $0.severity == .warning }.count
+        Console.out(
+            "wrote \(output): \(bytes.count) bytes, \(tables.rules.count) rules, \(tables.identities.count) identities, \(tables.classCount) classes"
+                + (warnings > 0 ? " (\(warnings) warnings; run ztpc check)" : "") + "\n")
+    }
+}

@@ -1,0 +1,52 @@
+import ArgumentParser
+import PolicyCompiler
+import PolicyLang
+
+/// `ztpc inspect`: summarize a bundle.
+struct InspectCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "inspect",
+        abstract: "Print the summary of a compiled bundle.")
+
+    @Argument(help: "A bundle written by ztpc compile.")
+    var file: String
+
+    @Flag(help: "List the rules and identities too.")
+    var verbose = false
+
+    func run() throws {
+        let tables: DecisionTables
+        do {
+            tables = try PolicyBundle.load(path: file)
+        } catch let e as PolicyBundle.LoadError {
+            throw UsageFailure("\(file): \(e)")
+        } catch {
+            throw UsageFailure("\(file): cannot read: \(error.localizedDescription)")
+        }
+        let hex = tables.sourceHash.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
+        Console.out(
+            """
+            bundle:       \(file)
+            format:       version \(PolicyBundle.formatVersion)
+            source hash:  sha256:\(hex)
+            policies:     \(tables.policyNames.joined(separator: ", "))
+            rules:        \(tables.rules.count) (\(tables.rules.filter { $0.action == .allow }.count) allow, \(tables.rules.filter { $0.action == .deny }.count) deny)
+            identities:   \(tables.identities.count) in \(tables.classCount) classes
+            address map:  \(tables.v4Starts.count) IPv4 and \(tables.v6Starts.count) IPv6 segments
+            port tables:  \(tables.portTables.count); cells: \(tables.cells.count)
+            time windows: \(tables.atoms.count) in \(tables.zones.count) zones
+            defaults:     cache ttl \(Duration(ms: tables.defaultTTLMilliseconds)), rate \(tables.defaultRate)
+
+            """)
+        if verbose {
+            Console.out("rules:\n")
+            for r in tables.rules {
+                Console.out("  \(r.id)  \(r.action.rawValue)  rate \(r.rate)  ttl \(Duration(ms: r.ttlMilliseconds))  \(r.file):\(r.line):\(r.column)\n")
+            }
+            Console.out("identities:\n")
+            for i in tables.identities {
+                Console.out("  \(i.name)  \(i.key)  class \(i.classIndex)  evaluations \(i.evaluationRate)\n")
+            }
+        }
+    }
+}

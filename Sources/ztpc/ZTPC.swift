@@ -1,0 +1,54 @@
+import ArgumentParser
+import Foundation
+
+/// `ztpc`: lint, test, explain and compile ztp policies.
+@main
+struct ZTPC: ParsableCommand {
+    static let version = "0.1.0"
+
+    static let configuration = CommandConfiguration(
+        commandName: "ztpc",
+        abstract: "Lint, test, explain and compile ztp access policies.",
+        discussion: """
+            Exit status: 0 when clean, 1 when the policy has errors (or warnings with --strict) or a \
+            test fails, 2 on usage or I/O errors.
+            """,
+        version: version,
+        subcommands: [
+            CheckCommand.self, TestCommand.self, ExplainCommand.self, CompileCommand.self, InspectCommand.self,
+            EvalCommand.self,
+        ]
+    )
+
+    /// Runs the command, mapping argument errors to exit status 2 as the documentation promises
+    /// (swift-argument-parser's own default is 64).
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch {
+            let code = exitCode(for: error)
+            let message = fullMessage(for: error)
+            if !message.isEmpty {
+                FileHandle.standardError.write(Data((message + "\n").utf8))
+            }
+            if code == .validationFailure {
+                Foundation.exit(2)
+            }
+            Foundation.exit(code.rawValue)
+        }
+    }
+}
+
+/// Exit statuses of every subcommand.
+enum Status {
+    static let clean: Int32 = 0
+    static let findings: Int32 = 1
+    static let usage: Int32 = 2
+}
+
+/// A failure that is reported with a plain message and exit status 2 (usage or I/O).
+struct UsageFailure: Error, CustomStringConvertible {
+    var description: String
+    init(_ message: String) { description = message }
+}
