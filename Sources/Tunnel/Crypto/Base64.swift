@@ -13,17 +13,18 @@ enum KeyBase64 {
         var text = [CChar](repeating: 0, count: capacity)
         _ = text.withUnsafeMutableBufferPointer { out in
             sodium_bin2base64(
-                out.baseAddress, capacity,
-                bytes.baseAddress?.assumingMemoryBound(to: UInt8.self), bytes.count, variant)
+                out.baseAddress!, capacity, bytePointer(bytes), bytes.count, variant)
         }
         let utf8 = text.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }
         return String(decoding: utf8, as: UTF8.self)
     }
 
     /// Decodes exactly `output.count` bytes from `text`, rejecting trailing garbage.
-    static func decode(_ text: String, into output: UnsafeMutableRawBufferPointer) throws(CryptoError) {
+    static func decode(_ text: String, into output: UnsafeMutableRawBufferPointer) throws {
         Sodium.ensureInitialised()
+        // An empty string still needs a valid address for libsodium's nonnull pointer.
         var utf8 = Array(text.utf8)
+        if utf8.isEmpty { throw CryptoError.invalidBase64 }
         defer { wipe(&utf8) }
         var decodedCount = 0
         var consumed = 0
@@ -31,14 +32,14 @@ enum KeyBase64 {
             input.withMemoryRebound(to: CChar.self) { chars -> Int32 in
                 var end: UnsafePointer<CChar>? = nil
                 let rc = sodium_base642bin(
-                    output.baseAddress?.assumingMemoryBound(to: UInt8.self), output.count,
-                    chars.baseAddress, chars.count, nil, &decodedCount, &end, variant)
+                    bytePointer(output), output.count,
+                    chars.baseAddress!, chars.count, nil, &decodedCount, &end, variant)
                 if let end, let start = chars.baseAddress { consumed = end - start }
                 return rc
             }
         }
         guard status == 0, consumed == utf8.count, decodedCount == output.count else {
-            throw .invalidBase64
+            throw CryptoError.invalidBase64
         }
     }
 }

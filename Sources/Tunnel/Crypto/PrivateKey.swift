@@ -11,29 +11,23 @@ public struct PrivateKey: Sendable {
     /// stored bytes are a valid X25519 scalar whatever implementation reads them later.
     public init() {
         storage = SecureBytes(count: Self.byteCount) { bytes in
-            randombytes_buf(bytes.baseAddress, bytes.count)
+            randombytes_buf(bytes.baseAddress!, bytes.count)
             X25519.clamp(bytes)
         }
     }
 
     /// Wraps existing key bytes. They are kept as given: X25519 clamps internally, so an
     /// unclamped key from elsewhere still yields the same public key as in `wg pubkey`.
-    public init(rawBytes: [UInt8]) throws(CryptoError) {
+    public init(rawBytes: [UInt8]) throws {
         guard rawBytes.count == Self.byteCount else {
-            throw .invalidLength(expected: Self.byteCount, actual: rawBytes.count)
+            throw CryptoError.invalidLength(expected: Self.byteCount, actual: rawBytes.count)
         }
         storage = rawBytes.withUnsafeBytes { SecureBytes(copying: $0) }
     }
 
     /// Decodes the base64 form used by `wg genkey` and configuration files.
-    public init(base64: String) throws(CryptoError) {
-        do {
-            storage = try SecureBytes(count: Self.byteCount) { try KeyBase64.decode(base64, into: $0) }
-        } catch let error as CryptoError {
-            throw error
-        } catch {
-            throw .invalidBase64
-        }
+    public init(base64: String) throws {
+        storage = try SecureBytes(count: Self.byteCount) { try KeyBase64.decode(base64, into: $0) }
     }
 
     /// The key in base64. This is secret material: avoid logging it.

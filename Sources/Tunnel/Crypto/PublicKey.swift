@@ -9,17 +9,17 @@ public struct PublicKey: Sendable, Hashable, CustomStringConvertible {
     public let bytes: [UInt8]
 
     /// Wraps 32 key bytes.
-    public init(rawBytes: [UInt8]) throws(CryptoError) {
+    public init(rawBytes: [UInt8]) throws {
         guard rawBytes.count == Self.byteCount else {
-            throw .invalidLength(expected: Self.byteCount, actual: rawBytes.count)
+            throw CryptoError.invalidLength(expected: Self.byteCount, actual: rawBytes.count)
         }
         bytes = rawBytes
     }
 
     /// Decodes the base64 form printed by `wg pubkey`.
-    public init(base64: String) throws(CryptoError) {
+    public init(base64: String) throws {
         var raw = [UInt8](repeating: 0, count: Self.byteCount)
-        try raw.withUnsafeMutableBytes { (out) throws(CryptoError) in try KeyBase64.decode(base64, into: out) }
+        try raw.withUnsafeMutableBytes { try KeyBase64.decode(base64, into: $0) }
         bytes = raw
     }
 

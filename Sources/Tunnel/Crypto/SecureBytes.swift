@@ -13,19 +13,25 @@ final class SecureBytes: @unchecked Sendable {
     private let pointer: UnsafeMutableRawPointer
 
     /// Allocates `count` bytes and lets `initialise` fill them; they start zeroed.
-    init(count: Int, initialise: (UnsafeMutableRawBufferPointer) throws -> Void) rethrows {
+    convenience init(count: Int, initialise: (UnsafeMutableRawBufferPointer) throws -> Void) rethrows {
         Sodium.ensureInitialised()
-        self.count = count
-        pointer = UnsafeMutableRawPointer.allocate(byteCount: max(count, 1), alignment: 16)
+        let pointer = UnsafeMutableRawPointer.allocate(byteCount: max(count, 1), alignment: 16)
         pointer.initializeMemory(as: UInt8.self, repeating: 0, count: max(count, 1))
         do {
             try initialise(UnsafeMutableRawBufferPointer(start: pointer, count: count))
         } catch {
-            // deinit does not run when an initialiser throws, so wipe here.
+            // The object does not exist yet, so its deinit cannot clean up: wipe here.
             sodium_memzero(pointer, count)
             pointer.deallocate()
             throw error
         }
+        self.init(adopting: pointer, count: count)
+    }
+
+    /// Takes ownership of an initialised allocation.
+    private init(adopting pointer: UnsafeMutableRawPointer, count: Int) {
+        self.pointer = pointer
+        self.count = count
     }
 
     /// Copies `bytes` into new secure storage.

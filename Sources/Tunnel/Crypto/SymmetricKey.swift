@@ -9,26 +9,20 @@ public struct SymmetricKey: Sendable {
 
     /// Generates a random key (for example a preshared key, as `wg genpsk` does).
     public init() {
-        storage = SecureBytes(count: Self.byteCount) { randombytes_buf($0.baseAddress, $0.count) }
+        storage = SecureBytes(count: Self.byteCount) { randombytes_buf($0.baseAddress!, $0.count) }
     }
 
     /// Wraps existing key bytes.
-    public init(rawBytes: [UInt8]) throws(CryptoError) {
+    public init(rawBytes: [UInt8]) throws {
         guard rawBytes.count == Self.byteCount else {
-            throw .invalidLength(expected: Self.byteCount, actual: rawBytes.count)
+            throw CryptoError.invalidLength(expected: Self.byteCount, actual: rawBytes.count)
         }
         storage = rawBytes.withUnsafeBytes { SecureBytes(copying: $0) }
     }
 
     /// Decodes the base64 form used for preshared keys in configuration files.
-    public init(base64: String) throws(CryptoError) {
-        do {
-            storage = try SecureBytes(count: Self.byteCount) { try KeyBase64.decode(base64, into: $0) }
-        } catch let error as CryptoError {
-            throw error
-        } catch {
-            throw .invalidBase64
-        }
+    public init(base64: String) throws {
+        storage = try SecureBytes(count: Self.byteCount) { try KeyBase64.decode(base64, into: $0) }
     }
 
     /// Builds a key by letting `fill` write its 32 bytes directly into secure storage,

@@ -31,7 +31,7 @@ public enum X25519 {
     /// Throws ``CryptoError/lowOrderPoint`` when the result is all zeros (libsodium
     /// reports that as failure): a peer sending a low-order point must not be able to
     /// force a known "secret" into the handshake.
-    public static func sharedSecret(_ privateKey: PrivateKey, _ publicKey: PublicKey) throws(CryptoError) -> SymmetricKey {
+    public static func sharedSecret(_ privateKey: PrivateKey, _ publicKey: PublicKey) throws -> SymmetricKey {
         Sodium.ensureInitialised()
         var failed = false
         let key = SymmetricKey { out in
@@ -44,7 +44,7 @@ public enum X25519 {
                 }
             }
         }
-        if failed { throw .lowOrderPoint }
+        if failed { throw CryptoError.lowOrderPoint }
         return key
     }
 }

@@ -1,0 +1,90 @@
+extension Device {
+    /// Builds a handshake initiation to `peerKey` (paper 5.4.2), with MAC1 and, if we
+    /// hold a fresh cookie from that peer, MAC2.
+    ///
+    /// - Parameters:
+    ///   - timestamp: the TAI64N to encrypt; defaults to the current time.
+    ///   - now: monotonic time, for cookie freshness.
+    public mutating func createInitiation(
+        to peerKey: PublicKey, timestamp: TAI64N = .now(), now: ContinuousClock.Instant = .now
+    ) throws -> MessageInitiation {
+        guard var peer = peers[peerKey] else { throw HandshakeError.unknownPeer }
+        resetHandshake(of: &peer)
+
+        var state = SymmetricState(responderStatic: peerKey)
+        let ephemeral = PrivateKey()
+        let ephemeralPublic = ephemeral.publicKey
+        state.mixEphemeral(ephemeralPublic)
+
+        // (C, k) = KDF2(C, DH(E_priv_i, S_pub_r)); msg.static = AEAD(k, 0, S_pub_i, H)
+        let staticKey = state.mixKeyAndDeriveKey(try dh(ephemeral, peerKey))
+        let encryptedStatic = state.encryptAndHash(publicKey.bytes, key: staticKey)
+
+        // (C, k) = KDF2(C, DH(S_priv_i, S_pub_r)); msg.timestamp = AEAD(k, 0, TAI64N, H)
+        let timestampKey = state.mixKeyAndDeriveKey(peer.staticStatic)
+        let encryptedTimestamp = state.encryptAndHash(timestamp.bytes, key: timestampKey)
+
+        let index = allocateIndex(for: peerKey)
+        var message = MessageInitiation(
+            senderIndex: index, ephemeral: ephemeralPublic.bytes,
+            encryptedStatic: encryptedStatic, encryptedTimestamp: encryptedTimestamp)
+        message = try stamp(message.bytes, for: &peer, mac1Offset: MessageInitiation.mac1Offset, now: now) {
+            try MessageInitiation(bytes: $0)
+        }
+
+        peer.handshake.stage = .initiationCreated
+        peer.handshake.state = state
+        peer.handshake.localEphemeral = ephemeral
+        peer.handshake.localIndex = index
+        peers[peerKey] = peer
+        return message
+    }
+
+    /// Accepts a handshake initiation as responder (paper 5.4.2, receiving side) and
+    /// returns the initiating peer's public key; answer with ``createResponse(to:now:)``.
+    ///
+    /// MAC1 is verified first (cheap), then the message is decrypted; the peer's state
+    /// changes only if everything, including timestamp freshness, checks out. MAC2 /
+    /// load policy is the caller's: see ``verifyMAC2(of:source:now:)``.
+    public mutating func consumeInitiation(_ message: MessageInitiation) throws -> PublicKey {
+        guard cookieChecker.verifyMAC1(message.bytes, mac1Offset: MessageInitiation.mac1Offset) else {
+            throw HandshakeError.invalidMAC1
+        }
+        var state = SymmetricState(responderStatic: publicKey)
+        let ephemeral = try PublicKey(rawBytes: message.ephemeral)
+        state.mixEphemeral(ephemeral)
+
+        let staticKey = state.mixKeyAndDeriveKey(try dh(privateKey, ephemeral))
+        let staticBytes: [UInt8]
+        do {
+            staticBytes = try state.decryptAndHash(message.encryptedStatic, key: staticKey)
+        } catch {
+            throw HandshakeError.decryptionFailed
+        }
+        let initiator = try PublicKey(rawBytes: staticBytes)
+        guard var peer = peers[initiator] else { throw HandshakeError.unknownPeer }
+
+        let timestampKey = state.mixKeyAndDeriveKey(peer.staticStatic)
+        let timestampBytes: [UInt8]
+        do {
+            timestampBytes = try state.decryptAndHash(message.encryptedTimestamp, key: timestampKey)
+        } catch {
+            throw HandshakeError.decryptionFailed
+        }
+        guard let timestamp = TAI64N(bytes: timestampBytes) else { throw HandshakeError.decryptionFailed }
+        // A captured initiation replayed later carries an old timestamp: refuse it, so an
+        // attacker cannot make us reset a live session or burn CPU on a known message.
+        if let last = peer.lastInitiationTimestamp, timestamp <= last {
+            throw HandshakeError.replayedTimestamp
+        }
+
+        resetHandshake(of: &peer)
+        peer.lastInitiationTimestamp = timestamp
+        peer.handshake.stage = .initiationConsumed
+        peer.handshake.state = state
+        peer.handshake.remoteEphemeral = ephemeral
+        peer.handshake.remoteIndex = message.senderIndex
+        peers[initiator] = peer
+        return initiator
+    }
+}

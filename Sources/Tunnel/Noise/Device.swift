@@ -1,0 +1,89 @@
+import CSodium
+
+/// The handshake half of a WireGuard interface: our static identity, the peers we
+/// accept, the index table and the cookie machinery. Pure protocol logic: it consumes
+/// and produces messages and never touches sockets or clocks on its own (callers pass
+/// `now`, which keeps it testable).
+///
+/// A value type without internal locking: the daemon is expected to own it from a
+/// single actor, which is where the serialisation belongs.
+public struct Device: Sendable {
+    /// Our static private key `S_priv`.
+    public let privateKey: PrivateKey
+    /// Our static public key `S_pub`.
+    public let publicKey: PublicKey
+    /// Configured peers, by static public key.
+    public internal(set) var peers: [PublicKey: Peer] = [:]
+    /// Local index → owning peer, for handshakes in flight and keypairs in use. Indices
+    /// are random so they reveal nothing about how many sessions exist.
+    var indexTable: [UInt32: PublicKey] = [:]
+    var cookieChecker: CookieChecker
+
+    /// A device with the given static key and no peers.
+    public init(privateKey: PrivateKey, now: ContinuousClock.Instant = .now) {
+        self.privateKey = privateKey
+        publicKey = privateKey.publicKey
+        cookieChecker = CookieChecker(localStatic: publicKey, now: now)
+    }
+
+    /// Adds (or replaces) a peer. Throws ``HandshakeError/lowOrderPoint`` for a public key
+    /// with which no secure DH is possible.
+    public mutating func addPeer(_ publicKey: PublicKey, presharedKey: SymmetricKey? = nil) throws {
+        removePeer(publicKey)
+        peers[publicKey] = try Peer(publicKey: publicKey, presharedKey: presharedKey, localPrivateKey: privateKey)
+    }
+
+    /// Removes a peer and frees every index it owned.
+    public mutating func removePeer(_ publicKey: PublicKey) {
+        guard peers.removeValue(forKey: publicKey) != nil else { return }
+        indexTable = indexTable.filter { $0.value != publicKey }
+    }
+
+    /// Frees a keypair's local index once the session layer discards that keypair.
+    public mutating func releaseIndex(_ index: UInt32) {
+        indexTable.removeValue(forKey: index)
+    }
+
+    /// The peer owning a local index (handshake or keypair), for demultiplexing.
+    public func peer(forIndex index: UInt32) -> PublicKey? {
+        indexTable[index]
+    }
+
+    /// A fresh random index not currently in use.
+    mutating func allocateIndex(for peer: PublicKey) -> UInt32 {
+        while true {
+            let candidate = randombytes_random()
+            if indexTable[candidate] == nil {
+                indexTable[candidate] = peer
+                return candidate
+            }
+        }
+    }
+
+    /// Starts a new handshake for `peer`, freeing the index of one that never completed.
+    mutating func resetHandshake(of peer: inout Peer) {
+        if peer.handshake.stage != .zeroed {
+            releaseIndex(peer.handshake.localIndex)
+        }
+        peer.handshake.clear()
+    }
+
+    /// Stamps MAC1/MAC2 on encoded message bytes and decodes them back.
+    func stamp<M>(
+        _ bytes: [UInt8], for peer: inout Peer, mac1Offset: Int, now: ContinuousClock.Instant,
+        decode: ([UInt8]) throws -> M
+    ) throws -> M {
+        var bytes = bytes
+        peer.cookies.stampMACs(&bytes, mac1Offset: mac1Offset, now: now)
+        return try decode(bytes)
+    }
+
+    /// `DH(private, public)`, mapping a low-order result to a handshake error.
+    func dh(_ privateKey: PrivateKey, _ publicKey: PublicKey) throws -> SymmetricKey {
+        do {
+            return try X25519.sharedSecret(privateKey, publicKey)
+        } catch {
+            throw HandshakeError.lowOrderPoint
+        }
+    }
+}

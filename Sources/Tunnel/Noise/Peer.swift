@@ -1,0 +1,25 @@
+/// Everything the handshake needs to know about one remote peer.
+public struct Peer: Sendable {
+    /// The peer's static public key, its identity.
+    public let publicKey: PublicKey
+    /// The preshared key `Q` mixed in after the DHs; all zeros when none is configured.
+    public let presharedKey: SymmetricKey
+    /// `DH(S_priv_local, S_pub_remote)`, the same for every handshake with this peer, so
+    /// computed once when the peer is added (the paper's "static-static" precomputation).
+    let staticStatic: SymmetricKey
+    /// The greatest initiation timestamp accepted from this peer.
+    public internal(set) var lastInitiationTimestamp: TAI64N?
+    var handshake = Handshake()
+    var cookies: CookieGenerator
+
+    init(publicKey: PublicKey, presharedKey: SymmetricKey?, localPrivateKey: PrivateKey) throws {
+        self.publicKey = publicKey
+        self.presharedKey = presharedKey ?? .zero
+        do {
+            staticStatic = try X25519.sharedSecret(localPrivateKey, publicKey)
+        } catch {
+            throw HandshakeError.lowOrderPoint
+        }
+        cookies = CookieGenerator(remoteStatic: publicKey)
+    }
+}

@@ -1,9 +1,0 @@
-import XCTest
-@testable import Tunnel
-
-final class SodiumInitTests: XCTestCase {
-    func testSodiumInitialisesOnce() {
-        Sodium.ensureInitialised()
-        Sodium.ensureInitialised()
-    }
-}
