@@ -1,0 +1,54 @@
+import Foundation
+import XCTest
+@testable import PolicyLang
+
+final class DiagnosticRendererTests: XCTestCase {
+    let source = SourceFile(path: "p.yaml", text: "policy: p\nrules:\n  - allow * -> web:99999/tcp\n")
+    var diagnostic: Diagnostic {
+        .error(
+            .invalidPort, "'99999' is not a port", at: SourceSpan(SourceLocation(file: "p.yaml", line: 3, column: 20), length: 5),
+            notes: [.init("see here", at: SourceSpan(SourceLocation(file: "p.yaml", line: 1, column: 1)))], help: "use 0-65535")
+    }
+
+    func testHumanOutputQuotesTheLineWithACaretUnderTheFault() {
+        let out = HumanDiagnosticRenderer(sources: ["p.yaml": source]).render(diagnostic)
+        let lines = out.split(separator: "\n", omittingEmptySubsequences: false)
+        XCTAssertEqual(lines[0], "p.yaml:3:20: error: '99999' is not a port [invalid-port]")
+        XCTAssertEqual(lines[1], " 3 |   - allow * -> web:99999/tcp")
+        XCTAssertEqual(lines[2], "   |                    ^~~~~")
+        XCTAssertEqual(lines[3], "p.yaml:1:1: note: see here")
+        XCTAssertTrue(out.contains("  = help: use 0-65535\n"))
+    }
+
+    func testJSONOutputCarriesLocationsAndCounts() throws {
+        let out = JSONDiagnosticRenderer().render([diagnostic])
+        let json = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(out.utf8)) as? [String: Any])
+        XCTAssertEqual(json["errors"] as? Int, 1)
+        let first = try XCTUnwrap((json["diagnostics"] as? [[String: Any]])?.first)
+        XCTAssertEqual(first["code"] as? String, "invalid-port")
+        let loc = try XCTUnwrap(first["location"] as? [String: Any])
+        XCTAssertEqual(loc["line"] as? Int, 3)
+        XCTAssertEqual(loc["column"] as? Int, 20)
+    }
+
+    func testSARIFOutputIsVersion210WithRulesAndRegions() throws {
+        let out = SARIFDiagnosticRenderer(toolVersion: "1").render([diagnostic])
+        let json = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(out.utf8)) as? [String: Any])
+        XCTAssertEqual(json["version"] as? String, "2.1.0")
+        let run = try XCTUnwrap((json["runs"] as? [[String: Any]])?.first)
+        let rules = try XCTUnwrap(((run["tool"] as? [String: Any])?["driver"] as? [String: Any])?["rules"] as? [[String: Any]])
+        XCTAssertEqual(rules.count, DiagnosticCode.allCases.count)
+        let result = try XCTUnwrap((run["results"] as? [[String: Any]])?.first)
+        XCTAssertEqual(result["ruleId"] as? String, "invalid-port")
+        XCTAssertEqual(result["level"] as? String, "error")
+        let region = try XCTUnwrap(
+            (((result["locations"] as? [[String: Any]])?.first?["physicalLocation"] as? [String: Any])?["region"]) as? [String: Any])
+        XCTAssertEqual(region["startLine"] as? Int, 3)
+        XCTAssertEqual(region["startColumn"] as? Int, 20)
+    }
+
+    func testDidYouMeanFindsCloseNamesOnly() {
+        XCTAssertEqual(Suggest.closest(to: "engg", among: ["eng", "sre"]), "eng")
+        XCTAssertNil(Suggest.closest(to: "finance", among: ["eng", "sre"]))
+    }
+}
