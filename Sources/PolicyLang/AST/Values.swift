@@ -123,8 +123,20 @@ public struct TimeWindow: Hashable, Sendable, Codable, CustomStringConvertible {
     static let dayNames = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 
     public var description: String {
-        let names = (0..<7).filter { days & (1 << $0) != 0 }.map { Self.dayNames[$0] }
-        let d = days == 0x7f ? "daily" : names.joined(separator: ",")
+        // Consecutive days print as a range: mon-fri, not mon,tue,wed,thu,fri.
+        var runs: [String] = []
+        var day = 0
+        while day < 7 {
+            guard days & (1 << day) != 0 else {
+                day += 1
+                continue
+            }
+            var end = day
+            while end + 1 < 7 && days & (1 << (end + 1)) != 0 { end += 1 }
+            runs.append(end - day >= 2 ? "\(Self.dayNames[day])-\(Self.dayNames[end])" : (day...end).map { Self.dayNames[$0] }.joined(separator: ","))
+            day = end + 1
+        }
+        let d = days == 0x7f ? "daily" : runs.joined(separator: ",")
         func hm(_ m: Int) -> String {
             let h = m / 60, mm = m % 60
             return (h < 10 ? "0" : "") + "\(h):" + (mm < 10 ? "0" : "") + "\(mm)"
