@@ -26,6 +26,9 @@ struct ZTPC: ParsableCommand {
         do {
             var command = try parseAsRoot()
             try command.run()
+        } catch let failure as UsageFailure {
+            FileHandle.standardError.write(Data("error: \(failure)\n".utf8))
+            Foundation.exit(Status.usage)
         } catch {
             let code = exitCode(for: error)
             let message = fullMessage(for: error)

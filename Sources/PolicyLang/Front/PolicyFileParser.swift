@@ -343,17 +343,27 @@ public struct PolicyFileParser {
         SourceLocation(file: source.path, line: line, column: column)
     }
 
+    /// libyaml reports faults found at the end of the input one line past the last; point at
+    /// the end of the last line instead, so that every location is inside the file.
+    private func clamped(line: Int, column: Int) -> SourceLocation {
+        let last = max(1, source.lines.count)
+        if line > last {
+            return location(line: last, column: (source.line(last)?.count ?? 0) + 1)
+        }
+        return location(line: max(1, line), column: max(1, column))
+    }
+
     private func yamlDiagnostic(_ error: YamlError) -> Diagnostic {
         switch error {
         case .scanner(let context, let problem, let mark, _),
             .parser(let context, let problem, let mark, _),
             .composer(let context, let problem, let mark, _):
-            let notes = context.map { [Diagnostic.Note($0.text, at: SourceSpan(location(line: $0.mark.line, column: $0.mark.column)))] } ?? []
-            return .error(.yaml, problem, at: SourceSpan(location(line: mark.line, column: mark.column)), notes: notes)
+            let notes = context.map { [Diagnostic.Note($0.text, at: SourceSpan(clamped(line: $0.mark.line, column: $0.mark.column)))] } ?? []
+            return .error(.yaml, problem, at: SourceSpan(clamped(line: mark.line, column: mark.column)), notes: notes)
         case .duplicatedKeysInMapping(let duplicates, let context):
             return .error(
                 .yaml, "duplicate key \(duplicates.map { "'\($0)'" }.joined(separator: ", ")) in one mapping",
-                at: SourceSpan(location(line: context.mark.line, column: context.mark.column)))
+                at: SourceSpan(clamped(line: context.mark.line, column: context.mark.column)))
         case .reader(let problem, _, _, _):
             return .error(.yaml, "cannot read the file as text: \(problem)", at: SourceSpan(location(line: 1, column: 1)))
         default:
