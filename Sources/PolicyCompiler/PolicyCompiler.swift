@@ -38,7 +38,11 @@ public enum PolicyCompiler {
         var diagnostics = initialDiagnostics
         let (resolved, resolveDiagnostics) = Resolver.resolve(parsed)
         diagnostics += resolveDiagnostics
-        if options.lint { diagnostics += Linter.lint(resolved) }
+        // Lint a set only once it parses and resolves: a rule dropped for a syntax error would
+        // make its hosts and groups look unused.
+        if options.lint && !diagnostics.contains(where: { $0.severity == .error }) {
+            diagnostics += Linter.lint(resolved)
+        }
         let errors = diagnostics.contains { $0.severity == .error }
         guard !errors else {
             return Compilation(tables: nil, resolved: resolved, diagnostics: diagnostics, sources: parsed.sources)

@@ -61,6 +61,7 @@ enum TableSource {
         }
         var options = PolicyCompiler.Options()
         options.lint = false
+        options.runTests = false
         let compilation = PolicyCompiler.compile(paths: [path], options: options)
         guard let tables = compilation.tables else {
             printer.print(compilation.diagnostics.filter { $0.severity == .error }, sources: compilation.sources)

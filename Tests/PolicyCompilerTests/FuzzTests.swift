@@ -23,11 +23,13 @@ final class FuzzTests: XCTestCase {
 
     func testMutatedPoliciesNeverCrashThePipeline() throws {
         XCTAssertFalse(Self.seeds.isEmpty)
-        var rng = SplitMix(seed: 2026)
+        var rng = SplitMix(seed: UInt64(ProcessInfo.processInfo.environment["ZTP_FUZZ_SEED"] ?? "") ?? 2026)
         var options = PolicyCompiler.Options()
         options.now = 1_795_424_400_000
         var outcomes = (tables: 0, rejected: 0)
-        for iteration in 0..<1200 {
+        // ZTP_FUZZ_ITERATIONS runs a longer campaign than the CI default.
+        let iterations = Int(ProcessInfo.processInfo.environment["ZTP_FUZZ_ITERATIONS"] ?? "") ?? 1200
+        for iteration in 0..<iterations {
             var text = Array(Self.seeds[Int(rng.next() % UInt64(Self.seeds.count))].unicodeScalars)
             for _ in 0..<(1 + Int(rng.next() % 4)) {
                 let at = text.isEmpty ? 0 : Int(rng.next() % UInt64(text.count))
@@ -47,7 +49,7 @@ final class FuzzTests: XCTestCase {
             let (file, parseDiagnostics) = PolicySetLoader.parse(text: mutated, path: path)
             let parsed = ParsedPolicySet(files: file.map { [$0] } ?? [], sources: [path: SourceFile(path: path, text: mutated)])
             let c = PolicyCompiler.compile(parsed, initialDiagnostics: parseDiagnostics, options: options)
-            let lines = mutated.split(separator: "\n", omittingEmptySubsequences: false).count
+            let lines = SourceFile(path: path, text: mutated).lines.count
             for d in c.diagnostics {
                 guard let span = d.span else { continue }
                 XCTAssertEqual(span.start.file, path)

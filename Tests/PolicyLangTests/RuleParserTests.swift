@@ -130,6 +130,7 @@ final class RuleParserTests: XCTestCase {
             ("allow * -> web:80 if time mon-fry 08:00-18:00 UTC", .invalidTime, 26),
             ("allow * -> web:80 if time mon 08:00-25:00 UTC", .invalidTime, 30),
             ("allow * -> web:80 if time mon 08:00-18:00 Mars/Olympus", .invalidTimeZone, 42),
+            ("allow * -> web:80 if time mon 08:00-18:00 GMT+2", .invalidTimeZone, 42),
             ("allow * -> web:80 if (tag:a", .syntax, 21),
             ("allow * -> web:80 if tag:a and", .syntax, 30),
             ("allow usr:bob -> web:80", .syntax, 6),

@@ -153,8 +153,12 @@ public struct DecisionTables: Sendable, Equatable {
         }
         if !allows.isEmpty {
             let ttl = allows.map { rules[Int($0)].ttlMilliseconds }.min()!
-            // The flow goes through the most permissive matching rule, and is counted against it.
-            let widest = allows.max { rules[Int($0)].rate.perSecond < rules[Int($1)].rate.perSecond }!
+            // The flow goes through the most permissive matching rule, and is counted against it;
+            // between equal rates the smallest rule id, so that file order never matters.
+            let widest = allows.max { a, b in
+                let ra = rules[Int(a)].rate.perSecond, rb = rules[Int(b)].rate.perSecond
+                return ra != rb ? ra < rb : rules[Int(a)].id > rules[Int(b)].id
+            }!
             return Decision(
                 verdict: .allow, reason: .allowed, rules: allows, overridden: [], ttlMilliseconds: ttl,
                 rate: rules[Int(widest)].rate, rateRule: widest, validUntilMilliseconds: min(validUntil, now &+ ttl))

@@ -141,6 +141,7 @@ public struct TimeWindow: Hashable, Sendable, Codable, CustomStringConvertible {
             let h = m / 60, mm = m % 60
             return (h < 10 ? "0" : "") + "\(h):" + (mm < 10 ? "0" : "") + "\(mm)"
         }
-        return "time \(d) \(hm(startMinute))-\(hm(endMinute)) \(zone)"
+        // An end of 0 was written 24:00 (00:00 would equal no start and is refused).
+        return "time \(d) \(hm(startMinute))-\(endMinute == 0 ? "24:00" : hm(endMinute)) \(zone)"
     }
 }

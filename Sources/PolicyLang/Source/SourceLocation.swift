@@ -42,7 +42,9 @@ public struct SourceFile: Sendable {
     public init(path: String, text: String) {
         self.path = path
         self.text = text
-        self.lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        // The line breaks libyaml counts (YAML 1.1), so that its line numbers index this array.
+        let breaks: Set<Character> = ["\n", "\r", "\r\n", "\u{85}", "\u{2028}", "\u{2029}"]
+        self.lines = text.split(omittingEmptySubsequences: false, whereSeparator: { breaks.contains($0) })
     }
 
     /// The text of 1-based line `n`, or nil past the end.

@@ -444,7 +444,9 @@ public struct RuleParser {
         }
         advance()
         let zone = String(zoneToken.text)
-        guard TimeZone(identifier: zone) != nil else {
+        // Only IANA names: Foundation also takes abbreviations and "GMT+2", whose sign is the
+        // opposite of IANA's Etc/GMT+2, which would silently shift a window by hours.
+        guard zone == "UTC" || TimeZone.knownTimeZoneIdentifiers.contains(zone), TimeZone(identifier: zone) != nil else {
             throw failure(
                 "unknown time zone '\(zone)'", at: zoneToken, code: .invalidTimeZone,
                 help: Suggest.closest(to: zone, among: TimeZone.knownTimeZoneIdentifiers + ["UTC"]).map {

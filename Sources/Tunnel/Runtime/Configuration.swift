@@ -1,0 +1,141 @@
+/// A `wg setconf`-style configuration:
+///
+///     [Interface]
+///     PrivateKey = ...
+///     ListenPort = 51820
+///     [Peer]
+///     PublicKey = ...
+///     PresharedKey = ...
+///     AllowedIPs = 10.0.0.2/32, fd00::2/128
+///     Endpoint = 192.0.2.1:51820
+///     PersistentKeepalive = 25
+///
+/// wg-quick's extra interface keys (Address, DNS, MTU, Table, Pre/PostUp/Down, SaveConfig)
+/// are accepted; only MTU is used, the rest is reported in ``ignoredKeys``.
+public struct TunnelConfiguration: Sendable {
+    public struct PeerConfiguration: Sendable {
+        public var publicKey: PublicKey
+        public var presharedKey: SymmetricKey?
+        public var allowedIPs: [IPPrefix] = []
+        public var endpoint: Endpoint?
+        /// Seconds, 0 or nil for off.
+        public var persistentKeepalive: UInt16?
+
+        public init(publicKey: PublicKey, presharedKey: SymmetricKey? = nil, allowedIPs: [IPPrefix] = [],
+                    endpoint: Endpoint? = nil, persistentKeepalive: UInt16? = nil) {
+            self.publicKey = publicKey
+            self.presharedKey = presharedKey
+            self.allowedIPs = allowedIPs
+            self.endpoint = endpoint
+            self.persistentKeepalive = persistentKeepalive
+        }
+    }
+
+    public var privateKey: PrivateKey
+    public var listenPort: UInt16?
+    public var mtu: Int?
+    public var peers: [PeerConfiguration]
+    public var ignoredKeys: [String] = []
+
+    public init(privateKey: PrivateKey, listenPort: UInt16? = nil, mtu: Int? = nil, peers: [PeerConfiguration] = []) {
+        self.privateKey = privateKey
+        self.listenPort = listenPort
+        self.mtu = mtu
+        self.peers = peers
+    }
+
+    /// A parse error with its 1-based line. Messages never quote key material.
+    public struct ParseError: Error, Equatable, Sendable, CustomStringConvertible {
+        public let line: Int
+        public let message: String
+        public var description: String { "line \(line): \(message)" }
+    }
+
+    public init(parsing text: String) throws(ParseError) {
+        enum Section { case none, interface, peer }
+        var section = Section.none
+        var privateKey: PrivateKey?
+        var listenPort: UInt16?
+        var mtu: Int?
+        var peers: [PeerConfiguration] = []
+        var ignored: [String] = []
+        var pending: (publicKey: PublicKey?, psk: SymmetricKey?, allowed: [IPPrefix], endpoint: Endpoint?, keepalive: UInt16?, line: Int)?
+
+        func finish(_ p: (publicKey: PublicKey?, psk: SymmetricKey?, allowed: [IPPrefix], endpoint: Endpoint?, keepalive: UInt16?, line: Int)?,
+                    into peers: inout [PeerConfiguration]) throws(ParseError) {
+            guard let p else { return }
+            guard let key = p.publicKey else { throw ParseError(line: p.line, message: "[Peer] without PublicKey") }
+            peers.append(PeerConfiguration(publicKey: key, presharedKey: p.psk, allowedIPs: p.allowed,
+                                           endpoint: p.endpoint, persistentKeepalive: p.keepalive))
+        }
+
+        for (offset, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let number = offset + 1
+            var line = Substring(rawLine)
+            if let hash = line.firstIndex(of: "#") { line = line[..<hash] }
+            let trimmed = line.trimmingWhitespace
+            if trimmed.isEmpty { continue }
+            if trimmed.hasPrefix("[") {
+                switch trimmed.lowercased() {
+                case "[interface]": section = .interface
+                case "[peer]":
+                    try finish(pending, into: &peers)
+                    pending = (nil, nil, [], nil, nil, number)
+                    section = .peer
+                default: throw ParseError(line: number, message: "unknown section \(trimmed)")
+                }
+                continue
+            }
+            guard let equals = trimmed.firstIndex(of: "=") else {
+                throw ParseError(line: number, message: "expected KEY = VALUE")
+            }
+            let key = trimmed[..<equals].trimmingWhitespace.lowercased()
+            let value = trimmed[trimmed.index(after: equals)...].trimmingWhitespace
+            switch (section, key) {
+            case (.interface, "privatekey"):
+                do { privateKey = try PrivateKey(base64: value) } catch {
+                    throw ParseError(line: number, message: "PrivateKey is not a base64 32-byte key")
+                }
+            case (.interface, "listenport"):
+                guard let port = UInt16(value) else { throw ParseError(line: number, message: "bad ListenPort") }
+                listenPort = port
+            case (.interface, "mtu"):
+                guard let parsed = Int(value), (576...65535).contains(parsed) else { throw ParseError(line: number, message: "bad MTU") }
+                mtu = parsed
+            case (.interface, "address"), (.interface, "dns"), (.interface, "table"), (.interface, "preup"),
+                 (.interface, "postup"), (.interface, "predown"), (.interface, "postdown"), (.interface, "saveconfig"),
+                 (.interface, "fwmark"):
+                ignored.append(String(trimmed[..<equals].trimmingWhitespace))
+            case (.peer, "publickey"):
+                do { pending?.publicKey = try PublicKey(base64: value) } catch {
+                    throw ParseError(line: number, message: "PublicKey is not a base64 32-byte key")
+                }
+            case (.peer, "presharedkey"):
+                do { pending?.psk = try SymmetricKey(base64: value) } catch {
+                    throw ParseError(line: number, message: "PresharedKey is not a base64 32-byte key")
+                }
+            case (.peer, "allowedips"):
+                for item in value.split(separator: ",") where !item.trimmingWhitespace.isEmpty {
+                    guard let prefix = IPPrefix(item.trimmingWhitespace) else {
+                        throw ParseError(line: number, message: "bad AllowedIPs entry \(item.trimmingWhitespace)")
+                    }
+                    pending?.allowed.append(prefix)
+                }
+            case (.peer, "endpoint"):
+                do { pending?.endpoint = try Endpoint(parsing: value) } catch {
+                    throw ParseError(line: number, message: "bad Endpoint \(value) (numeric address:port expected)")
+                }
+            case (.peer, "persistentkeepalive"):
+                if value.lowercased() == "off" { pending?.keepalive = nil; continue }
+                guard let seconds = UInt16(value) else { throw ParseError(line: number, message: "bad PersistentKeepalive") }
+                pending?.keepalive = seconds == 0 ? nil : seconds
+            default:
+                throw ParseError(line: number, message: "unknown key \(trimmed[..<equals].trimmingWhitespace) here")
+            }
+        }
+        try finish(pending, into: &peers)
+        guard let privateKey else { throw ParseError(line: 0, message: "[Interface] has no PrivateKey") }
+        self.init(privateKey: privateKey, listenPort: listenPort, mtu: mtu, peers: peers)
+        ignoredKeys = ignored
+    }
+}

@@ -1,0 +1,96 @@
+#if canImport(Glibc)
+import Glibc
+
+/// A dual-stack UDP socket (IPv6 with `IPV6_V6ONLY` off, so IPv4 peers arrive as
+/// IPv4-mapped addresses) bound to one port on every address.
+///
+/// A small value type over the descriptor; exactly one owner calls ``close()``.
+/// Datagrams are moved with `recvfrom`/`sendto` into caller-provided buffers, so the
+/// data path allocates nothing.
+public struct UDPSocket: Sendable {
+    public let fileDescriptor: Int32
+    /// The bound port (the kernel's choice when 0 was asked for).
+    public let port: UInt16
+
+    /// Binds `[::]:port` (and so `0.0.0.0:port`); 0 picks a free port.
+    public init(port: UInt16) throws(SystemError) {
+        let fd = try retryingEINTR("socket(AF_INET6, SOCK_DGRAM)") {
+            socket(AF_INET6, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        }
+        do {
+            var off: Int32 = 0
+            _ = try retryingEINTR("setsockopt(IPV6_V6ONLY)") {
+                setsockopt(fd, Int32(IPPROTO_IPV6), IPV6_V6ONLY, &off, socklen_t(MemoryLayout<Int32>.size))
+            }
+            var address = sockaddr_in6()
+            address.sin6_family = sa_family_t(AF_INET6)
+            address.sin6_port = port.bigEndian
+            address.sin6_addr = in6addr_any
+            _ = try retryingEINTR("bind(port \(port))") {
+                withUnsafePointer(to: &address) {
+                    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                        bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in6>.size))
+                    }
+                }
+            }
+            var length = socklen_t(MemoryLayout<sockaddr_in6>.size)
+            _ = try retryingEINTR("getsockname") {
+                withUnsafeMutablePointer(to: &address) {
+                    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+                }
+            }
+            self.port = UInt16(bigEndian: address.sin6_port)
+        } catch {
+            Glibc.close(fd)
+            throw error
+        }
+        fileDescriptor = fd
+    }
+
+    /// Receives one datagram into `buffer`: its length and source.
+    public func receive(into buffer: UnsafeMutableRawBufferPointer) throws(SystemError) -> (count: Int, source: Endpoint?) {
+        var storage = sockaddr_storage()
+        var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        let count = try retryingEINTR("recvfrom") {
+            withUnsafeMutablePointer(to: &storage) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    recvfrom(fileDescriptor, buffer.baseAddress, buffer.count, 0, $0, &length)
+                }
+            }
+        }
+        let source = withUnsafeBytes(of: &storage) { Endpoint(storage: $0.baseAddress!) }
+        return (count, source)
+    }
+
+    /// Sends one datagram to `destination`.
+    public func send(_ datagram: UnsafeRawBufferPointer, to destination: Endpoint) throws(SystemError) {
+        var address = destination.socketAddress
+        _ = try retryingEINTR("sendto(\(destination))") {
+            withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    sendto(fileDescriptor, datagram.baseAddress, datagram.count, Int32(MSG_NOSIGNAL), $0,
+                           socklen_t(MemoryLayout<sockaddr_in6>.size))
+                }
+            }
+        }
+    }
+
+    /// Array convenience for handshake messages.
+    public func send(_ datagram: [UInt8], to destination: Endpoint) throws(SystemError) {
+        var failure: SystemError?
+        datagram.withUnsafeBytes { raw in
+            do throws(SystemError) { try send(raw, to: destination) } catch { failure = error }
+        }
+        if let failure { throw failure }
+    }
+
+    /// Waits until a datagram can be read, or the timeout passes.
+    public func waitReadable(timeoutMilliseconds: Int32) throws(SystemError) -> Bool {
+        try Tunnel.waitReadable(fileDescriptor, timeoutMilliseconds: timeoutMilliseconds)
+    }
+
+    public func close() {
+        _ = Glibc.close(fileDescriptor)
+    }
+}
+#endif
