@@ -9,10 +9,12 @@ let package = Package(
         .library(name: "PolicyCompiler", targets: ["PolicyCompiler"]),
         .library(name: "Tunnel", targets: ["Tunnel"]),
         .executable(name: "ztpc", targets: ["ztpc"]),
+        .executable(name: "ztpd", targets: ["ztpd"]),
     ],
     dependencies: [
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
     ],
     targets: [
         // The rule language: YAML front (through Yams), rule DSL lexer/parser, AST, diagnostics.
@@ -31,11 +33,20 @@ let package = Package(
         .systemLibrary(name: "CSodium", pkgConfig: "libsodium", providers: [.apt(["libsodium-dev"])]),
         // WireGuard in userspace: primitives, Noise_IKpsk2, transport.
         .target(name: "Tunnel", dependencies: ["CSodium"]),
+        // The userspace WireGuard daemon: TUN + UDP + the Tunnel runtime, wg-style config.
+        .executableTarget(
+            name: "ztpd",
+            dependencies: [
+                "Tunnel",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
 
         .testTarget(name: "PolicyLangTests", dependencies: ["PolicyLang"]),
         .testTarget(name: "PolicyCompilerTests", dependencies: ["PolicyCompiler", "PolicyLang"]),
         .testTarget(name: "ztpcTests", dependencies: ["ztpc"]),
-        .testTarget(name: "TunnelTests", dependencies: ["Tunnel"]),
+        .testTarget(name: "TunnelTests", dependencies: ["Tunnel", "ztpd"]),
     ],
     swiftLanguageModes: [.v6]
 )

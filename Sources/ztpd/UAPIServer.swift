@@ -136,19 +136,11 @@ final class UAPIServer: @unchecked Sendable {
         var updateOnly = false
         var replaceAllowed = false
         func flush() throws {
-            guard var peer = pending else { return }
+            guard let peer = pending else { return }
             pending = nil
-            let existing = runtime.status().first { $0.publicKey == peer.publicKey }
-            if existing == nil && updateOnly { return }
-            if let existing {
-                if peer.presharedKey == nil { peer.presharedKey = runtime.presharedKey(of: peer.publicKey) }
-                if peer.endpoint == nil { peer.endpoint = existing.endpoint }
-                if peer.persistentKeepalive == nil {
-                    peer.persistentKeepalive = existing.persistentKeepalive.map { UInt16($0.components.seconds) }
-                }
-                if !replaceAllowed { peer.allowedIPs = existing.allowedIPs + peer.allowedIPs }
-            }
-            try runtime.addPeer(peer)
+            let exists = runtime.status().contains { $0.publicKey == peer.publicKey }
+            if !exists && updateOnly { return }
+            try runtime.updatePeer(peer, replaceAllowedIPs: replaceAllowed)
         }
         do {
             for line in lines where !line.isEmpty {

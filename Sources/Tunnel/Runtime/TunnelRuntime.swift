@@ -65,6 +65,7 @@ public final class TunnelRuntime: @unchecked Sendable {
     private var peers: [PublicKey: PeerState] = [:]
     private var allowedIPs = AllowedIPs<PublicKey>()
     private var running = false
+    private var closed = false
     private var events: [(established: Bool, key: PublicKey, endpoint: Endpoint?)] = []
     /// Scratch for keepalives and staged packets; used only under `lock`.
     private let scratch: UnsafeMutableRawBufferPointer
@@ -99,6 +100,26 @@ public final class TunnelRuntime: @unchecked Sendable {
             publicKey: peer.publicKey, endpoint: peer.endpoint,
             persistentKeepalive: peer.persistentKeepalive.flatMap { $0 == 0 ? nil : .seconds(Int($0)) })
         for prefix in peer.allowedIPs { allowedIPs.insert(prefix, peer.publicKey) }
+    }
+
+    /// Changes a peer without touching its sessions when it exists with the same
+    /// preshared key (endpoint and persistent keepalive when given, allowed IPs added
+    /// or replaced); otherwise adds it. For `wg set` through the UAPI.
+    public func updatePeer(_ peer: TunnelConfiguration.PeerConfiguration, replaceAllowedIPs: Bool) throws {
+        lock.lock()
+        defer { lock.unlock() }
+        let key = peer.publicKey
+        guard peers[key] != nil, let existing = device.peers[key],
+              existing.presharedKey == (peer.presharedKey ?? existing.presharedKey) else {
+            try addPeerLocked(peer)
+            return
+        }
+        if let endpoint = peer.endpoint { peers[key]!.endpoint = endpoint }
+        if let seconds = peer.persistentKeepalive {
+            peers[key]!.persistentKeepalive = seconds == 0 ? nil : .seconds(Int(seconds))
+        }
+        if replaceAllowedIPs { allowedIPs.removeAll(key) }
+        for prefix in peer.allowedIPs { allowedIPs.insert(prefix, key) }
     }
 
     /// Removes a peer, ending its session.
@@ -136,7 +157,7 @@ public final class TunnelRuntime: @unchecked Sendable {
     /// Starts the threads; peers with a persistent keepalive and an endpoint handshake at once.
     public func start() {
         lock.lock()
-        guard !running else { lock.unlock(); return }
+        guard !running, !closed else { lock.unlock(); return }
         running = true
         let now = ContinuousClock.now
         for (key, state) in peers where state.persistentKeepalive != nil && state.endpoint != nil {
@@ -153,9 +174,11 @@ public final class TunnelRuntime: @unchecked Sendable {
         lock.lock()
         let wasRunning = running
         running = false
+        let wasClosed = closed
+        closed = true
         lock.unlock()
-        guard wasRunning else { return }
-        threadsDone.wait()
+        guard !wasClosed else { return }
+        if wasRunning { threadsDone.wait() }
         lock.lock()
         for key in Array(peers.keys) where peers[key]!.sessionUp {
             peers[key]!.sessionUp = false
@@ -498,6 +521,8 @@ public final class TunnelRuntime: @unchecked Sendable {
             peers[key]!.previous = peers[key]!.current
             peers[key]!.current = peers[key]!.next
             peers[key]!.next = nil
+            peers[key]!.handshakeStartedAt = nil
+            peers[key]!.retransmitAt = nil
             markEstablished(key)
             sendStaged(key, now: now, keepaliveIfEmpty: false)
         }
