@@ -15,12 +15,18 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-atomics.git", from: "1.3.0"),
     ],
     targets: [
         // The rule language: YAML front (through Yams), rule DSL lexer/parser, AST, diagnostics.
         .target(name: "PolicyLang", dependencies: [.product(name: "Yams", package: "Yams")]),
         // Resolution, lint, decision tables, bundle format and the evaluator.
         .target(name: "PolicyCompiler", dependencies: ["PolicyLang", "CSodium"]),
+        // Per-packet enforcement of compiled tables: flows, decision cache, rate limits, reloads.
+        .target(
+            name: "Enforcer",
+            dependencies: ["PolicyCompiler", "PolicyLang", .product(name: "Atomics", package: "swift-atomics")]
+        ),
         .executableTarget(
             name: "ztpc",
             dependencies: [
@@ -46,6 +52,7 @@ let package = Package(
         .testTarget(name: "PolicyLangTests", dependencies: ["PolicyLang"]),
         .testTarget(name: "PolicyCompilerTests", dependencies: ["PolicyCompiler", "PolicyLang"]),
         .testTarget(name: "ztpcTests", dependencies: ["ztpc"]),
+        .testTarget(name: "EnforcerTests", dependencies: ["Enforcer", "PolicyCompiler", "PolicyLang"]),
         .testTarget(name: "TunnelTests", dependencies: ["Tunnel", "ztpd"]),
     ],
     swiftLanguageModes: [.v6]

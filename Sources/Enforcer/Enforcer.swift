@@ -1,0 +1,283 @@
+import Foundation
+import PolicyCompiler
+import PolicyLang
+
+/// Decides every packet of every session against the policy in force.
+///
+/// Inbound (client to resource) packets are decided per flow: a cached decision is reused until
+/// it expires or a new policy generation loads; a miss asks the tables, charged to the client's
+/// evaluation budget, and a new allowed flow is charged to its rule's flow budget. Outbound
+/// (resource to client) packets pass only for flows the client opened and the policy still
+/// allows, and ICMP errors pass when they belong to such a flow. Over any limit, the enforcer
+/// drops: it fails closed.
+///
+/// Thread safety: the policy is read atomically and reloads never block packets; the cache,
+/// buckets and counters are not locked, so the caller serializes calls (ztpd makes them under
+/// its tunnel lock).
+public final class Enforcer: @unchecked Sendable {
+    public enum Verdict: Sendable, Equatable {
+        case pass
+        case drop(DropReason)
+    }
+
+    public enum DropReason: String, Sendable, CaseIterable {
+        case malformed
+        case unknownIdentity = "unknown-identity"
+        case policyDeny = "policy-deny"
+        case defaultDeny = "default-deny"
+        case evaluationRateLimited = "evaluation-rate-limited"
+        case flowRateLimited = "flow-rate-limited"
+        case unsolicited
+    }
+
+    /// A decision made on a cache miss, for the decision log.
+    public struct DecisionRecord: Sendable {
+        public var time: Int64
+        public var peer: PeerKey
+        public var identity: String?
+        public var summary: PacketSummary
+        public var decision: Decision
+        public var ruleIDs: [String]
+        public var generation: UInt64
+        /// Set when the packet was dropped by a rate limit rather than by the decision.
+        public var limited: DropReason?
+    }
+
+    /// Counters, for metrics and `ztpc status`.
+    public struct Statistics: Sendable {
+        public var cacheHits: UInt64 = 0
+        public var cacheMisses: UInt64 = 0
+        public var allowed: UInt64 = 0
+        public var dropped: [DropReason: UInt64] = [:]
+        /// Decisions by rule id, for the generation in force.
+        public var byRule: [String: UInt64] = [:]
+    }
+
+    /// Per-session state: who the peer is and its budgets.
+    public final class PeerContext: @unchecked Sendable {
+        public let key: PeerKey
+        let slot: UInt32
+        var identity: Int?
+        var resolvedIn: UInt64
+        var evaluations: TokenBucket
+        var flows: [Int32: TokenBucket] = [:]
+
+        init(key: PeerKey, slot: UInt32, identity: Int?, generation: PolicyGeneration, now: Int64) {
+            self.key = key
+            self.slot = slot
+            self.identity = identity
+            self.resolvedIn = generation.number
+            let rate = identity.map { generation.tables.identities[$0].evaluationRate } ?? generation.tables.defaultRate
+            evaluations = TokenBucket(rate: rate, now: now)
+        }
+    }
+
+    public let store: PolicyStore
+    private var cache: DecisionCache
+    private var nextSlot: UInt32 = 1
+    private var ruleCounters: [UInt64] = []
+    private var ruleCountersGeneration: UInt64 = 0
+    private var allowSamples: UInt64 = 0
+    public private(set) var statistics = Statistics()
+
+    /// How long a flow may be idle before its replies stop passing (ms).
+    public var flowIdleTimeout: Int64 = 180_000
+    /// Every allow decision is logged when 1; one in N when N.
+    public var allowSampleInterval: UInt64 = 100
+    /// Receives every deny and a sample of allows. Called on the packet path of a cache miss.
+    public var decisionLog: (@Sendable (DecisionRecord) -> Void)?
+
+    public init(store: PolicyStore, cacheCapacity: Int = 65_536) {
+        self.store = store
+        cache = DecisionCache(capacity: cacheCapacity)
+    }
+
+    public var cacheCapacity: Int { cache.capacity }
+    public var cachedFlows: Int { cache.count }
+
+    // MARK: Sessions
+
+    /// Called when a session is established. Returns the peer's context, or nil when the policy
+    /// does not know the key or allows it nothing: the caller closes such a session.
+    public func sessionEstablished(_ key: PeerKey, now: Int64 = Enforcer.now()) -> PeerContext? {
+        let g = store.generation
+        guard let identity = g.tables.identity(forKey: key), allowsAnything(identity, g.tables) else { return nil }
+        defer { nextSlot &+= 1 }
+        return PeerContext(key: key, slot: nextSlot, identity: identity, generation: g, now: now)
+    }
+
+    /// Called when a session ends: forgets the peer's flows.
+    public func sessionEnded(_ peer: PeerContext) {
+        cache.removeAll(peer: peer.slot)
+    }
+
+    /// Whether the peer is still allowed anything under the policy in force (checked on reload).
+    public func stillAllowed(_ peer: PeerContext) -> Bool {
+        let g = store.generation
+        guard let identity = g.tables.identity(forKey: peer.key) else { return false }
+        return allowsAnything(identity, g.tables)
+    }
+
+    private func allowsAnything(_ identity: Int, _ t: DecisionTables) -> Bool {
+        let cls = Int(t.identities[identity].classIndex)
+        let v4 = t.v4Segments[(cls * t.v4Starts.count)..<((cls + 1) * t.v4Starts.count)]
+        let v6 = t.v6Segments[(cls * t.v6Starts.count)..<((cls + 1) * t.v6Starts.count)]
+        return v4.contains { $0 >= 0 } || v6.contains { $0 >= 0 }
+    }
+
+    // MARK: Packets
+
+    /// Decides a decrypted packet from the client (`peer`) toward a resource.
+    public func inbound(_ peer: PeerContext, _ packet: UnsafeRawBufferPointer, now: Int64 = Enforcer.now()) -> Verdict {
+        guard let s = PacketSummary.parse(packet) else { return count(.drop(.malformed)) }
+        let g = store.generation
+        if peer.resolvedIn != g.number { refresh(peer, g, now: now) }
+        let key = FlowKey(
+            peer: peer.slot, ipProtocol: s.ipProtocol, isV6: s.family == .v6, client: s.source, resource: s.destination,
+            clientPort: s.sourcePort, resourcePort: s.destinationPort)
+        let cached = cache.lookup(key)
+        if let e = cached, e.generation == g.number, now < e.validUntil {
+            statistics.cacheHits &+= 1
+            guard e.allowed else { return count(.drop(.policyDeny)) }
+            cache.touch(key, at: now)
+            return count(.pass)
+        }
+        statistics.cacheMisses &+= 1
+        return decide(peer, s, key, g, now: now, isNewFlow: cached == nil || cached?.allowed == false)
+    }
+
+    /// Decides a packet from a resource toward the client (`peer`): only replies of flows the
+    /// client opened, or ICMP errors about them, and only while the policy still allows them.
+    public func outbound(_ peer: PeerContext, _ packet: UnsafeRawBufferPointer, now: Int64 = Enforcer.now()) -> Verdict {
+        guard let s = PacketSummary.parse(packet) else { return count(.drop(.malformed)) }
+        let g = store.generation
+        if peer.resolvedIn != g.number { refresh(peer, g, now: now) }
+        let key: FlowKey
+        if s.icmp == .error, let q = s.embedded {
+            // The quoted packet went from the client to the resource.
+            key = FlowKey(
+                peer: peer.slot, ipProtocol: q.ipProtocol, isV6: s.family == .v6, client: q.source, resource: q.destination,
+                clientPort: q.sourcePort, resourcePort: q.destinationPort)
+        } else if s.isICMP {
+            key = FlowKey(
+                peer: peer.slot, ipProtocol: s.ipProtocol, isV6: s.family == .v6, client: s.destination, resource: s.source,
+                clientPort: s.sourcePort, resourcePort: 0)
+        } else {
+            key = FlowKey(
+                peer: peer.slot, ipProtocol: s.ipProtocol, isV6: s.family == .v6, client: s.destination, resource: s.source,
+                clientPort: s.destinationPort, resourcePort: s.sourcePort)
+        }
+        guard let e = cache.lookup(key), e.allowed, now - e.lastSeen < flowIdleTimeout else {
+            return count(.drop(.unsolicited))
+        }
+        if e.generation == g.number && now < e.validUntil {
+            statistics.cacheHits &+= 1
+            cache.touch(key, at: now)
+            return count(.pass)
+        }
+        // The decision expired or the policy changed: ask again for the client's direction.
+        statistics.cacheMisses &+= 1
+        guard let identity = peer.identity else { return count(.drop(.unknownIdentity)) }
+        guard peer.evaluations.take(now: now) else { return count(.drop(.evaluationRateLimited)) }
+        let d = g.tables.decide(
+            identity: identity, address: IPAddress(family: s.family, value: key.resource), port: key.resourcePort,
+            ipProtocol: key.ipProtocol, at: now)
+        cache.store(.init(key: key, allowed: d.verdict == .allow, rule: d.rateRule, validUntil: d.validUntilMilliseconds, lastSeen: now, generation: g.number))
+        return count(d.verdict == .allow ? .pass : .drop(.unsolicited))
+    }
+
+    private func decide(
+        _ peer: PeerContext, _ s: PacketSummary, _ key: FlowKey, _ g: PolicyGeneration, now: Int64, isNewFlow: Bool
+    ) -> Verdict {
+        guard let identity = peer.identity else { return count(.drop(.unknownIdentity)) }
+        guard peer.evaluations.take(now: now) else {
+            return count(.drop(.evaluationRateLimited))
+        }
+        let t = g.tables
+        let d = t.decide(
+            identity: identity, address: IPAddress(family: s.family, value: s.destination), port: s.destinationPort,
+            ipProtocol: s.ipProtocol, at: now)
+        countRules(d, g)
+        var limited: DropReason? = nil
+        if d.verdict == .allow, isNewFlow, d.rateRule >= 0, let rate = d.rate {
+            if peer.flows[d.rateRule] == nil { peer.flows[d.rateRule] = TokenBucket(rate: rate, now: now) }
+            if peer.flows[d.rateRule]!.take(now: now) == false { limited = .flowRateLimited }
+        }
+        if let limited {
+            log(peer, s, d, g, now: now, limited: limited)
+            return count(.drop(limited))
+        }
+        cache.store(.init(key: key, allowed: d.verdict == .allow, rule: d.rateRule, validUntil: d.validUntilMilliseconds, lastSeen: now, generation: g.number))
+        log(peer, s, d, g, now: now, limited: nil)
+        switch d.verdict {
+        case .allow: return count(.pass)
+        case .deny:
+            return count(.drop(d.reason == .denied ? .policyDeny : (d.reason == .unknownIdentity ? .unknownIdentity : .defaultDeny)))
+        }
+    }
+
+    /// Re-resolves a peer after a reload: its identity may have moved, its limits changed.
+    private func refresh(_ peer: PeerContext, _ g: PolicyGeneration, now: Int64) {
+        peer.identity = g.tables.identity(forKey: peer.key)
+        peer.resolvedIn = g.number
+        peer.evaluations.update(rate: peer.identity.map { g.tables.identities[$0].evaluationRate } ?? g.tables.defaultRate)
+        // Rule indices belong to a generation; flow budgets start afresh under the new one.
+        peer.flows.removeAll(keepingCapacity: true)
+    }
+
+    private func log(_ peer: PeerContext, _ s: PacketSummary, _ d: Decision, _ g: PolicyGeneration, now: Int64, limited: DropReason?) {
+        guard let decisionLog else { return }
+        if d.verdict == .allow && limited == nil {
+            allowSamples &+= 1
+            guard allowSamples % max(1, allowSampleInterval) == 1 || allowSampleInterval <= 1 else { return }
+        }
+        let t = g.tables
+        decisionLog(
+            DecisionRecord(
+                time: now, peer: peer.key, identity: peer.identity.map { t.identities[$0].name }, summary: s, decision: d,
+                ruleIDs: d.rules.map { t.rules[Int($0)].id }, generation: g.number, limited: limited))
+    }
+
+    private func countRules(_ d: Decision, _ g: PolicyGeneration) {
+        if ruleCountersGeneration != g.number {
+            ruleCounters = [UInt64](repeating: 0, count: g.tables.rules.count)
+            ruleCountersGeneration = g.number
+            statistics.byRule = [:]
+        }
+        for r in d.rules { ruleCounters[Int(r)] &+= 1 }
+    }
+
+    @inline(__always)
+    private func count(_ v: Verdict) -> Verdict {
+        switch v {
+        case .pass: statistics.allowed &+= 1
+        case .drop(let reason): statistics.dropped[reason, default: 0] &+= 1
+        }
+        return v
+    }
+
+    /// A snapshot of the counters, with decisions by rule id.
+    public func snapshot() -> Statistics {
+        var s = statistics
+        let t = store.generation.tables
+        if ruleCountersGeneration == store.generation.number {
+            for (i, n) in ruleCounters.enumerated() where n > 0 { s.byRule[t.rules[i].id] = n }
+        }
+        return s
+    }
+
+    /// Wall-clock Unix milliseconds (time windows are wall-clock).
+    @inline(__always)
+    public static func now() -> Int64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        return Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000
+    }
+}
+
+extension IPAddress {
+    /// An address of `family` from its numeric value.
+    init(family: Family, value: UInt128) {
+        self = family == .v4 ? IPAddress(v4: UInt32(truncatingIfNeeded: value)) : IPAddress(v6: value)
+    }
+}
