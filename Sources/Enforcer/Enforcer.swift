@@ -101,7 +101,7 @@ public final class Enforcer: @unchecked Sendable {
     /// does not know the key or allows it nothing: the caller closes such a session.
     public func sessionEstablished(_ key: PeerKey, now: Int64 = Enforcer.now()) -> PeerContext? {
         let g = store.generation
-        guard let identity = g.tables.identity(forKey: key), allowsAnything(identity, g.tables) else { return nil }
+        guard let identity = g.tables.identity(forKey: key), g.tables.allowsAnything(identity: identity) else { return nil }
         defer { nextSlot &+= 1 }
         return PeerContext(key: key, slot: nextSlot, identity: identity, generation: g, now: now)
     }
@@ -115,14 +115,7 @@ public final class Enforcer: @unchecked Sendable {
     public func stillAllowed(_ peer: PeerContext) -> Bool {
         let g = store.generation
         guard let identity = g.tables.identity(forKey: peer.key) else { return false }
-        return allowsAnything(identity, g.tables)
-    }
-
-    private func allowsAnything(_ identity: Int, _ t: DecisionTables) -> Bool {
-        let cls = Int(t.identities[identity].classIndex)
-        let v4 = t.v4Segments[(cls * t.v4Starts.count)..<((cls + 1) * t.v4Starts.count)]
-        let v6 = t.v6Segments[(cls * t.v6Starts.count)..<((cls + 1) * t.v6Starts.count)]
-        return v4.contains { $0 >= 0 } || v6.contains { $0 >= 0 }
+        return g.tables.allowsAnything(identity: identity)
     }
 
     // MARK: Packets

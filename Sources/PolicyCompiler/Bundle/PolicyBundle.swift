@@ -84,6 +84,7 @@ public enum PolicyBundle {
         body.array(t.v6Starts) { $0.u128($1) }
         body.array(t.v4Segments) { $0.i32($1) }
         body.array(t.v6Segments) { $0.i32($1) }
+        body.array(t.classWide) { $0.i32($1) }
 
         var out = BinaryWriter()
         out.raw(magic)
@@ -167,12 +168,13 @@ public enum PolicyBundle {
         let v6Starts = try r.array(minimumElementSize: 16) { r throws(BinaryReader.Truncated) in try r.u128() }
         let v4Segments = try r.array(minimumElementSize: 4) { r throws(BinaryReader.Truncated) in try r.i32() }
         let v6Segments = try r.array(minimumElementSize: 4) { r throws(BinaryReader.Truncated) in try r.i32() }
+        let classWide = try r.array(minimumElementSize: 4) { r throws(BinaryReader.Truncated) in try r.i32() }
         guard r.remaining == 32 else { throw LoadError.inconsistent("unexpected bytes after the tables") }
         return DecisionTables(
             sourceHash: sourceHash, policyNames: policyNames, rules: rules, identities: identities,
             classCount: classCount, defaultTTLMilliseconds: defaultTTL, defaultRate: defaultRate, zones: zones,
             atoms: atoms, expressions: expressions, cells: cells, portTables: portTables, v4Starts: v4Starts,
-            v6Starts: v6Starts, v4Segments: v4Segments, v6Segments: v6Segments)
+            v6Starts: v6Starts, v4Segments: v4Segments, v6Segments: v6Segments, classWide: classWide)
     }
 
     private static func validate(_ t: DecisionTables) throws(LoadError) {
@@ -221,7 +223,8 @@ public enum PolicyBundle {
         try check(t.v4Segments.count == t.classCount * t.v4Starts.count, "IPv4 segment map size")
         try check(t.v6Segments.count == t.classCount * t.v6Starts.count, "IPv6 segment map size")
         let tableRange = -1..<Int32(t.portTables.count)
-        try check((t.v4Segments + t.v6Segments).allSatisfy(tableRange.contains), "segment map out of range")
+        try check(t.classWide.count == t.classCount, "class table map size")
+        try check((t.v4Segments + t.v6Segments + t.classWide).allSatisfy(tableRange.contains), "segment map out of range")
     }
 
     /// Reads and decodes a bundle file.

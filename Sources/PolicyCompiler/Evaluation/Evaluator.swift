@@ -25,21 +25,29 @@ extension DecisionTables {
             let segment = Self.segment(of: address.value, in: v6Starts)
             table = v6Segments[cls * v6Starts.count + segment]
         }
-        var cell: Int32 = 0
-        if table >= 0 {
-            let pt = portTables[Int(table)]
-            switch ipProtocol {
-            case 6: cell = pt.tcpCells[Self.segment(of: port, in: pt.tcpStarts)]
-            case 17: cell = pt.udpCells[Self.segment(of: port, in: pt.udpStarts)]
-            case 1, 58: cell = pt.icmpCell
-            default: cell = pt.otherCell
+        let cell = self.cell(table, port: port, ipProtocol: ipProtocol)
+        let wide = self.cell(classWide[cls], port: port, ipProtocol: ipProtocol)
+        if wide == 0 || cell == 0 {
+            let only = wide == 0 ? cell : wide
+            if var d = staticDecisions[Int(only)] {
+                d.validUntilMilliseconds = milliseconds &+ d.ttlMilliseconds
+                return d
             }
         }
-        if var d = staticDecisions[Int(cell)] {
-            d.validUntilMilliseconds = milliseconds &+ d.ttlMilliseconds
-            return d
+        return decideWithTime(cells[Int(cell)].candidates, cells[Int(wide)].candidates, at: milliseconds)
+    }
+
+    /// The cell of a port table for a protocol and port; 0 (the empty cell) when there is no table.
+    @inline(__always)
+    private func cell(_ table: Int32, port: UInt16, ipProtocol: UInt8) -> Int32 {
+        guard table >= 0 else { return 0 }
+        let pt = portTables[Int(table)]
+        switch ipProtocol {
+        case 6: return pt.tcpCells[Self.segment(of: port, in: pt.tcpStarts)]
+        case 17: return pt.udpCells[Self.segment(of: port, in: pt.udpStarts)]
+        case 1, 58: return pt.icmpCell
+        default: return pt.otherCell
         }
-        return decideWithTime(cells[Int(cell)], at: milliseconds)
     }
 
     /// Decides for a peer by its WireGuard public key; unknown keys get `unknownIdentity`.
@@ -56,12 +64,13 @@ extension DecisionTables {
             ipProtocol: request.proto.ipProtocolNumber, at: milliseconds)
     }
 
-    /// The rules that matched a cell with time conditions, and when the earliest of their windows flips.
-    private func decideWithTime(_ cell: Cell, at milliseconds: Int64) -> Decision {
+    /// The rules that matched two cells (a segment's and the class's `*` targets'), with their time
+    /// conditions evaluated, and when the earliest of their windows flips.
+    private func decideWithTime(_ a: [Candidate], _ b: [Candidate], at milliseconds: Int64) -> Decision {
         let seconds = milliseconds >= 0 ? milliseconds / 1000 : (milliseconds - 999) / 1000
         var matching: [Int32] = []
         var until = Int64.max
-        for c in cell.candidates {
+        for c in [a, b].joined() where !matching.contains(c.rule) {
             if c.expression < 0 {
                 matching.append(c.rule)
                 continue
@@ -71,6 +80,7 @@ extension DecisionTables {
             if holds { matching.append(c.rule) }
         }
         let validUntil = until == .max ? Int64.max : until &* 1000
+        matching.sort()
         return combine(matching, at: milliseconds, validUntil: validUntil)
     }
 

@@ -78,17 +78,20 @@ public struct DecisionTables: Sendable, Equatable {
     /// `class * v4Starts.count + segment` → port table, or -1 when nothing matches there.
     public var v4Segments: [Int32]
     public var v6Segments: [Int32]
+    /// Per class: the port table of its rules' `*` targets, read for every destination; -1 if none.
+    public var classWide: [Int32]
 
     // Derived on construction and on load; not part of the bundle.
     var keyIndex: [PeerKey: Int32] = [:]
     var nameIndex: [String: Int32] = [:]
     var staticDecisions: [Decision?] = []
+    var classAllows: [Bool] = []
 
     public init(
         sourceHash: [UInt8], policyNames: [String], rules: [RuleInfo], identities: [IdentityEntry], classCount: Int,
         defaultTTLMilliseconds: Int64, defaultRate: Rate, zones: [ZoneTable], atoms: [TimeAtom],
         expressions: [[Int32]], cells: [Cell], portTables: [PortTable], v4Starts: [UInt32], v6Starts: [UInt128],
-        v4Segments: [Int32], v6Segments: [Int32]
+        v4Segments: [Int32], v6Segments: [Int32], classWide: [Int32]
     ) {
         self.sourceHash = sourceHash
         self.policyNames = policyNames
@@ -106,6 +109,7 @@ public struct DecisionTables: Sendable, Equatable {
         self.v6Starts = v6Starts
         self.v4Segments = v4Segments
         self.v6Segments = v6Segments
+        self.classWide = classWide
         deriveIndexes()
     }
 
@@ -117,6 +121,26 @@ public struct DecisionTables: Sendable, Equatable {
             nameIndex[e.name] = Int32(i)
         }
         staticDecisions = cells.map { staticDecision(for: $0) }
+        classAllows = (0..<classCount).map { classAllowsSomething($0) }
+    }
+
+    /// Whether any allow rule applies to the class anywhere: an identity allowed nothing gets no session.
+    private func classAllowsSomething(_ cls: Int) -> Bool {
+        var tables = Set<Int32>([classWide[cls]])
+        tables.formUnion(v4Segments[(cls * v4Starts.count)..<((cls + 1) * v4Starts.count)])
+        tables.formUnion(v6Segments[(cls * v6Starts.count)..<((cls + 1) * v6Starts.count)])
+        tables = tables.filter { $0 >= 0 && Int($0) < portTables.count }
+        return tables.contains { t in
+            let p = portTables[Int(t)]
+            return (p.tcpCells + p.udpCells + [p.icmpCell, p.otherCell]).contains { c in
+                Int(c) < cells.count && cells[Int(c)].candidates.contains { Int($0.rule) < rules.count && rules[Int($0.rule)].action == .allow }
+            }
+        }
+    }
+
+    /// Whether the identity at `index` is allowed anything at all, at some time.
+    public func allowsAnything(identity index: Int) -> Bool {
+        index >= 0 && index < identities.count && classAllows[Int(identities[index].classIndex)]
     }
 
     /// Tables compare by their bundle content; the derived indexes follow from it.
@@ -126,7 +150,7 @@ public struct DecisionTables: Sendable, Equatable {
             && a.defaultTTLMilliseconds == b.defaultTTLMilliseconds && a.defaultRate == b.defaultRate
             && a.zones == b.zones && a.atoms == b.atoms && a.expressions == b.expressions && a.cells == b.cells
             && a.portTables == b.portTables && a.v4Starts == b.v4Starts && a.v6Starts == b.v6Starts
-            && a.v4Segments == b.v4Segments && a.v6Segments == b.v6Segments
+            && a.v4Segments == b.v4Segments && a.v6Segments == b.v6Segments && a.classWide == b.classWide
     }
 
     /// Index of the identity with this key, if the policy knows it.

@@ -9,6 +9,9 @@ import PolicyLang
 ///    segments; each segment records the targets that cover it (leaf pushing, flattened).
 /// 3. For each class and each distinct set of covering targets, the targets of that class's rules
 ///    are cut again by port per protocol into cells. Port tables and cells are shared when equal.
+/// 4. Targets whose host is `*` stay out of the partition: each class gets one port table for
+///    them, which `decide` reads beside the segment's table. Folding them into every segment would
+///    repeat them in every port table and make compilation quadratic.
 struct TableBuilder {
     private let set: ResolvedPolicySet
     private var zones: [ZoneTable] = []
@@ -84,10 +87,17 @@ struct TableBuilder {
         // 2. Entries and address partitions.
         var v4Ranges: [(Int32, UInt128, UInt128)] = []
         var v6Ranges: [(Int32, UInt128, UInt128)] = []
+        var wide: [Int32] = []
         for rule in set.rules {
             for t in rule.targets {
                 let e = Int32(entries.count)
                 entries.append(Entry(rule: Int32(rule.index), ports: t.ports, proto: t.proto))
+                // `*` targets cover every segment; kept out of the partition, they get one port
+                // table per class instead of a share of every segment's table.
+                if t.source.host.value == .any {
+                    wide.append(e)
+                    continue
+                }
                 for r in t.ranges {
                     if r.family == .v4 { v4Ranges.append((e, r.lower, r.upper)) } else { v6Ranges.append((e, r.lower, r.upper)) }
                 }
@@ -120,12 +130,18 @@ struct TableBuilder {
             }
         }
 
+        var classWide = [Int32](repeating: -1, count: classes.count)
+        for (c, ruleMap) in classes.enumerated() {
+            let filtered = wide.compactMap { e in ruleMap[entries[Int(e)].rule].map { Candidate2(entry: e, expression: $0) } }
+            if !filtered.isEmpty { classWide[c] = portTable(filtered) }
+        }
+
         return DecisionTables(
             sourceHash: sourceHash, policyNames: set.parsed.files.map(\.name.value), rules: rules, identities: identities,
             classCount: classes.count, defaultTTLMilliseconds: set.defaultTTL.milliseconds, defaultRate: set.defaultRate,
             zones: zones, atoms: atoms, expressions: expressions, cells: cells, portTables: portTables,
             v4Starts: v4Starts128.map { UInt32(truncatingIfNeeded: $0) }, v6Starts: v6Starts, v4Segments: v4Segments,
-            v6Segments: v6Segments)
+            v6Segments: v6Segments, classWide: classWide)
     }
 
     /// The segments of one family's address space and, for each, the entries that cover it
