@@ -42,6 +42,17 @@ final class BundleTests: XCTestCase {
         XCTAssertTrue(first == second, "two compilations of one directory differ")
     }
 
+    func testIdentitiesKeepTheirAllowedIPsThroughABundle() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("policies").path
+        var options = PolicyCompiler.Options()
+        options.runTests = false
+        let t = try XCTUnwrap(PolicyCompiler.compile(paths: [root], options: options).tables)
+        let alice = try XCTUnwrap(t.identities.first { $0.name == "alice-laptop" })
+        XCTAssertEqual(alice.allowedIPs.map(\.description), ["10.99.0.2/32", "fd00:99::2/128"])
+        XCTAssertEqual(try PolicyBundle.decode(PolicyBundle.encode(t)), t)
+    }
+
     func testAForeignFileIsNotABundle() {
         XCTAssertThrowsError(try PolicyBundle.decode(Array("policy: x\n".utf8))) {
             XCTAssertEqual($0 as? PolicyBundle.LoadError, .notABundle)

@@ -50,6 +50,11 @@ public enum PolicyBundle {
             w.raw(i.key.bytes)
             w.i32(i.classIndex)
             w.rate(i.evaluationRate)
+            w.array(i.allowedIPs) { w, c in
+                w.u8(c.address.family.rawValue)
+                w.u128(c.address.value)
+                w.u8(UInt8(c.prefixLength))
+            }
         }
         body.u32(UInt32(t.classCount))
         body.i64(t.defaultTTLMilliseconds)
@@ -131,7 +136,13 @@ public enum PolicyBundle {
         let identities = try r.array(minimumElementSize: 48) { r throws(BinaryReader.Truncated) in
             IdentityEntry(
                 name: try r.string(), key: PeerKey(bytes: try r.raw(32))!, classIndex: try r.i32(),
-                evaluationRate: try r.rate())
+                evaluationRate: try r.rate(),
+                allowedIPs: try r.array(minimumElementSize: 18) { r throws(BinaryReader.Truncated) in
+                    let family = try r.u8(), value = try r.u128(), length = Int(try r.u8())
+                    // Shape is checked in validate(); an unknown family reads as IPv6 and fails there.
+                    let address = family == 4 ? IPAddress(v4: UInt32(truncatingIfNeeded: value)) : IPAddress(v6: value)
+                    return CIDR(address: address, prefixLength: family == 4 || family == 6 ? length : 255)
+                })
         }
         let classCount = Int(try r.u32())
         let defaultTTL = try r.i64()
@@ -182,6 +193,9 @@ public enum PolicyBundle {
             if !ok { throw .inconsistent(what) }
         }
         try check(t.identities.allSatisfy { $0.classIndex >= 0 && Int($0.classIndex) < t.classCount }, "identity class out of range")
+        try check(
+            t.identities.allSatisfy { $0.allowedIPs.allSatisfy { $0.prefixLength <= $0.address.bitWidth && $0.first == $0.address } },
+            "identity allowed IPs")
         try check(t.rules.allSatisfy { $0.rate.count > 0 && $0.rate.seconds > 0 && $0.ttlMilliseconds > 0 }, "rule limits out of range")
         try check(t.defaultTTLMilliseconds > 0 && t.defaultRate.seconds > 0, "defaults out of range")
         try check(t.zones.allSatisfy { $0.offsets.count == $0.transitions.count + 1 }, "zone table shape")

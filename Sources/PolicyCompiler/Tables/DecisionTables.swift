@@ -20,6 +20,8 @@ public struct IdentityEntry: Sendable, Equatable {
     public var classIndex: Int32
     /// Policy evaluations per second this client may cause.
     public var evaluationRate: Rate
+    /// The peer's tunnel addresses (WireGuard allowed IPs), as the policy lists them.
+    public var allowedIPs: [CIDR] = []
 }
 
 /// A rule that matches a cell of the tables, with the time condition that must hold for it (-1: none).

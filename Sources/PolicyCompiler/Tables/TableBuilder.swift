@@ -81,7 +81,9 @@ struct TableBuilder {
                 classes.append(map)
             }
             identities.append(
-                IdentityEntry(name: identity.name, key: identity.key, classIndex: cls, evaluationRate: identity.evaluationRate))
+                IdentityEntry(
+                    name: identity.name, key: identity.key, classIndex: cls, evaluationRate: identity.evaluationRate,
+                    allowedIPs: identity.decl.allowedIPs.map(\.value)))
         }
 
         // 2. Entries and address partitions.

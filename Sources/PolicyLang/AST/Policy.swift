@@ -55,12 +55,19 @@ public struct IdentityDecl: Sendable, Hashable {
     public var key: Located<String>
     public var user: Located<String>?
     public var tags: [Located<String>]
+    /// The tunnel addresses the peer may use (its WireGuard allowed IPs), when ztpd adds peers
+    /// from the policy.
+    public var allowedIPs: [Located<CIDR>]
 
-    public init(name: Located<String>, key: Located<String>, user: Located<String>?, tags: [Located<String>]) {
+    public init(
+        name: Located<String>, key: Located<String>, user: Located<String>?, tags: [Located<String>],
+        allowedIPs: [Located<CIDR>] = []
+    ) {
         self.name = name
         self.key = key
         self.user = user
         self.tags = tags
+        self.allowedIPs = allowedIPs
     }
 }
 

@@ -127,6 +127,7 @@ public struct PolicyFileParser {
             var keyText: Located<String>? = nil
             var user: Located<String>? = nil
             var tags: [Located<String>] = []
+            var allowedIPs: [Located<CIDR>] = []
             for (k, v) in fields {
                 switch k.scalar?.string {
                 case "key": keyText = string(v, what: "a key")
@@ -141,12 +142,22 @@ public struct PolicyFileParser {
                             diagnostics.append(.error(.schema, "'\(tag.value)' is not a valid tag", at: tag.span))
                         }
                     }
+                case "allowed_ips":
+                    let items: [Node] = v.sequence.map { Array($0) } ?? [v]
+                    for item in items {
+                        guard let text = string(item, what: "an address or CIDR") else { continue }
+                        do {
+                            allowedIPs.append(Located(try RuleParser.parseCIDR(Substring(text.value), text.span), text.span))
+                        } catch {
+                            diagnostics.append(error.diagnostic)
+                        }
+                    }
                 default:
                     let word = k.scalar?.string ?? "?"
                     diagnostics.append(
                         .error(.schema, "unknown identity field '\(word)'", at: span(k),
-                               help: Suggest.closest(to: word, among: ["key", "user", "tags"]).map { "did you mean '\($0)'?" }
-                                   ?? "an identity has key, user and tags"))
+                               help: Suggest.closest(to: word, among: ["key", "user", "tags", "allowed_ips"]).map { "did you mean '\($0)'?" }
+                                   ?? "an identity has key, user, tags and allowed_ips"))
                 }
             }
             guard let keyText else {
@@ -154,7 +165,7 @@ public struct PolicyFileParser {
                     .error(.schema, "identity '\(name.value)' has no 'key:' (its WireGuard public key)", at: name.span))
                 continue
             }
-            result.append(IdentityDecl(name: name, key: keyText, user: user, tags: tags))
+            result.append(IdentityDecl(name: name, key: keyText, user: user, tags: tags, allowedIPs: allowedIPs))
         }
         return result
     }
