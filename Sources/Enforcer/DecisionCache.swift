@@ -49,6 +49,23 @@ public struct DecisionCache: Sendable {
         }
     }
 
+    /// The entry for `key`, marked as seen at `now`: one probe for the common case of a hit.
+    @inline(__always)
+    public mutating func lookup(_ key: FlowKey, touchingAt now: Int64) -> Entry? {
+        let start = Int(truncatingIfNeeded: key.slotHash) & mask
+        return entries.withUnsafeMutableBufferPointer { e in
+            for i in 0..<Self.probes {
+                let slot = (start + i) & mask
+                if e[slot].generation != 0 && e[slot].key == key {
+                    let found = e[slot]
+                    e[slot].lastSeen = now
+                    return found
+                }
+            }
+            return nil
+        }
+    }
+
     /// Marks the flow as seen now, if it is cached.
     @inline(__always)
     public mutating func touch(_ key: FlowKey, at now: Int64) {

@@ -49,7 +49,7 @@ public final class Enforcer: @unchecked Sendable {
         public var cacheMisses: UInt64 = 0
         public var allowed: UInt64 = 0
         public var dropped: [DropReason: UInt64] = [:]
-        /// Decisions by rule id, for the generation in force.
+        /// Decisions by rule id, since the enforcer started (across policy generations).
         public var byRule: [String: UInt64] = [:]
     }
 
@@ -76,7 +76,7 @@ public final class Enforcer: @unchecked Sendable {
     private var cache: DecisionCache
     private var nextSlot: UInt32 = 1
     private var ruleCounters: [UInt64] = []
-    private var ruleCountersGeneration: UInt64 = 0
+    private var ruleCountersGeneration: PolicyGeneration?
     private var allowSamples: UInt64 = 0
     public private(set) var statistics = Statistics()
 
@@ -123,19 +123,18 @@ public final class Enforcer: @unchecked Sendable {
     /// Decides a decrypted packet from the client (`peer`) toward a resource.
     public func inbound(_ peer: PeerContext, _ packet: UnsafeRawBufferPointer, now: Int64 = Enforcer.now()) -> Verdict {
         guard let s = PacketSummary.parse(packet) else { return count(.drop(.malformed)) }
-        let g = store.generation
-        if peer.resolvedIn != g.number { refresh(peer, g, now: now) }
+        let number = store.generationNumber
         let key = FlowKey(
             peer: peer.slot, ipProtocol: s.ipProtocol, isV6: s.family == .v6, client: s.source, resource: s.destination,
             clientPort: s.sourcePort, resourcePort: s.destinationPort)
-        let cached = cache.lookup(key)
-        if let e = cached, e.generation == g.number, now < e.validUntil {
+        let cached = cache.lookup(key, touchingAt: now)
+        if let e = cached, e.generation == number, now < e.validUntil, peer.resolvedIn == number {
             statistics.cacheHits &+= 1
-            guard e.allowed else { return count(.drop(.policyDeny)) }
-            cache.touch(key, at: now)
-            return count(.pass)
+            return count(e.allowed ? .pass : .drop(.policyDeny))
         }
         statistics.cacheMisses &+= 1
+        let g = store.generation
+        if peer.resolvedIn != g.number { refresh(peer, g, now: now) }
         return decide(peer, s, key, g, now: now, isNewFlow: cached == nil || cached?.allowed == false)
     }
 
@@ -143,8 +142,7 @@ public final class Enforcer: @unchecked Sendable {
     /// client opened, or ICMP errors about them, and only while the policy still allows them.
     public func outbound(_ peer: PeerContext, _ packet: UnsafeRawBufferPointer, now: Int64 = Enforcer.now()) -> Verdict {
         guard let s = PacketSummary.parse(packet) else { return count(.drop(.malformed)) }
-        let g = store.generation
-        if peer.resolvedIn != g.number { refresh(peer, g, now: now) }
+        let number = store.generationNumber
         let key: FlowKey
         if s.icmp == .error, let q = s.embedded {
             // The quoted packet went from the client to the resource.
@@ -163,13 +161,15 @@ public final class Enforcer: @unchecked Sendable {
         guard let e = cache.lookup(key), e.allowed, now - e.lastSeen < flowIdleTimeout else {
             return count(.drop(.unsolicited))
         }
-        if e.generation == g.number && now < e.validUntil {
+        if e.generation == number && now < e.validUntil && peer.resolvedIn == number {
             statistics.cacheHits &+= 1
             cache.touch(key, at: now)
             return count(.pass)
         }
         // The decision expired or the policy changed: ask again for the client's direction.
         statistics.cacheMisses &+= 1
+        let g = store.generation
+        if peer.resolvedIn != g.number { refresh(peer, g, now: now) }
         guard let identity = peer.identity else { return count(.drop(.unknownIdentity)) }
         guard peer.evaluations.take(now: now) else { return count(.drop(.evaluationRateLimited)) }
         let d = g.tables.decide(
@@ -232,12 +232,19 @@ public final class Enforcer: @unchecked Sendable {
     }
 
     private func countRules(_ d: Decision, _ g: PolicyGeneration) {
-        if ruleCountersGeneration != g.number {
+        if ruleCountersGeneration !== g {
+            // Rule indices belong to a generation: fold the old counts in by rule id.
+            foldRuleCounters()
             ruleCounters = [UInt64](repeating: 0, count: g.tables.rules.count)
-            ruleCountersGeneration = g.number
-            statistics.byRule = [:]
+            ruleCountersGeneration = g
         }
         for r in d.rules { ruleCounters[Int(r)] &+= 1 }
+    }
+
+    private func foldRuleCounters() {
+        guard let old = ruleCountersGeneration else { return }
+        for (i, n) in ruleCounters.enumerated() where n > 0 { statistics.byRule[old.tables.rules[i].id, default: 0] &+= n }
+        ruleCounters = [UInt64](repeating: 0, count: ruleCounters.count)
     }
 
     @inline(__always)
@@ -252,9 +259,8 @@ public final class Enforcer: @unchecked Sendable {
     /// A snapshot of the counters, with decisions by rule id.
     public func snapshot() -> Statistics {
         var s = statistics
-        let t = store.generation.tables
-        if ruleCountersGeneration == store.generation.number {
-            for (i, n) in ruleCounters.enumerated() where n > 0 { s.byRule[t.rules[i].id] = n }
+        if let g = ruleCountersGeneration {
+            for (i, n) in ruleCounters.enumerated() where n > 0 { s.byRule[g.tables.rules[i].id, default: 0] &+= n }
         }
         return s
     }

@@ -24,10 +24,18 @@ public final class PolicyGeneration: AtomicReference, Sendable {
 /// builds the next generation elsewhere and swaps it in with one atomic store.
 public final class PolicyStore: Sendable {
     private let current: ManagedAtomic<PolicyGeneration>
+    /// The number of the generation in force, readable without retaining the generation: the
+    /// per-packet check that a cached decision is current reads only this.
+    private let currentNumber = ManagedAtomic<UInt64>(1)
 
     public init(_ tables: DecisionTables, origin: String) {
         current = ManagedAtomic(PolicyGeneration(tables: tables, number: 1, origin: origin))
     }
+
+    /// The number of the generation in force (may run ahead of ``generation`` for an instant
+    /// during a reload; a reader that sees it ahead just takes the slow path).
+    @inline(__always)
+    public var generationNumber: UInt64 { currentNumber.load(ordering: .acquiring) }
 
     /// The generation in force.
     @inline(__always)
@@ -39,6 +47,7 @@ public final class PolicyStore: Sendable {
     public func install(_ tables: DecisionTables, origin: String) -> PolicyGeneration {
         let next = PolicyGeneration(tables: tables, number: generation.number + 1, origin: origin)
         current.store(next, ordering: .releasing)
+        currentNumber.store(next.number, ordering: .releasing)
         return next
     }
 }
