@@ -35,6 +35,7 @@ struct InspectCommand: ParsableCommand {
             address map:  \(tables.v4Starts.count) IPv4 and \(tables.v6Starts.count) IPv6 segments
             port tables:  \(tables.portTables.count); cells: \(tables.cells.count)
             time windows: \(tables.atoms.count) in \(tables.zones.count) zones
+            blocked:      \(tables.blockedSources.isEmpty ? "none" : tables.blockedSources.map(\.description).joined(separator: ", "))
             defaults:     cache ttl \(Duration(ms: tables.defaultTTLMilliseconds)), rate \(tables.defaultRate)
 
             """)

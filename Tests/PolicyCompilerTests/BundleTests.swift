@@ -42,7 +42,7 @@ final class BundleTests: XCTestCase {
         XCTAssertTrue(first == second, "two compilations of one directory differ")
     }
 
-    func testIdentitiesKeepTheirAllowedIPsThroughABundle() throws {
+    func testAllowedIPsAndBlockedSourcesSurviveABundle() throws {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().appendingPathComponent("policies").path
         var options = PolicyCompiler.Options()
@@ -50,6 +50,7 @@ final class BundleTests: XCTestCase {
         let t = try XCTUnwrap(PolicyCompiler.compile(paths: [root], options: options).tables)
         let alice = try XCTUnwrap(t.identities.first { $0.name == "alice-laptop" })
         XCTAssertEqual(alice.allowedIPs.map(\.description), ["10.99.0.2/32", "fd00:99::2/128"])
+        XCTAssertEqual(t.blockedSources.map(\.description), ["203.0.113.0/24", "2001:db8:bad::/48"])
         XCTAssertEqual(try PolicyBundle.decode(PolicyBundle.encode(t)), t)
     }
 

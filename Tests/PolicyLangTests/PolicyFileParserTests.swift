@@ -113,6 +113,13 @@ final class PolicyFileParserTests: XCTestCase {
         XCTAssertTrue(d.allSatisfy { $0.span != nil }, "every diagnostic has a location")
     }
 
+    func testBlockListsOuterPrefixesAndRefusesHostBits() throws {
+        let (file, d) = parse("policy: p\nblock:\n  - 203.0.113.0/24\n  - 198.51.100.7\n  - 192.0.2.1/24\n")
+        XCTAssertEqual(try XCTUnwrap(file).blocks.map(\.value.description), ["203.0.113.0/24", "198.51.100.7/32"])
+        XCTAssertEqual(d.map(\.code), [.hostBitsSet])
+        XCTAssertEqual(d.first?.span?.start, SourceLocation(file: "p.yaml", line: 5, column: 5))
+    }
+
     func testEmptySectionsAreAllowed() throws {
         let (file, d) = parse("policy: p\nidentities:\ngroups:\nrules:\n")
         XCTAssertEqual(d, [])

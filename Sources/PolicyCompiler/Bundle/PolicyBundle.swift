@@ -90,6 +90,11 @@ public enum PolicyBundle {
         body.array(t.v4Segments) { $0.i32($1) }
         body.array(t.v6Segments) { $0.i32($1) }
         body.array(t.classWide) { $0.i32($1) }
+        body.array(t.blockedSources) { w, c in
+            w.u8(c.address.family.rawValue)
+            w.u128(c.address.value)
+            w.u8(UInt8(c.prefixLength))
+        }
 
         var out = BinaryWriter()
         out.raw(magic)
@@ -137,12 +142,7 @@ public enum PolicyBundle {
             IdentityEntry(
                 name: try r.string(), key: PeerKey(bytes: try r.raw(32))!, classIndex: try r.i32(),
                 evaluationRate: try r.rate(),
-                allowedIPs: try r.array(minimumElementSize: 18) { r throws(BinaryReader.Truncated) in
-                    let family = try r.u8(), value = try r.u128(), length = Int(try r.u8())
-                    // Shape is checked in validate(); an unknown family reads as IPv6 and fails there.
-                    let address = family == 4 ? IPAddress(v4: UInt32(truncatingIfNeeded: value)) : IPAddress(v6: value)
-                    return CIDR(address: address, prefixLength: family == 4 || family == 6 ? length : 255)
-                })
+                allowedIPs: try r.array(minimumElementSize: 18) { r throws(BinaryReader.Truncated) in try readCIDR(&r) })
         }
         let classCount = Int(try r.u32())
         let defaultTTL = try r.i64()
@@ -180,12 +180,23 @@ public enum PolicyBundle {
         let v4Segments = try r.array(minimumElementSize: 4) { r throws(BinaryReader.Truncated) in try r.i32() }
         let v6Segments = try r.array(minimumElementSize: 4) { r throws(BinaryReader.Truncated) in try r.i32() }
         let classWide = try r.array(minimumElementSize: 4) { r throws(BinaryReader.Truncated) in try r.i32() }
+        let blocked = try r.array(minimumElementSize: 18) { r throws(BinaryReader.Truncated) in try readCIDR(&r) }
         guard r.remaining == 32 else { throw LoadError.inconsistent("unexpected bytes after the tables") }
-        return DecisionTables(
+        var t = DecisionTables(
             sourceHash: sourceHash, policyNames: policyNames, rules: rules, identities: identities,
             classCount: classCount, defaultTTLMilliseconds: defaultTTL, defaultRate: defaultRate, zones: zones,
             atoms: atoms, expressions: expressions, cells: cells, portTables: portTables, v4Starts: v4Starts,
             v6Starts: v6Starts, v4Segments: v4Segments, v6Segments: v6Segments, classWide: classWide)
+        t.blockedSources = blocked
+        return t
+    }
+
+    /// A prefix as the bundle stores it: family, address, length. Its shape is checked in validate().
+    private static func readCIDR(_ r: inout BinaryReader) throws(BinaryReader.Truncated) -> CIDR {
+        let family = try r.u8(), value = try r.u128(), length = Int(try r.u8())
+        // An unknown family reads as IPv6 with an impossible length, which validate() refuses.
+        let address = family == 4 ? IPAddress(v4: UInt32(truncatingIfNeeded: value)) : IPAddress(v6: value)
+        return CIDR(address: address, prefixLength: family == 4 || family == 6 ? length : 255)
     }
 
     private static func validate(_ t: DecisionTables) throws(LoadError) {
@@ -196,6 +207,7 @@ public enum PolicyBundle {
         try check(
             t.identities.allSatisfy { $0.allowedIPs.allSatisfy { $0.prefixLength <= $0.address.bitWidth && $0.first == $0.address } },
             "identity allowed IPs")
+        try check(t.blockedSources.allSatisfy { $0.prefixLength <= $0.address.bitWidth && $0.first == $0.address }, "blocked prefixes")
         try check(t.rules.allSatisfy { $0.rate.count > 0 && $0.rate.seconds > 0 && $0.ttlMilliseconds > 0 }, "rule limits out of range")
         try check(t.defaultTTLMilliseconds > 0 && t.defaultRate.seconds > 0, "defaults out of range")
         try check(t.zones.allSatisfy { $0.offsets.count == $0.transitions.count + 1 }, "zone table shape")

@@ -82,6 +82,8 @@ public struct DecisionTables: Sendable, Equatable {
     public var v6Segments: [Int32]
     /// Per class: the port table of its rules' `*` targets, read for every destination; -1 if none.
     public var classWide: [Int32]
+    /// Outer source prefixes blocked from the tunnel port (`block:`), sorted and without duplicates.
+    public var blockedSources: [CIDR] = []
 
     // Derived on construction and on load; not part of the bundle.
     var keyIndex: [PeerKey: Int32] = [:]
@@ -153,6 +155,7 @@ public struct DecisionTables: Sendable, Equatable {
             && a.zones == b.zones && a.atoms == b.atoms && a.expressions == b.expressions && a.cells == b.cells
             && a.portTables == b.portTables && a.v4Starts == b.v4Starts && a.v6Starts == b.v6Starts
             && a.v4Segments == b.v4Segments && a.v6Segments == b.v6Segments && a.classWide == b.classWide
+            && a.blockedSources == b.blockedSources
     }
 
     /// Index of the identity with this key, if the policy knows it.

@@ -138,12 +138,15 @@ struct TableBuilder {
             if !filtered.isEmpty { classWide[c] = portTable(filtered) }
         }
 
-        return DecisionTables(
+        var tables = DecisionTables(
             sourceHash: sourceHash, policyNames: set.parsed.files.map(\.name.value), rules: rules, identities: identities,
             classCount: classes.count, defaultTTLMilliseconds: set.defaultTTL.milliseconds, defaultRate: set.defaultRate,
             zones: zones, atoms: atoms, expressions: expressions, cells: cells, portTables: portTables,
             v4Starts: v4Starts128.map { UInt32(truncatingIfNeeded: $0) }, v6Starts: v6Starts, v4Segments: v4Segments,
             v6Segments: v6Segments, classWide: classWide)
+        tables.blockedSources = Array(Set(set.parsed.files.flatMap { $0.blocks.map(\.value) }))
+            .sorted { ($0.address, $0.prefixLength) < ($1.address, $1.prefixLength) }
+        return tables
     }
 
     /// The segments of one family's address space and, for each, the entries that cover it

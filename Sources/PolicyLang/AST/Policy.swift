@@ -25,6 +25,9 @@ public struct PolicyFile: Sendable {
     public var hosts: [HostDecl]
     public var rules: [Rule]
     public var tests: [PolicyTest]
+    /// Outer (underlay) source prefixes that may not reach the tunnel at all: ztpd's XDP program
+    /// drops their packets before the kernel's stack sees them.
+    public var blocks: [Located<CIDR>]
 
     public init(path: String, name: Located<String>) {
         self.path = path
@@ -35,6 +38,7 @@ public struct PolicyFile: Sendable {
         self.hosts = []
         self.rules = []
         self.tests = []
+        self.blocks = []
     }
 }
 

@@ -7,7 +7,7 @@ public struct PolicyFileParser {
     private let source: SourceFile
     private var diagnostics: [Diagnostic] = []
 
-    static let topLevelKeys = ["policy", "description", "defaults", "identities", "groups", "hosts", "rules", "tests"]
+    static let topLevelKeys = ["policy", "description", "defaults", "identities", "groups", "hosts", "block", "rules", "tests"]
 
     public init(source: SourceFile) {
         self.source = source
@@ -80,6 +80,7 @@ public struct PolicyFileParser {
         if let h = fields["hosts"] { file.hosts = parseHosts(h.value) }
         if let r = fields["rules"] { file.rules = parseRules(r.value, policy: policyName.value, defaults: file.defaults) }
         if let t = fields["tests"] { file.tests = parseTests(t.value) }
+        if let b = fields["block"] { file.blocks = parseBlocks(b.value) }
         return file
     }
 
@@ -220,6 +221,20 @@ public struct PolicyFileParser {
                 diagnostics.append(.error(.schema, "host '\(name.value)' lists no addresses", at: name.span))
             }
             result.append(HostDecl(name: name, prefixes: prefixes))
+        }
+        return result
+    }
+
+    private mutating func parseBlocks(_ node: Node) -> [Located<CIDR>] {
+        guard let seq = sequenceOf(node, what: "block (write [203.0.113.0/24, ...])") else { return [] }
+        var result: [Located<CIDR>] = []
+        for item in seq {
+            guard let text = string(item, what: "an address or CIDR") else { continue }
+            do {
+                result.append(Located(try RuleParser.parseCIDR(Substring(text.value), text.span), text.span))
+            } catch {
+                diagnostics.append(error.diagnostic)
+            }
         }
         return result
     }
