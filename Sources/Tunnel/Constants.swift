@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// Protocol constants of WireGuard, named exactly as in the WireGuard paper
 /// (J. A. Donenfeld, "WireGuard: Next Generation Kernel Network Tunnel", sections 5.4 and 6)
 /// so that code can be checked against the paper line by line.
@@ -24,19 +30,38 @@ public enum WG {
     /// window so a counter can never wrap into territory the filter would accept again.
     public static let REJECT_AFTER_MESSAGES: UInt64 = UInt64.max - (1 << 13)
     /// After this age the initiator of a keypair should start a new handshake.
-    public static let REKEY_AFTER_TIME: Duration = .seconds(120)
+    public static let REKEY_AFTER_TIME: Duration = .seconds(120) * testTimersScale
     /// After this age a keypair must no longer be used to send or receive.
-    public static let REJECT_AFTER_TIME: Duration = .seconds(180)
+    public static let REJECT_AFTER_TIME: Duration = .seconds(180) * testTimersScale
     /// How long to keep retrying a handshake before giving up.
-    public static let REKEY_ATTEMPT_TIME: Duration = .seconds(90)
+    public static let REKEY_ATTEMPT_TIME: Duration = .seconds(90) * testTimersScale
     /// Delay before retransmitting an unanswered handshake initiation.
-    public static let REKEY_TIMEOUT: Duration = .seconds(5)
+    public static let REKEY_TIMEOUT: Duration = .seconds(5) * testTimersScale
     /// Delay after receiving data before a keepalive is sent if nothing else was.
-    public static let KEEPALIVE_TIMEOUT: Duration = .seconds(10)
+    public static let KEEPALIVE_TIMEOUT: Duration = .seconds(10) * testTimersScale
+
+    /// TEST ONLY: a factor in (0, 1] applied to the five timers above, read once from the
+    /// environment variable `ZTP_TEST_TIMERS_SCALE` (ztpd's `--test-timers-scale` sets it),
+    /// so that interop tests can watch keys rotate within seconds. Anything else (unset,
+    /// unparsable, out of range) means 1: the paper's values. Never set it in production:
+    /// shorter timers mean more handshakes, not more security.
+    public static let testTimersScale: Double = {
+        guard let raw = getenv("ZTP_TEST_TIMERS_SCALE"), let value = Double(String(cString: raw)),
+              value > 0, value <= 1 else { return 1 }
+        return value
+    }()
 
     // MARK: Cookies (paper 5.4.7)
 
     /// Lifetime of the responder's random cookie secret `Rm`, and of a cookie `Lm`
     /// received by an initiator ("changes every two minutes").
     public static let COOKIE_REFRESH_TIME: Duration = .seconds(120)
+
+    // MARK: DoS defence (as wireguard-go's device/constants.go and ratelimiter/)
+
+    /// Shortest interval between two initiations accepted from one peer: a flood of fresh
+    /// initiations (new timestamps) cannot make a responder rebuild a peer's state faster.
+    public static let HANDSHAKE_INITIATION_RATE: Duration = .milliseconds(20)
+    /// Once under load, stay there this long after the load drops.
+    public static let UNDER_LOAD_AFTER_TIME: Duration = .seconds(1)
 }

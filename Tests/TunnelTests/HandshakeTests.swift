@@ -112,7 +112,22 @@ final class HandshakeTests: XCTestCase {
         // ...and a newer one is accepted.
         let later = try pair.alice.createInitiation(
             to: pair.bob.publicKey, timestamp: TAI64N(unixSeconds: 1_800_000_000, nanoseconds: 1 << 24))
-        XCTAssertNoThrow(try pair.bob.consumeInitiation(later))
+        XCTAssertNoThrow(try pair.bob.consumeInitiation(later, now: .now + .seconds(1)))
+    }
+
+    /// As wireguard-go: even with fresh timestamps, a peer's initiations are accepted at
+    /// most once per HANDSHAKE_INITIATION_RATE.
+    func testInitiationsFasterThanTheHandshakeRateAreRefused() throws {
+        var pair = try makePair()
+        let start = ContinuousClock.now
+        func initiation(_ second: UInt64) throws -> MessageInitiation {
+            try pair.alice.createInitiation(to: pair.bob.publicKey, timestamp: TAI64N(unixSeconds: 1_800_000_000 + second, nanoseconds: 0))
+        }
+        XCTAssertNoThrow(try pair.bob.consumeInitiation(initiation(1), now: start))
+        XCTAssertThrowsError(try pair.bob.consumeInitiation(initiation(2), now: start + .milliseconds(10))) {
+            XCTAssertEqual($0 as? HandshakeError, .initiationFlood)
+        }
+        XCTAssertNoThrow(try pair.bob.consumeInitiation(initiation(3), now: start + WG.HANDSHAKE_INITIATION_RATE + .milliseconds(1)))
     }
 
     func testInitiationFromUnknownPeerIsRejected() throws {

@@ -102,4 +102,43 @@ final class MessageDecoderTests: XCTestCase {
         _ = try bob.consumeInitiation(alice.createInitiation(to: bob.publicKey))
         _ = try alice.consumeResponse(bob.createResponse(to: alice.publicKey))
     }
+
+    /// Mutated transport messages (bit flips anywhere, truncations, extensions, a changed
+    /// counter) never open, never trap, and never move the replay window: the genuine
+    /// message still opens afterwards, exactly once.
+    func testMutatedTransportMessagesNeverOpen() throws {
+        var rng = SplitMix64(state: 0xF1A5)
+        var alice = Device(privateKey: PrivateKey())
+        var bob = Device(privateKey: PrivateKey())
+        try alice.addPeer(bob.publicKey)
+        try bob.addPeer(alice.publicKey)
+        _ = try bob.consumeInitiation(alice.createInitiation(to: bob.publicKey))
+        _ = try alice.consumeResponse(bob.createResponse(to: alice.publicKey))
+        var sender = try alice.beginSession(with: bob.publicKey)
+        var receiver = try bob.beginSession(with: alice.publicKey)
+        var message: [UInt8] = []
+        try sender.seal(Array(repeating: 0x45, count: 100), into: &message)
+
+        var rejected = 0
+        for round in 0..<3000 {
+            var mutated = message
+            switch round % 4 {
+            case 0:
+                let bit = Int.random(in: 0..<(mutated.count * 8), using: &rng)
+                mutated[bit / 8] ^= 1 << UInt8(bit % 8)
+            case 1:
+                mutated = Array(mutated.prefix(Int.random(in: 0..<mutated.count, using: &rng)))
+            case 2:
+                mutated += (0..<Int.random(in: 1...64, using: &rng)).map { _ in UInt8.random(in: 0...255, using: &rng) }
+            default:
+                mutated.replaceSubrange(8..<16, with: (0..<8).map { _ in UInt8.random(in: 0...255, using: &rng) })
+            }
+            if mutated == message { continue }
+            XCTAssertThrowsError(try receiver.open(mutated), "round \(round) opened a mutated message")
+            rejected += 1
+        }
+        XCTAssertGreaterThan(rejected, 2900)
+        XCTAssertEqual(try receiver.open(message).prefix(100), ArraySlice(repeating: 0x45, count: 100))
+        XCTAssertThrowsError(try receiver.open(message)) { XCTAssertEqual($0 as? TransportError, .replayed(counter: 0)) }
+    }
 }

@@ -145,6 +145,36 @@ final class NetTestbed {
         return condition()
     }
 
+    /// One request on a WireGuard UAPI socket (the socket lives in the file system, not
+    /// in a namespace); returns the whole reply. Bounded by a 5 s receive timeout.
+    static func uapiRequest(_ path: String, _ request: String) throws -> String {
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw TestbedError("socket(AF_UNIX): errno \(errno)") }
+        defer { close(fd) }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in
+            for (i, byte) in path.utf8.prefix(raw.count - 1).enumerated() { raw[i] = byte }
+        }
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        guard connected == 0 else { throw TestbedError("connect(\(path)): errno \(errno)") }
+        var timeout = timeval(tv_sec: 5, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        let bytes = Array(request.utf8)
+        guard bytes.withUnsafeBytes({ write(fd, $0.baseAddress, $0.count) }) == bytes.count else {
+            throw TestbedError("write(\(path)): errno \(errno)")
+        }
+        var reply: [UInt8] = [], chunk = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n <= 0 { break }
+            reply += chunk[..<n]
+        }
+        return String(decoding: reply, as: UTF8.self)
+    }
+
     static func run(_ tool: String, _ arguments: [String], timeout: Double = 30, input: String? = nil,
                     environment: [String: String]? = nil) throws -> (status: Int32, output: String) {
         let process = Process()

@@ -46,7 +46,12 @@ extension Device {
     /// MAC1 is verified first (cheap), then the message is decrypted; the peer's state
     /// changes only if everything, including timestamp freshness, checks out. MAC2 /
     /// load policy is the caller's: see ``verifyMAC2(of:source:now:)``.
-    public mutating func consumeInitiation(_ message: MessageInitiation) throws -> PublicKey {
+    /// An initiation arriving less than HANDSHAKE_INITIATION_RATE after the last accepted
+    /// one from the same peer is refused (``HandshakeError/initiationFlood``), as
+    /// wireguard-go does.
+    public mutating func consumeInitiation(
+        _ message: MessageInitiation, now: ContinuousClock.Instant = .now
+    ) throws -> PublicKey {
         guard cookieChecker.verifyMAC1(message.bytes, mac1Offset: MessageInitiation.mac1Offset) else {
             throw HandshakeError.invalidMAC1
         }
@@ -77,9 +82,13 @@ extension Device {
         if let last = peer.lastInitiationTimestamp, timestamp <= last {
             throw HandshakeError.replayedTimestamp
         }
+        if let last = peer.lastInitiationConsumedAt, now - last <= WG.HANDSHAKE_INITIATION_RATE {
+            throw HandshakeError.initiationFlood
+        }
 
         resetHandshake(of: &peer)
         peer.lastInitiationTimestamp = timestamp
+        peer.lastInitiationConsumedAt = now
         peer.handshake.stage = .initiationConsumed
         peer.handshake.state = state
         peer.handshake.remoteEphemeral = ephemeral

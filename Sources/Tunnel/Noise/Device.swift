@@ -39,6 +39,14 @@ public struct Device: Sendable {
         indexTable = indexTable.filter { $0.value != publicKey }
     }
 
+    /// Abandons any handshake in progress with `peerKey` (its index is freed and its
+    /// ephemeral secrets wiped), so the next message must start a new one.
+    public mutating func clearHandshake(of peerKey: PublicKey) {
+        guard var peer = peers[peerKey] else { return }
+        resetHandshake(of: &peer)
+        peers[peerKey] = peer
+    }
+
     /// Frees a keypair's local index once the session layer discards that keypair.
     public mutating func releaseIndex(_ index: UInt32) {
         indexTable.removeValue(forKey: index)

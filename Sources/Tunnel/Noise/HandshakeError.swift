@@ -11,6 +11,9 @@ public enum HandshakeError: Error, Equatable, Sendable {
     case unknownIndex(UInt32)
     /// The initiation's timestamp is not newer than the last accepted one from that peer.
     case replayedTimestamp
+    /// An initiation came sooner than HANDSHAKE_INITIATION_RATE after the last one
+    /// accepted from the same peer.
+    case initiationFlood
     /// The message does not fit the handshake's current stage (e.g. a second response).
     case unexpectedState
     /// A DH result was all zeros (low-order point).

@@ -9,6 +9,8 @@ public struct Peer: Sendable {
     let staticStatic: SymmetricKey
     /// The greatest initiation timestamp accepted from this peer.
     public internal(set) var lastInitiationTimestamp: TAI64N?
+    /// When the last initiation from this peer was accepted (HANDSHAKE_INITIATION_RATE).
+    var lastInitiationConsumedAt: ContinuousClock.Instant?
     var handshake = Handshake()
     var cookies: CookieGenerator
 

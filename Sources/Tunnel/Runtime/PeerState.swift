@@ -2,7 +2,11 @@
 /// endpoint, the three keypair slots of the paper (previous, current, next), packets
 /// waiting for a session, and the timer deadlines. Deadlines are plain instants that
 /// the runtime's timer thread compares with the clock, instead of one OS timer each.
-struct PeerState {
+///
+/// A class, owned by the runtime and touched only under its lock: the data path reads a
+/// dozen fields per packet, and each read of a struct stored in a dictionary copied the
+/// whole state.
+final class PeerState {
     let publicKey: PublicKey
     var endpoint: Endpoint?
     var persistentKeepalive: Duration?
@@ -34,8 +38,8 @@ struct PeerState {
 
     /// Wall-clock time of the last completed handshake, for `wg show`.
     var lastHandshakeWallTime: (seconds: Int, nanoseconds: Int)?
-    var receivedBytes: UInt64 = 0
-    var sentBytes: UInt64 = 0
+    /// This peer's share of the interface's counters (bytes, handshakes, drops).
+    var counters = TunnelCounters()
     /// Whether a session-established event was reported and not yet ended.
     var sessionUp = false
 

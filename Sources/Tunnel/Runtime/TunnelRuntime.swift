@@ -1,25 +1,30 @@
+import CSodium
 import Foundation
 
 /// The running WireGuard interface: ties the handshake ``Device``, a ``TunDevice`` and
 /// a ``UDPSocket`` together with three threads.
 ///
-/// - The TUN thread reads packets the kernel routes into the interface, picks the peer
-///   by destination (allowed-IPs longest-prefix match), and seals them in place into
-///   transport messages; without a usable session the packet is staged and a handshake
-///   starts.
-/// - The UDP thread answers handshake messages through the ``Device`` and opens
-///   transport messages, drops any whose inner source address is not allowed for the
-///   peer it came from, and writes the rest to the TUN device. A peer's endpoint follows
-///   the source of its latest authenticated packet (roaming).
+/// - The TUN thread drains up to `batchSize` packets the kernel routes into the
+///   interface, picks each one's peer by destination (allowed-IPs longest-prefix match)
+///   and takes a counter on its current keypair under the lock, then seals them in place
+///   outside the lock and sends them with one `sendmmsg`. Without a usable session a
+///   packet is staged and a handshake starts.
+/// - The UDP thread receives up to `batchSize` datagrams per `recvmmsg`. Under the lock it
+///   answers handshake messages through the ``Device`` (behind the DoS gate: MAC1, and
+///   under load MAC2 / cookie replies and a per-address rate limit) and finds each
+///   transport message's keypair; it decrypts outside the lock; under the lock again it
+///   applies the replay window, drops packets whose inner source is not allowed for the
+///   peer, runs the packet filter and updates counters; then it writes the packets to TUN.
+///   A peer's endpoint follows the source of its latest authenticated packet (roaming).
 /// - The timer thread runs the paper's timers (section 6): handshake retransmission
 ///   after REKEY_TIMEOUT plus jitter up to REKEY_ATTEMPT_TIME, rekeying after
 ///   REKEY_AFTER_TIME / REKEY_AFTER_MESSAGES, keypair expiry at REJECT_AFTER_TIME,
 ///   passive keepalives after KEEPALIVE_TIMEOUT, a new handshake when sent data is not
 ///   answered within KEEPALIVE_TIMEOUT + REKEY_TIMEOUT, and persistent keepalives.
 ///
-/// All protocol state sits behind one lock; the threads hold it only for the protocol
-/// step, never while blocked in I/O waits. Each thread owns preallocated buffers, so the
-/// data path allocates nothing (staging a packet, off the fast path, copies it).
+/// All protocol state sits behind one lock, taken once or twice per batch and never held
+/// across I/O waits or bulk encryption. Each thread owns preallocated batches, so the data
+/// path allocates nothing (staging a packet, off the fast path, copies it).
 public final class TunnelRuntime: @unchecked Sendable {
     public enum Direction: Sendable { case inbound, outbound }
     public enum Verdict: Sendable { case pass, drop }
@@ -33,9 +38,15 @@ public final class TunnelRuntime: @unchecked Sendable {
         /// A peer's last keypair expired (or the tunnel stopped).
         public var sessionEnded: (@Sendable (PublicKey, Endpoint?) -> Void)?
         /// Sees every data packet (inner IP packet) after routing / source validation.
-        /// Runs under the tunnel's lock: it must be quick and must not call the tunnel.
+        /// Runs under the tunnel's lock on the I/O threads, once per packet: it must be
+        /// quick, must not block, and must not call the tunnel, with one exception:
+        /// ``TunnelRuntime/closeSession(of:)`` may be called from inside it and takes
+        /// effect right after the current packet. The call itself costs the runtime no
+        /// allocation or copy: the buffer is the packet in the I/O thread's own buffer,
+        /// valid only during the call.
         public var packetFilter: (@Sendable (Direction, PublicKey, UnsafeRawBufferPointer) -> Verdict)?
-        /// Diagnostics; never given key material.
+        /// Diagnostics; never given key material. May run under the tunnel's lock: it must
+        /// not call the tunnel.
         public var log: (@Sendable (LogLevel, String) -> Void)?
 
         public init(sessionEstablished: (@Sendable (PublicKey, Endpoint?) -> Void)? = nil,
@@ -55,6 +66,12 @@ public final class TunnelRuntime: @unchecked Sendable {
     static let messageBufferSize = TransportHeader.byteCount + Keypair.paddedCount(for: maximumPacketSize)
         + ChaCha20Poly1305.tagByteCount
     static let timerInterval: Int32 = 100
+    /// Packets moved per TUN read burst and per recvmmsg/sendmmsg.
+    static let batchSize = 32
+    /// Default for `underLoadThreshold`: handshake messages per second before cookies
+    /// are demanded. Each costs two X25519 operations (~0.1 ms), so this caps the
+    /// handshake CPU a flood can claim at about a tenth of a core.
+    public static let defaultUnderLoadThreshold = 1000
 
     public let tun: TunDevice
     public let socket: UDPSocket
@@ -67,17 +84,29 @@ public final class TunnelRuntime: @unchecked Sendable {
     private var running = false
     private var closed = false
     private var events: [(established: Bool, key: PublicKey, endpoint: Endpoint?)] = []
+    /// closeSession calls made from inside a hook under `lock`, applied by fireEvents.
+    private var deferredCloses: [PublicKey] = []
+    private var counters = TunnelCounters()
+    private var load: LoadMonitor
+    private var ratelimiter = Ratelimiter()
     /// Scratch for keepalives and staged packets; used only under `lock`.
     private let scratch: UnsafeMutableRawBufferPointer
     private let threadsDone = DispatchGroup()
 
     /// Takes ownership of `tun` and `socket` (closed by ``stop()``).
-    public init(configuration: TunnelConfiguration, tun: TunDevice, socket: UDPSocket, hooks: Hooks = Hooks()) throws {
+    ///
+    /// - Parameter underLoadThreshold: handshake messages per second above which the
+    ///   responder is under load: it then answers handshake messages that lack a valid
+    ///   MAC2 with cookie replies and rate-limits the rest per source address.
+    public init(configuration: TunnelConfiguration, tun: TunDevice, socket: UDPSocket, hooks: Hooks = Hooks(),
+                underLoadThreshold: Int = TunnelRuntime.defaultUnderLoadThreshold) throws {
+        load = LoadMonitor(threshold: underLoadThreshold)
         self.tun = tun
         self.socket = socket
         self.hooks = hooks
         device = Device(privateKey: configuration.privateKey)
         scratch = .allocate(byteCount: Self.messageBufferSize, alignment: 16)
+        try tun.setNonBlocking()
         for peer in configuration.peers { try addPeerLocked(peer) }
     }
 
@@ -146,10 +175,68 @@ public final class TunnelRuntime: @unchecked Sendable {
                        allowedIPs: allowedIPs.prefixes(of: state.publicKey),
                        persistentKeepalive: state.persistentKeepalive,
                        lastHandshake: state.lastHandshakeWallTime,
-                       receivedBytes: state.receivedBytes, sentBytes: state.sentBytes,
+                       receivedBytes: state.counters.receivedBytes, sentBytes: state.counters.sentBytes,
                        hasSession: state.current != nil,
                        hasPresharedKey: device.peers[state.publicKey].map { $0.presharedKey != .zero } ?? false)
         }
+    }
+
+    /// A snapshot of the interface's counters, globally and per peer.
+    public func statistics() -> TunnelStatistics {
+        lock.lock()
+        defer { lock.unlock() }
+        return TunnelStatistics(global: counters, peers: peers.mapValues(\.counters),
+                                underLoad: load.isUnderLoad(now: .now))
+    }
+
+    /// Ends the session with `key` at once, for the policy enforcer: every keypair
+    /// (current, previous, next) and any handshake in progress are dropped and their
+    /// key material wiped, staged packets are discarded and `sessionEnded` fires if a
+    /// session was up. Packets still arriving under the old keys are dropped as
+    /// ``DropReason/unknownReceiver``; no traffic flows until a new handshake completes
+    /// (the peer's own timers start one; outbound traffic from us does too).
+    ///
+    /// Safe from any thread. From inside ``Hooks/packetFilter`` it is deferred until
+    /// the filter's current packet is done (the filter runs under the lock this call
+    /// needs). Other hooks that run under the lock (``Hooks/log``) must not call it.
+    public func closeSession(of key: PublicKey) {
+        if HookScope.isInside(self) {
+            // This thread already holds `lock` (we are inside packetFilter).
+            deferredCloses.append(key)
+            return
+        }
+        lock.lock()
+        closeSessionLocked(key)
+        lock.unlock()
+        fireEvents()
+    }
+
+    private func closeSessionLocked(_ key: PublicKey) {
+        guard let state = peers[key] else { return }
+        for index in state.keypairIndices { device.releaseIndex(index) }
+        state.current = nil
+        state.previous = nil
+        state.next = nil
+        state.staged.removeAll()
+        state.handshakeStartedAt = nil
+        state.lastInitiationSentAt = nil
+        state.retransmitAt = nil
+        state.keepaliveAt = nil
+        state.newHandshakeAt = nil
+        if state.sessionUp {
+            state.sessionUp = false
+            events.append((false, key, state.endpoint))
+        }
+        device.clearHandshake(of: key)
+        log(.info, "\(short(key)): session closed on request")
+    }
+
+    // MARK: Counters
+
+    /// Counts a drop, globally and for `key` when the packet is attributable. Under `lock`.
+    private func drop(_ reason: DropReason, _ key: PublicKey?) {
+        counters.drops[reason] &+= 1
+        if let key, peers[key] != nil { peers[key]!.counters.drops[reason] &+= 1 }
     }
 
     // MARK: Lifecycle
@@ -214,6 +301,11 @@ public final class TunnelRuntime: @unchecked Sendable {
 
     private func fireEvents() {
         lock.lock()
+        if !deferredCloses.isEmpty {
+            let closes = deferredCloses
+            deferredCloses.removeAll()
+            for key in closes { closeSessionLocked(key) }
+        }
         let pending = events
         events.removeAll()
         lock.unlock()
@@ -225,35 +317,54 @@ public final class TunnelRuntime: @unchecked Sendable {
 
     // MARK: Loops
 
+    /// Reads up to `batchSize` packets from TUN (non-blocking, waiting only when none is
+    /// ready), routes and seals them with one lock acquisition, encrypts outside the lock
+    /// and sends them with one `sendmmsg`.
     private func tunLoop() {
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: Self.messageBufferSize, alignment: 16)
-        defer { buffer.deallocate() }
-        // Packets are read right behind the header's room, then sealed in place.
-        let packetArea = UnsafeMutableRawBufferPointer(
-            rebasing: buffer[TransportHeader.byteCount..<TransportHeader.byteCount + Self.maximumPacketSize])
+        let batch = DatagramBatch(capacity: Self.batchSize, stride: Self.messageBufferSize)
+        var jobs: [SendJob] = []
+        jobs.reserveCapacity(Self.batchSize)
         while isRunning {
-            do {
-                guard try tun.waitReadable(timeoutMilliseconds: 200) else { continue }
-                let count = try tun.read(into: packetArea)
-                outbound(buffer: buffer, packetCount: count)
-            } catch {
-                log(.error, "TUN read failed: \(error)")
-                if error.code == EBADF || error.code == EFAULT { return }
-                usleep(10_000)
+            var count = 0
+            while count < batch.capacity {
+                // Packets are read right behind the header's room, then sealed in place.
+                let area = UnsafeMutableRawBufferPointer(
+                    rebasing: batch.buffer(count)[TransportHeader.byteCount..<TransportHeader.byteCount + Self.maximumPacketSize])
+                do {
+                    let n = try tun.read(into: area)
+                    guard n > 0 else { break }
+                    batch.lengths[count] = n
+                    count += 1
+                } catch {
+                    if error.code == EAGAIN || error.code == EWOULDBLOCK { break }
+                    log(.error, "TUN read failed: \(error)")
+                    if error.code == EBADF || error.code == EFAULT { return }
+                    usleep(10_000)
+                    break
+                }
             }
+            if count == 0 {
+                _ = try? tun.waitReadable(timeoutMilliseconds: 200)
+                continue
+            }
+            outbound(batch, count: count, jobs: &jobs)
         }
     }
 
+    /// Receives up to `batchSize` datagrams per `recvmmsg`, handles them under one lock
+    /// acquisition, then writes the decrypted packets to TUN outside the lock.
     private func udpLoop() {
-        let datagram = UnsafeMutableRawBufferPointer.allocate(byteCount: Self.messageBufferSize, alignment: 16)
-        let plain = UnsafeMutableRawBufferPointer.allocate(byteCount: Self.messageBufferSize, alignment: 16)
-        defer { datagram.deallocate(); plain.deallocate() }
+        let batch = DatagramBatch(capacity: Self.batchSize, stride: Self.messageBufferSize)
+        let plain = DatagramBatch(capacity: Self.batchSize, stride: Self.messageBufferSize)
+        var jobs = [ReceiveJob?](repeating: nil, count: Self.batchSize)
         while isRunning {
             do {
-                guard try socket.waitReadable(timeoutMilliseconds: 200) else { continue }
-                let (count, source) = try socket.receive(into: datagram)
-                guard let source else { continue }
-                inbound(UnsafeRawBufferPointer(rebasing: datagram[..<count]), from: source, plain: plain)
+                let count = try socket.receive(into: batch)
+                if count == 0 {
+                    _ = try socket.waitReadable(timeoutMilliseconds: 200)
+                    continue
+                }
+                inbound(batch, count: count, plain: plain, jobs: &jobs)
             } catch {
                 log(.error, "UDP receive failed: \(error)")
                 if error.code == EBADF { return }
@@ -274,18 +385,67 @@ public final class TunnelRuntime: @unchecked Sendable {
 
     // MARK: Outbound
 
-    private func outbound(buffer: UnsafeMutableRawBufferPointer, packetCount: Int) {
-        let packet = UnsafeRawBufferPointer(
-            rebasing: buffer[TransportHeader.byteCount..<TransportHeader.byteCount + packetCount])
-        guard let destination = IPPacket.destination(of: packet) else { return }
+    /// A sealed-to-be transport message: the counter is taken under the lock, the
+    /// encryption happens after it is released.
+    private struct SendJob {
+        let slot: Int
+        let key: SymmetricKey
+        let remoteIndex: UInt32
+        let counter: UInt64
+        let payloadCount: Int
+        let endpoint: Endpoint
+    }
+
+    private func outbound(_ batch: DatagramBatch, count: Int, jobs: inout [SendJob]) {
+        let now = ContinuousClock.now
+        jobs.removeAll(keepingCapacity: true)
         lock.lock()
-        defer { lock.unlock(); fireEvents() }
-        guard let key = allowedIPs.lookup(destination) else {
-            log(.debug, "no peer for destination \(destination), dropping")
-            return
+        for slot in 0..<count {
+            let buffer = batch.buffer(slot)
+            let packetCount = batch.lengths[slot]
+            let packet = UnsafeRawBufferPointer(
+                rebasing: buffer[TransportHeader.byteCount..<TransportHeader.byteCount + packetCount])
+            guard let destination = IPPacket.destination(of: packet) else { continue }
+            guard let key = allowedIPs.lookup(destination) else {
+                drop(.noRoute, nil)
+                log(.debug, "no peer for destination \(destination), dropping")
+                continue
+            }
+            if let filter = hooks.packetFilter, HookScope.run(self, { filter(.outbound, key, packet) }) == .drop {
+                drop(.filtered, key)
+                continue
+            }
+            if let job = prepareSend(key, buffer: buffer, slot: slot, payloadCount: packetCount, now: now) {
+                jobs.append(job)
+            }
         }
-        if let filter = hooks.packetFilter, filter(.outbound, key, packet) == .drop { return }
-        sendData(key, buffer: buffer, payloadCount: packetCount, now: .now)
+        lock.unlock()
+        fireEvents()
+
+        // Encrypt outside the lock; entry j of the send batch is job j (j <= its slot, whose
+        // read length was consumed above, so overwriting lengths[j] is safe).
+        var ready = 0
+        for job in jobs {
+            let buffer = batch.buffer(job.slot)
+            guard let total = try? Keypair.seal(inPlace: buffer, payloadCount: job.payloadCount, key: job.key,
+                                                remoteIndex: job.remoteIndex, counter: job.counter) else { continue }
+            batch.pointers[ready] = buffer.baseAddress!.assumingMemoryBound(to: UInt8.self)
+            batch.lengths[ready] = total
+            batch.addresses[ready] = job.endpoint.socketAddress
+            ready += 1
+        }
+        guard ready > 0 else { return }
+        var sent = 0
+        do {
+            sent = try socket.send(batch, count: ready)
+        } catch {
+            log(.debug, "sendmmsg failed: \(error)")
+        }
+        if sent < ready {
+            lock.lock()
+            for _ in sent..<ready { drop(.ioError, nil) }
+            lock.unlock()
+        }
     }
 
     /// Whether the current keypair may send.
@@ -295,47 +455,61 @@ public final class TunnelRuntime: @unchecked Sendable {
     }
 
     /// Seals the payload at `buffer[16..<16+payloadCount]` in place and sends it, or
-    /// stages a copy and starts a handshake. Under `lock`.
+    /// stages a copy and starts a handshake. Under `lock` (keepalives and staged packets;
+    /// the TUN path batches through ``prepareSend``).
     private func sendData(_ key: PublicKey, buffer: UnsafeMutableRawBufferPointer, payloadCount: Int,
                           now: ContinuousClock.Instant) {
-        guard peers[key] != nil else { return }
+        guard let job = prepareSend(key, buffer: buffer, slot: 0, payloadCount: payloadCount, now: now) else { return }
+        do {
+            let total = try Keypair.seal(inPlace: buffer, payloadCount: payloadCount, key: job.key,
+                                         remoteIndex: job.remoteIndex, counter: job.counter)
+            try socket.send(UnsafeRawBufferPointer(rebasing: buffer[..<total]), to: job.endpoint)
+        } catch {
+            drop(.ioError, key)
+            log(.debug, "send to \(job.endpoint) failed: \(error)")
+        }
+    }
+
+    /// Takes a counter on the current keypair for the payload at
+    /// `buffer[16..<16+payloadCount]` and does the bookkeeping of a send (counters,
+    /// timers, rekeying); without a usable keypair stages a copy and starts a handshake
+    /// and returns nil. Under `lock`.
+    private func prepareSend(_ key: PublicKey, buffer: UnsafeMutableRawBufferPointer, slot: Int, payloadCount: Int,
+                             now: ContinuousClock.Instant) -> SendJob? {
+        guard peers[key] != nil else { return nil }
         let payload = UnsafeRawBufferPointer(
             rebasing: buffer[TransportHeader.byteCount..<TransportHeader.byteCount + payloadCount])
-        guard canSend(key, now: now), let endpoint = peers[key]!.endpoint else {
+        guard canSend(key, now: now), let endpoint = peers[key]!.endpoint,
+              let counter = try? peers[key]!.current!.reserveSendCounter(now: now) else {
             stage(key, payload)
             initiateHandshake(key, now: now)
-            return
+            return nil
         }
-        let total: Int
-        do {
-            total = try peers[key]!.current!.seal(payload: payload, into: buffer, now: now)
-        } catch {
-            stage(key, payload)
-            initiateHandshake(key, now: now)
-            return
-        }
-        do {
-            try socket.send(UnsafeRawBufferPointer(rebasing: buffer[..<total]), to: endpoint)
-        } catch {
-            log(.debug, "send to \(endpoint) failed: \(error)")
-            return
-        }
-        peers[key]!.sentBytes += UInt64(total)
+        let current = peers[key]!.current!
+        let total = UInt64(Keypair.messageCount(for: payloadCount))
+        peers[key]!.counters.sentBytes &+= total
+        peers[key]!.counters.sentPackets &+= 1
+        counters.sentBytes &+= total
+        counters.sentPackets &+= 1
         peers[key]!.lastSentAt = now
         peers[key]!.keepaliveAt = nil
         if payloadCount > 0, peers[key]!.newHandshakeAt == nil {
             peers[key]!.newHandshakeAt = now + WG.KEEPALIVE_TIMEOUT + WG.REKEY_TIMEOUT
         }
         // Keep the key fresh: the initiator rekeys by age, anyone by message count.
-        let current = peers[key]!.current!
         if current.sendCounter >= WG.REKEY_AFTER_MESSAGES
             || (current.isInitiator && now - current.createdAt >= WG.REKEY_AFTER_TIME) {
             initiateHandshake(key, now: now)
         }
+        return SendJob(slot: slot, key: current.sendKey, remoteIndex: current.remoteIndex, counter: counter,
+                       payloadCount: payloadCount, endpoint: endpoint)
     }
 
     private func stage(_ key: PublicKey, _ payload: UnsafeRawBufferPointer) {
-        if peers[key]!.staged.count >= PeerState.maximumStaged { peers[key]!.staged.removeFirst() }
+        if peers[key]!.staged.count >= PeerState.maximumStaged {
+            peers[key]!.staged.removeFirst()
+            drop(.stagedOverflow, key)
+        }
         peers[key]!.staged.append(Array(payload))
     }
 
@@ -373,6 +547,8 @@ public final class TunnelRuntime: @unchecked Sendable {
         do {
             let message = try device.createInitiation(to: key, now: now)
             try socket.send(message.bytes, to: endpoint)
+            counters.handshakeInitiationsSent &+= 1
+            peers[key]!.counters.handshakeInitiationsSent &+= 1
             log(.debug, "\(short(key)): sending handshake initiation to \(endpoint)")
         } catch {
             log(.warning, "\(short(key)): handshake initiation to \(endpoint) failed: \(error)")
@@ -385,44 +561,119 @@ public final class TunnelRuntime: @unchecked Sendable {
 
     // MARK: Inbound
 
-    private func inbound(_ datagram: UnsafeRawBufferPointer, from source: Endpoint, plain: UnsafeMutableRawBufferPointer) {
-        guard datagram.count >= 4 else { return }
-        let type = UInt32(littleEndian: datagram.loadUnaligned(fromByteOffset: 0, as: UInt32.self))
+    /// Handles a received batch: handshake messages and the lookup of each transport
+    /// message's keypair under the lock; decryption outside it; then, under the lock
+    /// again, replay check and bookkeeping. Decrypted packets land in `plain`'s entries
+    /// (length 0: nothing to write) and go to TUN after the last unlock.
+    private func inbound(_ batch: DatagramBatch, count: Int, plain: DatagramBatch, jobs: inout [ReceiveJob?]) {
         let now = ContinuousClock.now
-        switch MessageType(rawValue: type) {
-        case .initiation?, .response?, .cookieReply?:
-            let bytes = Array(datagram)
-            lock.lock()
-            handleHandshake(bytes, type: MessageType(rawValue: type)!, from: source, now: now)
-            lock.unlock()
-            fireEvents()
-        case .transport?:
-            lock.lock()
-            let length = handleTransport(datagram, from: source, plain: plain, now: now)
-            lock.unlock()
-            fireEvents()
-            if let length {
-                do {
-                    try tun.write(UnsafeRawBufferPointer(rebasing: plain[..<length]))
-                } catch {
-                    log(.debug, "TUN write failed: \(error)")
-                }
+        lock.lock()
+        for i in 0..<count {
+            jobs[i] = nil
+            plain.lengths[i] = 0
+            let datagram = UnsafeRawBufferPointer(rebasing: batch.buffer(i)[..<batch.lengths[i]])
+            guard datagram.count >= 4, let source = Endpoint(storage: UnsafeRawPointer(batch.addresses + i)) else {
+                drop(.malformedMessage, nil)
+                continue
             }
-        case nil:
-            return
+            let type = UInt32(littleEndian: datagram.loadUnaligned(fromByteOffset: 0, as: UInt32.self))
+            switch MessageType(rawValue: type) {
+            case .transport?:
+                jobs[i] = lookupTransport(datagram, now: now)
+            case let handshake?:
+                handleHandshake(Array(datagram), type: handshake, from: source, now: now)
+            case nil:
+                drop(.malformedMessage, nil)
+            }
+        }
+        lock.unlock()
+
+        var decrypted = 0
+        for i in 0..<count {
+            guard let job = jobs[i] else { continue }
+            let datagram = UnsafeRawBufferPointer(rebasing: batch.buffer(i)[..<batch.lengths[i]])
+            if let length = try? Keypair.open(datagram, into: plain.buffer(i), key: job.key, counter: job.counter) {
+                plain.lengths[i] = length
+                decrypted += 1
+            } else {
+                plain.lengths[i] = -1
+            }
+        }
+
+        if decrypted < count {
+            lock.lock()
+            for i in 0..<count where jobs[i] != nil && plain.lengths[i] < 0 {
+                drop(.authenticationFailed, jobs[i]!.peer)
+                plain.lengths[i] = 0
+            }
+            lock.unlock()
+        }
+        if decrypted > 0 {
+            lock.lock()
+            for i in 0..<count where plain.lengths[i] >= 0 {
+                guard let job = jobs[i] else { continue }
+                let datagram = UnsafeRawBufferPointer(rebasing: batch.buffer(i)[..<batch.lengths[i]])
+                let source = Endpoint(storage: UnsafeRawPointer(batch.addresses + i))!
+                plain.lengths[i] = completeTransport(job, datagram, from: source, plain: plain.buffer(i),
+                                                     count: plain.lengths[i], now: now) ?? 0
+            }
+            lock.unlock()
+        }
+        for i in 0..<count { jobs[i] = nil }
+        fireEvents()
+        var failed = 0
+        for i in 0..<count where plain.lengths[i] > 0 {
+            do {
+                try tun.write(UnsafeRawBufferPointer(rebasing: plain.buffer(i)[..<plain.lengths[i]]))
+            } catch {
+                failed += 1
+                log(.debug, "TUN write failed: \(error)")
+            }
+        }
+        if failed > 0 {
+            lock.lock()
+            for _ in 0..<failed { drop(.ioError, nil) }
+            lock.unlock()
         }
     }
 
+    /// The DoS gate in front of the handshake (paper 5.4.7, wireguard-go's
+    /// `RoutineHandshake`): MAC1 always; under load also MAC2 (else a cookie reply) and
+    /// the per-address rate limit. True if the message may be processed. Under `lock`.
+    private func admitHandshake(_ bytes: [UInt8], type: MessageType, from source: Endpoint, now: ContinuousClock.Instant) -> Bool {
+        let expected = type == .initiation ? MessageInitiation.byteCount : MessageResponse.byteCount
+        guard bytes.count == expected else { drop(.malformedMessage, nil); return false }
+        guard device.verifyMAC1(of: bytes) else { drop(.invalidMAC1, nil); return false }
+        guard load.record(now: now) else { return true }
+        let sourceBytes = source.cookieSource
+        guard device.verifyMAC2(of: bytes, source: sourceBytes, now: now) else {
+            do {
+                let reply = try device.makeCookieReply(to: bytes, source: sourceBytes, now: now)
+                try socket.send(reply.bytes, to: source)
+                counters.cookieRepliesSent &+= 1
+            } catch {
+                log(.debug, "cookie reply to \(source) failed: \(error)")
+            }
+            drop(.cookieRequired, nil)
+            return false
+        }
+        guard ratelimiter.allow(source, now: now) else { drop(.rateLimited, nil); return false }
+        return true
+    }
+
     private func handleHandshake(_ bytes: [UInt8], type: MessageType, from source: Endpoint, now: ContinuousClock.Instant) {
+        if type == .initiation || type == .response {
+            guard admitHandshake(bytes, type: type, from: source, now: now) else { return }
+        }
         do {
             switch type {
             case .initiation:
-                let key = try device.consumeInitiation(try MessageInitiation(bytes: bytes))
+                let key = try device.consumeInitiation(try MessageInitiation(bytes: bytes), now: now)
                 guard peers[key] != nil else { return }
                 let response = try device.createResponse(to: key, now: now)
                 let keypair = try device.beginSession(with: key, now: now)
                 install(keypair, for: key)
-                peers[key]!.endpoint = source
+                follow(key, to: source)
                 try socket.send(response.bytes, to: source)
                 log(.debug, "\(short(key)): received handshake initiation from \(source), sent response")
                 handshakeCompleted(key, now: now)
@@ -432,7 +683,7 @@ public final class TunnelRuntime: @unchecked Sendable {
                 guard peers[key] != nil else { return }
                 let keypair = try device.beginSession(with: key, now: now)
                 install(keypair, for: key)
-                peers[key]!.endpoint = source
+                follow(key, to: source)
                 peers[key]!.handshakeStartedAt = nil
                 peers[key]!.retransmitAt = nil
                 log(.debug, "\(short(key)): received handshake response from \(source), session established")
@@ -447,21 +698,35 @@ public final class TunnelRuntime: @unchecked Sendable {
                 return
             }
         } catch {
+            switch error {
+            case is MessageError: drop(.malformedMessage, nil)
+            case HandshakeError.invalidMAC1: drop(.invalidMAC1, nil)
+            default: drop(.handshakeRejected, nil)
+            }
             log(.debug, "dropping \(type) message from \(source): \(error)")
         }
+    }
+
+    /// Roaming: the endpoint follows the source of the latest authenticated packet.
+    private func follow(_ key: PublicKey, to source: Endpoint) {
+        guard peers[key]!.endpoint != source else { return }
+        if peers[key]!.endpoint != nil { log(.info, "\(short(key)) roamed to \(source)") }
+        peers[key]!.endpoint = source
     }
 
     private func handshakeCompleted(_ key: PublicKey, now: ContinuousClock.Instant) {
         var time = timespec()
         clock_gettime(CLOCK_REALTIME, &time)
         peers[key]!.lastHandshakeWallTime = (Int(time.tv_sec), Int(time.tv_nsec))
+        peers[key]!.counters.handshakes &+= 1
+        counters.handshakes &+= 1
         peers[key]!.newHandshakeAt = nil
     }
 
     /// Rotates a new keypair into place, as wireguard-go does: the initiator uses it at
     /// once, the responder parks it in `next` until confirmed.
     private func install(_ keypair: Keypair, for key: PublicKey) {
-        var state = peers.removeValue(forKey: key)!
+        let state = peers[key]!
         if keypair.isInitiator {
             if let next = state.next {
                 state.next = nil
@@ -479,7 +744,6 @@ public final class TunnelRuntime: @unchecked Sendable {
             if let previous = state.previous { device.releaseIndex(previous.localIndex) }
             state.previous = nil
         }
-        peers[key] = state
     }
 
     private func markEstablished(_ key: PublicKey) {
@@ -490,28 +754,66 @@ public final class TunnelRuntime: @unchecked Sendable {
 
     private enum Slot { case current, previous, next }
 
-    /// Opens a transport message into `plain`; returns the inner packet's length if it
-    /// is to be written to TUN. Under `lock`.
-    private func handleTransport(_ datagram: UnsafeRawBufferPointer, from source: Endpoint,
-                                 plain: UnsafeMutableRawBufferPointer, now: ContinuousClock.Instant) -> Int? {
-        guard let header = try? TransportHeader(packet: datagram),
-              let key = device.peer(forIndex: header.receiverIndex), peers[key] != nil else { return nil }
-        let index = header.receiverIndex
-        let slot: Slot
-        if peers[key]!.current?.localIndex == index { slot = .current }
-        else if peers[key]!.next?.localIndex == index { slot = .next }
-        else if peers[key]!.previous?.localIndex == index { slot = .previous }
-        else { return nil }
+    /// A transport message to decrypt outside the lock: which keypair (by local index)
+    /// and its receive key, found under the lock.
+    struct ReceiveJob {
+        let peer: PublicKey
+        let localIndex: UInt32
+        let key: SymmetricKey
+        let counter: UInt64
+    }
 
-        let count: Int
-        do {
-            switch slot {
-            case .current: count = try peers[key]!.current!.open(packet: datagram, into: plain, now: now)
-            case .next: count = try peers[key]!.next!.open(packet: datagram, into: plain, now: now)
-            case .previous: count = try peers[key]!.previous!.open(packet: datagram, into: plain, now: now)
-            }
-        } catch {
-            log(.debug, "\(short(key)): dropping transport message: \(error)")
+    /// First half of receiving a transport message, under `lock`: the keypair it is for,
+    /// or nil (counted) if none can take it.
+    private func lookupTransport(_ datagram: UnsafeRawBufferPointer, now: ContinuousClock.Instant) -> ReceiveJob? {
+        guard let header = try? TransportHeader(packet: datagram) else { drop(.malformedMessage, nil); return nil }
+        let index = header.receiverIndex
+        guard let key = device.peer(forIndex: index) else { drop(.unknownReceiver, nil); return nil }
+        // Field by field: copying the peer's state or a keypair costs more than the lookup.
+        let found: (receiveKey: SymmetricKey, expired: Bool)?
+        if peers[key]?.current?.localIndex == index {
+            found = (peers[key]!.current!.receiveKey, peers[key]!.current!.isExpired(now: now))
+        } else if peers[key]?.next?.localIndex == index {
+            found = (peers[key]!.next!.receiveKey, peers[key]!.next!.isExpired(now: now))
+        } else if peers[key]?.previous?.localIndex == index {
+            found = (peers[key]!.previous!.receiveKey, peers[key]!.previous!.isExpired(now: now))
+        } else {
+            found = nil
+        }
+        guard let found else { drop(.unknownReceiver, nil); return nil }
+        guard !found.expired else { drop(.expiredKeypair, key); return nil }
+        return ReceiveJob(peer: key, localIndex: index, key: found.receiveKey, counter: header.counter)
+    }
+
+    /// Second half, under `lock`, after the message at `datagram` authenticated and
+    /// decrypted into `plain` (`count` bytes): replay check, key confirmation, roaming,
+    /// counters, cryptokey routing and the packet filter. Returns the inner packet's
+    /// length if it is to be written to TUN.
+    private func completeTransport(_ job: ReceiveJob, _ datagram: UnsafeRawBufferPointer, from source: Endpoint,
+                                   plain: UnsafeMutableRawBufferPointer, count: Int, now: ContinuousClock.Instant) -> Int? {
+        let key = job.peer
+        guard peers[key] != nil else { drop(.unknownReceiver, nil); return nil }
+        // The keypair may have rotated while the lock was released: find it again.
+        let slot: Slot
+        let accepted: Bool
+        if peers[key]!.current?.localIndex == job.localIndex {
+            slot = .current
+            accepted = peers[key]!.current!.acceptCounter(job.counter)
+        } else if peers[key]!.next?.localIndex == job.localIndex {
+            slot = .next
+            accepted = peers[key]!.next!.acceptCounter(job.counter)
+        } else if peers[key]!.previous?.localIndex == job.localIndex {
+            slot = .previous
+            accepted = peers[key]!.previous!.acceptCounter(job.counter)
+        } else {
+            drop(.unknownReceiver, nil)
+            return nil
+        }
+        guard accepted else {
+            // Do not hand out a replayed plaintext, even though it authenticated.
+            if let base = plain.baseAddress { sodium_memzero(base, count) }
+            drop(.replayed, key)
+            log(.debug, "\(short(key)): dropping replayed transport message (counter \(job.counter))")
             return nil
         }
 
@@ -526,12 +828,12 @@ public final class TunnelRuntime: @unchecked Sendable {
             markEstablished(key)
             sendStaged(key, now: now, keepaliveIfEmpty: false)
         }
-        if peers[key]!.endpoint != source {
-            log(.info, "\(short(key)) roamed to \(source)")
-            peers[key]!.endpoint = source
-        }
+        follow(key, to: source)
         peers[key]!.newHandshakeAt = nil
-        peers[key]!.receivedBytes += UInt64(datagram.count)
+        peers[key]!.counters.receivedBytes &+= UInt64(datagram.count)
+        peers[key]!.counters.receivedPackets &+= 1
+        counters.receivedBytes &+= UInt64(datagram.count)
+        counters.receivedPackets &+= 1
 
         // Keep the key fresh (receiving side): an initiator whose keypair nears
         // REJECT_AFTER_TIME starts a new handshake before it must stop sending.
@@ -546,15 +848,20 @@ public final class TunnelRuntime: @unchecked Sendable {
         }
         let packet = UnsafeRawBufferPointer(rebasing: plain[..<count])
         guard let length = IPPacket.declaredLength(of: packet), let inner = IPPacket.source(of: packet) else {
+            drop(.malformedPacket, key)
             log(.debug, "\(short(key)): dropping malformed inner packet")
             return nil
         }
         guard allowedIPs.lookup(inner) == key else {
+            drop(.disallowedSource, key)
             log(.debug, "\(short(key)): dropping packet from disallowed source \(inner)")
             return nil
         }
         if let filter = hooks.packetFilter,
-           filter(.inbound, key, UnsafeRawBufferPointer(rebasing: plain[..<length])) == .drop { return nil }
+           HookScope.run(self, { filter(.inbound, key, UnsafeRawBufferPointer(rebasing: plain[..<length])) }) == .drop {
+            drop(.filtered, key)
+            return nil
+        }
         if peers[key]!.keepaliveAt == nil { peers[key]!.keepaliveAt = now + WG.KEEPALIVE_TIMEOUT }
         return length
     }
@@ -613,5 +920,31 @@ extension TunnelRuntime {
         defer { lock.unlock() }
         guard let psk = device.peers[key]?.presharedKey, psk != .zero else { return nil }
         return psk
+    }
+}
+
+extension Endpoint {
+    /// The bytes a cookie is bound to (address and port), paper 5.4.7's `Am`.
+    fileprivate var cookieSource: [UInt8] { addressBytes + [UInt8(port >> 8), UInt8(port & 0xFF)] }
+}
+
+/// Marks, per thread, that a runtime's hook is running under that runtime's lock, so
+/// that ``TunnelRuntime/closeSession(of:)`` called from the hook defers instead of
+/// deadlocking. A pthread key: two calls per filtered packet, no allocation.
+private enum HookScope {
+    private static let key: pthread_key_t = {
+        var key = pthread_key_t()
+        precondition(pthread_key_create(&key, nil) == 0, "pthread_key_create failed")
+        return key
+    }()
+
+    static func run<R>(_ runtime: TunnelRuntime, _ body: () -> R) -> R {
+        pthread_setspecific(key, Unmanaged.passUnretained(runtime).toOpaque())
+        defer { pthread_setspecific(key, nil) }
+        return body()
+    }
+
+    static func isInside(_ runtime: TunnelRuntime) -> Bool {
+        pthread_getspecific(key) == Unmanaged.passUnretained(runtime).toOpaque()
     }
 }

@@ -71,9 +71,12 @@ public struct Endpoint: Hashable, Sendable, CustomStringConvertible {
         let family = storage.load(fromByteOffset: 0, as: sa_family_t.self)
         if family == sa_family_t(AF_INET6) {
             let address = storage.loadUnaligned(as: sockaddr_in6.self)
-            let raw = withUnsafeBytes(of: address.sin6_addr) { $0 }
-            high = UInt64(bigEndian: raw.loadUnaligned(fromByteOffset: 0, as: UInt64.self))
-            low = UInt64(bigEndian: raw.loadUnaligned(fromByteOffset: 8, as: UInt64.self))
+            // Read inside the closure: the pointer is only valid there (escaping it read
+            // zeros in release builds).
+            (high, low) = withUnsafeBytes(of: address.sin6_addr) { raw in
+                (UInt64(bigEndian: raw.loadUnaligned(fromByteOffset: 0, as: UInt64.self)),
+                 UInt64(bigEndian: raw.loadUnaligned(fromByteOffset: 8, as: UInt64.self)))
+            }
             port = UInt16(bigEndian: address.sin6_port)
             scopeID = address.sin6_scope_id
         } else if family == sa_family_t(AF_INET) {

@@ -41,6 +41,20 @@ public struct TunDevice: Sendable {
         self.name = Self.name(of: &request)
     }
 
+    /// Wraps a descriptor that carries one IP packet per read/write (for tests: one end
+    /// of a `SOCK_SEQPACKET`/`SOCK_DGRAM` socket pair stands in for the kernel's side).
+    init(packetDescriptor: Int32, name: String) {
+        fileDescriptor = packetDescriptor
+        self.name = name
+    }
+
+    /// Makes reads return EAGAIN instead of blocking, so a reader can drain what is
+    /// queued in a burst and wait (``waitReadable(timeoutMilliseconds:)``) only when empty.
+    public func setNonBlocking() throws(SystemError) {
+        let flags = try retryingEINTR("fcntl(F_GETFL \(name))") { fcntl(fileDescriptor, F_GETFL) }
+        _ = try retryingEINTR("fcntl(F_SETFL \(name))") { fcntl(fileDescriptor, F_SETFL, flags | O_NONBLOCK) }
+    }
+
     /// Sets the interface MTU (`SIOCSIFMTU`).
     public func setMTU(_ mtu: Int) throws(SystemError) {
         var request = Self.interfaceRequest(name)

@@ -5,7 +5,8 @@ import Glibc
 /// IPv4-mapped addresses) bound to one port on every address.
 ///
 /// A small value type over the descriptor; exactly one owner calls ``close()``.
-/// Datagrams are moved with `recvfrom`/`sendto` into caller-provided buffers, so the
+/// Datagrams are moved into caller-provided buffers, one at a time with
+/// `recvfrom`/`sendto` or in batches (``DatagramBatch``, `recvmmsg`/`sendmmsg`), so the
 /// data path allocates nothing.
 public struct UDPSocket: Sendable {
     public let fileDescriptor: Int32
@@ -21,6 +22,16 @@ public struct UDPSocket: Sendable {
             var off: Int32 = 0
             _ = try retryingEINTR("setsockopt(IPV6_V6ONLY)") {
                 setsockopt(fd, Int32(IPPROTO_IPV6), IPV6_V6ONLY, &off, socklen_t(MemoryLayout<Int32>.size))
+            }
+            // Room for bursts, as wireguard-go asks for (7 MiB): a full receive queue drops
+            // datagrams and the TCP inside backs off. The FORCE variants pass the sysctl
+            // limits when we have CAP_NET_ADMIN; without it the plain ones are a best effort.
+            var size: Int32 = 7 << 20
+            let sizeLength = socklen_t(MemoryLayout<Int32>.size)
+            for (force, plain) in [(SO_RCVBUFFORCE, SO_RCVBUF), (SO_SNDBUFFORCE, SO_SNDBUF)] {
+                if setsockopt(fd, SOL_SOCKET, force, &size, sizeLength) != 0 {
+                    _ = setsockopt(fd, SOL_SOCKET, plain, &size, sizeLength)
+                }
             }
             var address = sockaddr_in6()
             address.sin6_family = sa_family_t(AF_INET6)

@@ -26,25 +26,44 @@ extension Keypair {
         payload: UnsafeRawBufferPointer, into message: UnsafeMutableRawBufferPointer,
         now: ContinuousClock.Instant = .now
     ) throws -> Int {
-        let padded = Self.paddedCount(for: payload.count)
         let total = Self.messageCount(for: payload.count)
         guard message.count >= total else { throw TransportError.bufferTooSmall(needed: total, available: message.count) }
-        guard !isExpired(now: now) else { throw TransportError.keypairExpired }
-        guard sendCounter < WG.REJECT_AFTER_MESSAGES else { throw TransportError.counterExhausted }
-        let counter = sendCounter
-        sendCounter += 1
-
-        TransportHeader(receiverIndex: remoteIndex, counter: counter).write(into: message)
-        let body = UnsafeMutableRawBufferPointer(rebasing: message[TransportHeader.byteCount..<total])
+        let counter = try reserveSendCounter(now: now)
         if let source = payload.baseAddress {
             // memmove semantics: the payload may already sit inside `message`.
-            body.baseAddress!.copyMemory(from: source, byteCount: payload.count)
+            message.baseAddress!.advanced(by: TransportHeader.byteCount).copyMemory(from: source, byteCount: payload.count)
         }
-        for i in payload.count..<padded { body[i] = 0 }
+        return try Self.seal(inPlace: message, payloadCount: payload.count, key: sendKey, remoteIndex: remoteIndex,
+                             counter: counter)
+    }
+
+    /// Takes the counter (nonce) of the next message, refusing once the keypair is too
+    /// old or used up. With ``seal(inPlace:payloadCount:key:remoteIndex:counter:)`` this
+    /// splits sealing so that only this cheap step needs the caller's lock.
+    public mutating func reserveSendCounter(now: ContinuousClock.Instant = .now) throws -> UInt64 {
+        guard !isExpired(now: now) else { throw TransportError.keypairExpired }
+        guard sendCounter < WG.REJECT_AFTER_MESSAGES else { throw TransportError.counterExhausted }
+        defer { sendCounter += 1 }
+        return sendCounter
+    }
+
+    /// Seals the payload at `message[16..<16 + payloadCount]` in place into a complete
+    /// transport message (header, padded ciphertext, tag) under `key` and `counter`
+    /// (reserved with ``reserveSendCounter(now:)``); returns its length.
+    static func seal(
+        inPlace message: UnsafeMutableRawBufferPointer, payloadCount: Int, key: SymmetricKey, remoteIndex: UInt32,
+        counter: UInt64
+    ) throws -> Int {
+        let padded = paddedCount(for: payloadCount)
+        let total = messageCount(for: payloadCount)
+        guard message.count >= total else { throw TransportError.bufferTooSmall(needed: total, available: message.count) }
+        TransportHeader(receiverIndex: remoteIndex, counter: counter).write(into: message)
+        let body = UnsafeMutableRawBufferPointer(rebasing: message[TransportHeader.byteCount..<total])
+        if padded > payloadCount { (body.baseAddress! + payloadCount).initializeMemory(as: UInt8.self, repeating: 0, count: padded - payloadCount) }
         let plaintext = UnsafeRawBufferPointer(rebasing: body[..<padded])
         try ChaCha20Poly1305.withNonce(counter: counter) { nonce in
             try ChaCha20Poly1305.seal(
-                key: sendKey, nonce: nonce, plaintext: plaintext,
+                key: key, nonce: nonce, plaintext: plaintext,
                 additionalData: UnsafeRawBufferPointer(start: nil, count: 0), into: body)
         }
         return total
@@ -63,25 +82,43 @@ extension Keypair {
         guard let header = try? TransportHeader(packet: message) else { throw TransportError.malformed }
         guard header.receiverIndex == localIndex else { throw TransportError.wrongReceiver(header.receiverIndex) }
         guard !isExpired(now: now) else { throw TransportError.keypairExpired }
-        guard header.counter < WG.REJECT_AFTER_MESSAGES else { throw TransportError.replayed(counter: header.counter) }
-        let ciphertext = UnsafeRawBufferPointer(rebasing: message[TransportHeader.byteCount...])
-        let plainCount = ciphertext.count - ChaCha20Poly1305.tagByteCount
-        guard payload.count >= plainCount else { throw TransportError.bufferTooSmall(needed: plainCount, available: payload.count) }
-        do {
-            try ChaCha20Poly1305.withNonce(counter: header.counter) { nonce in
-                try ChaCha20Poly1305.open(
-                    key: receiveKey, nonce: nonce, ciphertext: ciphertext,
-                    additionalData: UnsafeRawBufferPointer(start: nil, count: 0), into: payload)
-            }
-        } catch {
-            throw TransportError.authenticationFailed
-        }
-        guard replayFilter.accept(header.counter) else {
+        let plainCount = try Self.open(message, into: payload, key: receiveKey, counter: header.counter)
+        guard acceptCounter(header.counter) else {
             // Do not hand out a replayed plaintext, even though it authenticated.
             if let base = payload.baseAddress { sodium_memzero(base, plainCount) }
             throw TransportError.replayed(counter: header.counter)
         }
         return plainCount
+    }
+
+    /// Authenticates and decrypts `message` (whose header carries `counter`) into
+    /// `payload` under `key`, without touching any keypair state: the half of ``open(packet:into:now:)``
+    /// that can run outside the caller's lock. The caller must then pass the counter
+    /// through ``acceptCounter(_:)`` before using the plaintext.
+    static func open(
+        _ message: UnsafeRawBufferPointer, into payload: UnsafeMutableRawBufferPointer, key: SymmetricKey, counter: UInt64
+    ) throws -> Int {
+        guard message.count >= TransportHeader.minimumMessageByteCount else { throw TransportError.malformed }
+        guard counter < WG.REJECT_AFTER_MESSAGES else { throw TransportError.replayed(counter: counter) }
+        let ciphertext = UnsafeRawBufferPointer(rebasing: message[TransportHeader.byteCount...])
+        let plainCount = ciphertext.count - ChaCha20Poly1305.tagByteCount
+        guard payload.count >= plainCount else { throw TransportError.bufferTooSmall(needed: plainCount, available: payload.count) }
+        do {
+            try ChaCha20Poly1305.withNonce(counter: counter) { nonce in
+                try ChaCha20Poly1305.open(
+                    key: key, nonce: nonce, ciphertext: ciphertext,
+                    additionalData: UnsafeRawBufferPointer(start: nil, count: 0), into: payload)
+            }
+        } catch {
+            throw TransportError.authenticationFailed
+        }
+        return plainCount
+    }
+
+    /// Records an authenticated counter in the replay window; false if it was already
+    /// seen or is too old (the message must then be dropped).
+    mutating func acceptCounter(_ counter: UInt64) -> Bool {
+        replayFilter.accept(counter)
     }
 
     /// Array convenience around ``seal(payload:into:now:)``; `message` is resized.
