@@ -7,6 +7,7 @@ let package = Package(
     products: [
         .library(name: "PolicyLang", targets: ["PolicyLang"]),
         .library(name: "PolicyCompiler", targets: ["PolicyCompiler"]),
+        .library(name: "Enforcer", targets: ["Enforcer"]),
         .library(name: "Tunnel", targets: ["Tunnel"]),
         .executable(name: "ztpc", targets: ["ztpc"]),
         .executable(name: "ztpd", targets: ["ztpd"]),
@@ -16,6 +17,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-atomics.git", from: "1.3.0"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
     ],
     targets: [
         // The rule language: YAML front (through Yams), rule DSL lexer/parser, AST, diagnostics.
@@ -27,10 +31,21 @@ let package = Package(
             name: "Enforcer",
             dependencies: ["PolicyCompiler", "PolicyLang", .product(name: "Atomics", package: "swift-atomics")]
         ),
+        // The edge daemon's parts: config, policy reloads, tunnel hooks, metrics, control socket.
+        .target(
+            name: "Edge",
+            dependencies: [
+                "Enforcer", "PolicyCompiler", "PolicyLang", "Tunnel",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Yams", package: "Yams"),
+            ]
+        ),
         .executableTarget(
             name: "ztpc",
             dependencies: [
-                "PolicyLang", "PolicyCompiler",
+                "PolicyLang", "PolicyCompiler", "Edge",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -38,22 +53,37 @@ let package = Package(
         // libsodium, from Debian's libsodium-dev.
         .systemLibrary(name: "CSodium", pkgConfig: "libsodium", providers: [.apt(["libsodium-dev"])]),
         // WireGuard in userspace: primitives, Noise_IKpsk2, transport.
-        .target(name: "Tunnel", dependencies: ["CSodium"]),
+        // recvmmsg/sendmmsg for the tunnel's batched UDP I/O (Glibc does not export them).
+        .target(name: "CTunnelShim"),
+        .target(name: "Tunnel", dependencies: ["CSodium", "CTunnelShim"]),
         // The userspace WireGuard daemon: TUN + UDP + the Tunnel runtime, wg-style config.
         .executableTarget(
             name: "ztpd",
             dependencies: [
-                "Tunnel",
+                "Tunnel", "Edge", "Enforcer", "XDP", "PolicyCompiler",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+
+        // libbpf (and the XDP program's shared header bpf/ztp_xdp.h), from Debian's libbpf-dev.
+        .systemLibrary(name: "CLibBPF", pkgConfig: "libbpf", providers: [.apt(["libbpf-dev"])]),
+        // The XDP guard of the tunnel port: loads bpf/ztp_xdp.o, attaches it, drives its maps.
+        .target(name: "XDP", dependencies: ["CLibBPF"]),
 
         .testTarget(name: "PolicyLangTests", dependencies: ["PolicyLang"]),
         .testTarget(name: "PolicyCompilerTests", dependencies: ["PolicyCompiler", "PolicyLang"]),
         .testTarget(name: "ztpcTests", dependencies: ["ztpc"]),
         .testTarget(name: "EnforcerTests", dependencies: ["Enforcer", "PolicyCompiler", "PolicyLang"]),
+        // Shared helpers for tests that build network namespaces, veth links and processes in them.
+        .target(name: "NetTestSupport", dependencies: [], path: "Tests/NetTestSupport"),
+        .testTarget(
+            name: "EdgeTests",
+            dependencies: ["Edge", "Enforcer", "PolicyCompiler", "PolicyLang", "Tunnel", "NetTestSupport", "ztpd", "ztpc"]
+        ),
         .testTarget(name: "TunnelTests", dependencies: ["Tunnel", "ztpd"]),
+        .testTarget(name: "XDPTests", dependencies: ["XDP", "CLibBPF"]),
     ],
     swiftLanguageModes: [.v6]
 )

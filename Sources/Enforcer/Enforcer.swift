@@ -22,9 +22,10 @@ public final class Enforcer: @unchecked Sendable {
 
     public enum DropReason: String, Sendable, CaseIterable {
         case malformed
+        // The same words as a decision's reason (and the decision log) use.
         case unknownIdentity = "unknown-identity"
-        case policyDeny = "policy-deny"
-        case defaultDeny = "default-deny"
+        case policyDeny = "denied"
+        case defaultDeny = "no-rule-matched"
         case evaluationRateLimited = "evaluation-rate-limited"
         case flowRateLimited = "flow-rate-limited"
         case unsolicited
@@ -47,7 +48,11 @@ public final class Enforcer: @unchecked Sendable {
     public struct Statistics: Sendable {
         public var cacheHits: UInt64 = 0
         public var cacheMisses: UInt64 = 0
+        /// Packets passed.
         public var allowed: UInt64 = 0
+        /// Decisions made on the tables (cache misses that got as far as a decision), by verdict.
+        public var decisionsAllowed: UInt64 = 0
+        public var decisionsDenied: UInt64 = 0
         public var dropped: [DropReason: UInt64] = [:]
         /// Decisions by rule id, since the enforcer started (across policy generations).
         public var byRule: [String: UInt64] = [:]
@@ -130,7 +135,7 @@ public final class Enforcer: @unchecked Sendable {
         let cached = cache.lookup(key, touchingAt: now)
         if let e = cached, e.generation == number, now < e.validUntil, peer.resolvedIn == number {
             statistics.cacheHits &+= 1
-            return count(e.allowed ? .pass : .drop(.policyDeny))
+            return count(e.allowed ? .pass : .drop(e.explicitDeny ? .policyDeny : .defaultDeny))
         }
         statistics.cacheMisses &+= 1
         let g = store.generation
@@ -175,7 +180,7 @@ public final class Enforcer: @unchecked Sendable {
         let d = g.tables.decide(
             identity: identity, address: IPAddress(family: s.family, value: key.resource), port: key.resourcePort,
             ipProtocol: key.ipProtocol, at: now)
-        cache.store(.init(key: key, allowed: d.verdict == .allow, rule: d.rateRule, validUntil: d.validUntilMilliseconds, lastSeen: now, generation: g.number))
+        cache.store(.init(key: key, allowed: d.verdict == .allow, explicitDeny: d.reason == .denied, rule: d.rateRule, validUntil: d.validUntilMilliseconds, lastSeen: now, generation: g.number))
         return count(d.verdict == .allow ? .pass : .drop(.unsolicited))
     }
 
@@ -191,6 +196,7 @@ public final class Enforcer: @unchecked Sendable {
             identity: identity, address: IPAddress(family: s.family, value: s.destination), port: s.destinationPort,
             ipProtocol: s.ipProtocol, at: now)
         countRules(d, g)
+        if d.verdict == .allow { statistics.decisionsAllowed &+= 1 } else { statistics.decisionsDenied &+= 1 }
         var limited: DropReason? = nil
         if d.verdict == .allow, isNewFlow, d.rateRule >= 0, let rate = d.rate {
             if peer.flows[d.rateRule] == nil { peer.flows[d.rateRule] = TokenBucket(rate: rate, now: now) }
@@ -200,7 +206,7 @@ public final class Enforcer: @unchecked Sendable {
             log(peer, s, d, g, now: now, limited: limited)
             return count(.drop(limited))
         }
-        cache.store(.init(key: key, allowed: d.verdict == .allow, rule: d.rateRule, validUntil: d.validUntilMilliseconds, lastSeen: now, generation: g.number))
+        cache.store(.init(key: key, allowed: d.verdict == .allow, explicitDeny: d.reason == .denied, rule: d.rateRule, validUntil: d.validUntilMilliseconds, lastSeen: now, generation: g.number))
         log(peer, s, d, g, now: now, limited: nil)
         switch d.verdict {
         case .allow: return count(.pass)

@@ -9,7 +9,8 @@ import Tunnel
 /// (public_key, remove, update_only, preshared_key, endpoint,
 /// persistent_keepalive_interval, replace_allowed_ips, allowed_ip, replace_peers);
 /// changing private_key, listen_port or fwmark of a running interface is refused
-/// with EINVAL unless the value is unchanged.
+/// with EINVAL unless the value is unchanged. `ztp-stats=1` (ours, not wg's) answers
+/// with the ``TunnelStatistics`` counters as `key=value` lines.
 final class UAPIServer: @unchecked Sendable {
     static let directory = "/var/run/wireguard"
     let path: String
@@ -103,6 +104,7 @@ final class UAPIServer: @unchecked Sendable {
         switch first {
         case "get=1": reply = get() + "errno=0\n\n"
         case "set=1": reply = "errno=\(set(Array(lines.dropFirst())))\n\n"
+        case "ztp-stats=1": reply = runtime.statistics().lines.map { $0 + "\n" }.joined() + "errno=0\n\n"
         default: reply = "errno=\(EINVAL)\n\n"
         }
         let bytes = Array(reply.utf8)

@@ -1,130 +1,177 @@
 import ArgumentParser
-import Dispatch
+import Edge
+import Enforcer
 import Foundation
 import Logging
+import ServiceLifecycle
 import Tunnel
 
-/// `ztpd IFNAME --config FILE`: runs one userspace WireGuard interface in the foreground.
+/// `ztpd`: the ztp edge. A userspace WireGuard interface that, given a policy, lets each peer
+/// reach exactly what the policy allows, and reloads the policy without dropping anyone.
 @main
-struct ZTPD: ParsableCommand {
+struct ZTPD: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ztpd",
-        abstract: "Userspace WireGuard interface for ztp (foreground; stop with SIGTERM or SIGINT).")
+        abstract: "The ztp edge: userspace WireGuard with per-flow policy enforcement (foreground; stops on SIGTERM or SIGINT).",
+        discussion: """
+            Settings come from --daemon-config (YAML; see README) and are overridden by flags. Peers come \
+            from the policy's identities that list allowed_ips, from a wg-style --config file, and from \
+            `wg set` on the UAPI socket. Without --policies or --bundle the interface is a plain WireGuard \
+            interface. SIGHUP, or any change in the policy directory, reloads the policy.
+            """)
 
-    @Argument(help: "Name of the TUN interface to create (at most 15 bytes).")
-    var interface: String
+    @Argument(help: "Name of the TUN interface to create (at most 15 bytes); default from the daemon config, else ztp0.")
+    var interface: String?
+
+    @Option(name: .long, help: "The daemon's YAML configuration file.")
+    var daemonConfig: String?
 
     @Option(name: .long, help: "wg-style configuration file ([Interface] PrivateKey, ListenPort; [Peer] ...). Must not be readable by group or others.")
-    var config: String
+    var config: String?
+
+    @Option(name: .long, help: "File holding the interface's base64 private key (mode 0600 or stricter).")
+    var privateKey: String?
+
+    @Option(name: .long, help: "UDP port to listen on.")
+    var listenPort: UInt16?
+
+    @Option(name: .long, help: "Policy directory, compiled at start and on every change.")
+    var policies: String?
+
+    @Option(name: .long, help: "Compiled policy bundle (ztpc compile), reloaded on SIGHUP.")
+    var bundle: String?
+
+    @Option(name: .long, help: "Address (CIDR) to give the interface; repeatable.")
+    var address: [String] = []
+
+    @Option(name: .long, help: "HOST:PORT for Prometheus metrics, or off.")
+    var metrics: String?
+
+    @Option(name: .long, help: "Control socket path for ztpc status.")
+    var controlSocket: String?
+
+    @Option(name: .long, help: "Decision cache size (flows).")
+    var cacheSize: Int?
+
+    @Option(name: .long, help: "Decision log: a path, - for standard error, or off.")
+    var decisionLog: String?
+
+    @Option(name: .long, help: "Log one allow decision in N (every deny is logged).")
+    var allowLogSample: Int?
+
+    @Option(name: .long, help: "Underlay interface to guard with the XDP program (bpf/ztp_xdp.o).")
+    var xdpInterface: String?
+
+    @Option(name: .long, help: "XDP attach mode: auto (native, else generic), native, generic.")
+    var xdpMode: String?
 
     @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error, critical.")
-    var logLevel: String = "info"
+    var logLevel: String?
 
     @Option(name: .long, help: "MTU of the interface (default 1420, or MTU from the config).")
     var mtu: Int?
 
-    func run() throws {
-        let level = Logger.Level(rawValue: logLevel) ?? .info
+    @Option(name: .long, help: "Handshake messages per second above which cookies (MAC2) are demanded and senders rate-limited.")
+    var underLoadThreshold: Int = TunnelRuntime.defaultUnderLoadThreshold
+
+    @Option(name: .long, help: ArgumentHelp(
+        "TEST ONLY: multiply the protocol timers (REKEY_AFTER_TIME, REJECT_AFTER_TIME, ...) by this factor in (0, 1].",
+        visibility: .hidden))
+    var testTimersScale: Double?
+
+    mutating func run() async throws {
+        // Before anything reads the protocol timers (they are read once).
+        if let testTimersScale { setenv("ZTP_TEST_TIMERS_SCALE", "\(testTimersScale)", 1) }
+        var edge = EdgeConfig()
+        if let daemonConfig {
+            do {
+                edge = try EdgeConfig.load(path: daemonConfig)
+            } catch {
+                throw ValidationError("\(error)")
+            }
+        }
+        // Flags override the file.
+        if let interface { edge.interface = interface }
+        if let listenPort { edge.listenPort = listenPort }
+        if let privateKey { edge.privateKeyFile = privateKey }
+        if let policies { edge.policies = policies; edge.bundle = nil }
+        if let bundle { edge.bundle = bundle; edge.policies = nil }
+        if !address.isEmpty { edge.addresses = address }
+        if let metrics { edge.metrics = metrics == "off" ? nil : metrics }
+        if let controlSocket { edge.controlSocket = controlSocket }
+        if let cacheSize { edge.cacheSize = cacheSize }
+        if let decisionLog { edge.decisionLog = decisionLog == "off" ? nil : decisionLog }
+        if let allowLogSample { edge.allowLogSample = allowLogSample }
+        if let logLevel { edge.logLevel = logLevel }
+        if config != nil { edge.wireguardConfig = config }
+        if let xdpInterface { edge.xdp = edge.xdp ?? EdgeConfig.XDPSettings(interface: xdpInterface); edge.xdp?.interface = xdpInterface }
+        if let xdpMode {
+            guard ["auto", "native", "generic"].contains(xdpMode) else { throw ValidationError("--xdp-mode is auto, native or generic") }
+            guard edge.xdp != nil else { throw ValidationError("--xdp-mode needs --xdp-interface (or xdp: in the daemon config)") }
+            edge.xdp?.mode = xdpMode
+        }
+        if policies != nil && bundle != nil { throw ValidationError("give either --policies or --bundle, not both") }
+
+        let level = Logger.Level(rawValue: edge.logLevel) ?? .info
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = level
             return handler
         }
         var logger = Logger(label: "ztpd")
-        logger[metadataKey: "interface"] = "\(interface)"
+        logger[metadataKey: "interface"] = "\(edge.interface)"
 
-        let configuration: TunnelConfiguration
+        let tunnel: TunnelConfiguration
         do {
-            configuration = try Self.loadConfiguration(path: config)
+            tunnel = try Self.tunnelConfiguration(edge)
         } catch {
-            logger.critical("cannot use configuration \(config): \(error)")
+            logger.critical("cannot configure the interface: \(error)")
             throw ExitCode(1)
         }
-        for key in configuration.ignoredKeys {
-            logger.notice("ignoring wg-quick key \(key) (set addresses and routes with ip)")
+        for key in tunnel.ignoredKeys {
+            logger.notice("ignoring wg-quick key \(key) (give addresses with --address or addresses:)")
         }
-
-        let tun: TunDevice
-        let socket: UDPSocket
+        let settings = DaemonSettings(
+            interface: edge.interface, edge: edge, tunnel: tunnel, mtu: mtu ?? tunnel.mtu ?? 1420,
+            underLoadThreshold: underLoadThreshold,
+            policy: edge.policies.map { .directory($0) } ?? edge.bundle.map { .bundle($0) })
+        let group = ServiceGroup(
+            services: [EdgeDaemon(settings: settings, logger: logger)], gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: logger)
         do {
-            tun = try TunDevice(name: interface)
-            try tun.setMTU(mtu ?? configuration.mtu ?? 1420)
-            try tun.setUp()
-            socket = try UDPSocket(port: configuration.listenPort ?? 0)
+            try await group.run()
         } catch {
-            logger.critical("cannot set up interface: \(error)")
+            logger.critical("\(error)")
             throw ExitCode(1)
         }
-
-        let log = logger
-        let hooks = TunnelRuntime.Hooks(
-            sessionEstablished: { key, endpoint in
-                log.info("session established", metadata: ["peer": "\(key)", "endpoint": "\(endpoint.map { "\($0)" } ?? "none")"])
-            },
-            sessionEnded: { key, _ in log.info("session ended", metadata: ["peer": "\(key)"]) },
-            log: { level, message in
-                switch level {
-                case .debug: log.debug("\(message)")
-                case .info: log.info("\(message)")
-                case .warning: log.warning("\(message)")
-                case .error: log.error("\(message)")
-                }
-            })
-        let runtime: TunnelRuntime
-        do {
-            runtime = try TunnelRuntime(configuration: configuration, tun: tun, socket: socket, hooks: hooks)
-        } catch {
-            logger.critical("invalid peer configuration: \(error)")
-            throw ExitCode(1)
-        }
-
-        let stopped = DispatchSemaphore(value: 0)
-        var sources: [DispatchSourceSignal] = []
-        for signalNumber in [SIGTERM, SIGINT] {
-            signal(signalNumber, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
-            source.setEventHandler {
-                log.notice("received signal \(signalNumber), shutting down")
-                stopped.signal()
-            }
-            source.resume()
-            sources.append(source)
-        }
-
-        let uapi: UAPIServer?
-        do {
-            uapi = try UAPIServer(interface: tun.name, runtime: runtime, privateKey: configuration.privateKey,
-                                  listenPort: socket.port, logger: logger)
-        } catch {
-            logger.warning("UAPI socket unavailable (wg show will not work): \(error)")
-            uapi = nil
-        }
-
-        runtime.start()
-        logger.info("interface up", metadata: [
-            "public-key": "\(runtime.publicKey)", "listen-port": "\(socket.port)",
-            "peers": "\(configuration.peers.count)",
-        ])
-        stopped.wait()
-        uapi?.stop()
-        runtime.stop()
-        sources.forEach { $0.cancel() }
-        logger.info("stopped")
     }
 
-    /// Reads the configuration, refusing a file that group or others can read (it holds
-    /// the private key) or that is not a regular file.
-    static func loadConfiguration(path: String) throws -> TunnelConfiguration {
+    /// The tunnel's keys and peers: a wg-style file, or the private key file alone.
+    static func tunnelConfiguration(_ edge: EdgeConfig) throws -> TunnelConfiguration {
+        if let path = edge.wireguardConfig {
+            var c = try TunnelConfiguration(parsing: try readSecretFile(path))
+            if let keyFile = edge.privateKeyFile { c.privateKey = try PrivateKey(base64: try readSecretFile(keyFile).trimmingCharacters(in: .whitespacesAndNewlines)) }
+            return c
+        }
+        guard let keyFile = edge.privateKeyFile else {
+            throw ValidationError("no private key: give --private-key FILE (or private_key_file:) or a wg-style --config")
+        }
+        let key = try PrivateKey(base64: try readSecretFile(keyFile).trimmingCharacters(in: .whitespacesAndNewlines))
+        return TunnelConfiguration(privateKey: key, listenPort: edge.listenPort)
+    }
+
+    /// Reads a file that holds a private key, refusing one that group or others can read or
+    /// write, or that is not a regular file.
+    static func readSecretFile(_ path: String) throws -> String {
         var info = stat()
         guard stat(path, &info) == 0 else {
-            throw ValidationError("cannot stat: \(String(cString: strerror(errno)))")
+            throw ValidationError("\(path): cannot stat: \(String(cString: strerror(errno)))")
         }
-        guard info.st_mode & S_IFMT == S_IFREG else { throw ValidationError("not a regular file") }
+        guard info.st_mode & S_IFMT == S_IFREG else { throw ValidationError("\(path): not a regular file") }
         guard info.st_mode & 0o077 == 0 else {
-            throw ValidationError(String(format: "mode %04o lets group or others read or write the private key; chmod 600 it",
+            throw ValidationError(String(format: "\(path): mode %04o lets group or others read or write the private key; chmod 600 it",
                                          info.st_mode & 0o7777))
         }
-        let text = try String(contentsOfFile: path, encoding: .utf8)
-        return try TunnelConfiguration(parsing: text)
+        return try String(contentsOfFile: path, encoding: .utf8)
     }
 }

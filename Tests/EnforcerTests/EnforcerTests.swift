@@ -61,6 +61,18 @@ final class EnforcerTests: XCTestCase {
         XCTAssertEqual(inbound(e, alice, Packets.tcp("10.99.0.2", 40000, "10.10.0.7", 22), at: t0), .drop(.defaultDeny))
     }
 
+    func testCachedDeniesKeepTheirReasonInTheCounters() throws {
+        let e = try enforcer(["allow * -> 10.10.0.0/24:5432/tcp", "deny * -> 10.10.0.0/24:22/tcp"])
+        let alice = try XCTUnwrap(e.sessionEstablished(key(Self.alice), now: t0))
+        for i in 0..<3 {
+            XCTAssertEqual(inbound(e, alice, Packets.tcp("10.99.0.2", 40000, "10.10.0.7", 22), at: t0 + Int64(i)), .drop(.policyDeny))
+            XCTAssertEqual(inbound(e, alice, Packets.tcp("10.99.0.2", 40001, "10.10.0.7", 80), at: t0 + Int64(i)), .drop(.defaultDeny))
+        }
+        XCTAssertEqual(e.statistics.dropped[.policyDeny], 3)
+        XCTAssertEqual(e.statistics.dropped[.defaultDeny], 3)
+        XCTAssertEqual(e.statistics.decisionsDenied, 2, "two decisions, four cache hits")
+    }
+
     func testTheCachedDecisionIsAskedAgainAfterItsTTL() throws {
         let e = try enforcer(["allow tag:managed -> 10.10.0.0/24:5432/tcp ttl 2s"])
         let alice = try XCTUnwrap(e.sessionEstablished(key(Self.alice), now: t0))

@@ -1,3 +1,4 @@
+import Foundation
 import XCTest
 import PolicyLang
 @testable import PolicyCompiler
@@ -198,38 +199,9 @@ struct SplitMix: RandomNumberGenerator {
     }
 }
 
-/// The specification's example with real keys (same text as in PolicyLangTests).
+/// The specification's example with real keys (Tests/Fixtures/specification-example.yaml).
 enum PolicyFileParserExample {
-    static let text = """
-        policy: engineering
-        description: Engineering access to production
-        defaults:
-          cache_ttl: 5s
-          rate_limit: 100/s
-        identities:
-          alice-laptop: { key: "\(PolicyFixtures.keys[0])", user: alice@example.com, tags: [managed, eu] }
-          bob-phone:    { key: "\(PolicyFixtures.keys[1])", user: bob@example.com,   tags: [unmanaged] }
-        groups:
-          eng: [alice@example.com, bob@example.com]
-          sre: [carol@example.com, dave@example.com]
-          oncall: [group:sre, erin@example.com]
-        hosts:
-          prod-db: 10.10.0.0/24
-          ci: 10.20.1.5
-          web: [10.30.0.0/16, fd00:30::/64]
-        rules:
-          - allow group:eng -> prod-db:5432/tcp if tag:managed
-          - allow group:sre -> 10.0.0.0/8:*
-          - deny user:bob@example.com -> ci:22/tcp
-          - allow group:oncall -> ci:22/tcp
-          - allow group:eng -> ci:443,8443/tcp web:80-90/tcp rate 50/s ttl 2s
-          - allow * -> 10.0.0.53:53/udp
-          - name: office-hours-ops
-            rule: allow group:sre -> prod-db:* if time mon-fri 08:00-18:00 Europe/Berlin
-        tests:
-          - allow alice-laptop -> 10.10.0.7:5432/tcp
-          - deny bob-phone -> 10.10.0.7:5432/tcp      # unmanaged device
-          - deny bob-phone -> 10.20.1.5:22/tcp
-
-        """
+    static let text = try! String(
+        contentsOf: URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("Fixtures/specification-example.yaml"), encoding: .utf8)
 }

@@ -1,3 +1,4 @@
+import Foundation
 import XCTest
 @testable import PolicyLang
 
@@ -5,39 +6,11 @@ final class PolicyFileParserTests: XCTestCase {
     static let aliceKey = "2p5TPYIYr9VbaYCnwQTP01qipoVdOiHJMRbwAHXIIh4="
     static let bobKey = "vdi2GU6KcYDBSO1SuIqwWn7EyEpVjuyl3m35R8IqPkw="
 
-    /// The example of the specification, with real keys in place of `<base64>`.
-    static let specificationExample = """
-        policy: engineering
-        description: Engineering access to production
-        defaults:
-          cache_ttl: 5s        # decision cache lifetime for flows (default 5s)
-          rate_limit: 100/s    # policy evaluations per client per second (default 100/s)
-        identities:            # WireGuard public key (base64 of 32 bytes) -> who it is
-          alice-laptop: { key: "\(aliceKey)", user: alice@example.com, tags: [managed, eu] }
-          bob-phone:    { key: "\(bobKey)", user: bob@example.com,   tags: [unmanaged] }
-        groups:
-          eng: [alice@example.com, bob@example.com]
-          sre: [carol@example.com, dave@example.com]
-          oncall: [group:sre, erin@example.com]     # nesting; a cycle is an error
-        hosts:
-          prod-db: 10.10.0.0/24
-          ci: 10.20.1.5
-          web: [10.30.0.0/16, fd00:30::/64]
-        rules:
-          - allow group:eng -> prod-db:5432/tcp if tag:managed
-          - allow group:sre -> 10.0.0.0/8:*
-          - deny user:bob@example.com -> ci:22/tcp
-          - allow group:oncall -> ci:22/tcp
-          - allow group:eng -> ci:443,8443/tcp web:80-90/tcp rate 50/s ttl 2s
-          - allow * -> 10.0.0.53:53/udp
-          - name: office-hours-ops
-            rule: allow group:sre -> prod-db:* if time mon-fri 08:00-18:00 Europe/Berlin
-        tests:
-          - allow alice-laptop -> 10.10.0.7:5432/tcp
-          - deny bob-phone -> 10.10.0.7:5432/tcp      # unmanaged device
-          - deny bob-phone -> 10.20.1.5:22/tcp
-
-        """
+    /// The example of the specification, with real keys in place of `<base64>`
+    /// (Tests/Fixtures/specification-example.yaml, shared with the compiler's tests).
+    static let specificationExample = try! String(
+        contentsOf: URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("Fixtures/specification-example.yaml"), encoding: .utf8)
 
     func parse(_ text: String) -> (PolicyFile?, [Diagnostic]) {
         PolicySetLoader.parse(text: text, path: "p.yaml")

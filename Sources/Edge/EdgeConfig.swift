@@ -1,0 +1,189 @@
+import Foundation
+import PolicyLang
+import Yams
+
+/// The daemon's configuration file (YAML), with every key optional but the key file and the policy.
+///
+/// ```yaml
+/// interface: ztp0
+/// listen_port: 51820
+/// private_key_file: /etc/ztp/private.key   # mode 0600 or stricter
+/// addresses: [10.99.0.1/24]                # given to the interface with `ip`
+/// policies: /etc/ztp/policies              # or bundle: /etc/ztp/policy.ztpb
+/// wireguard_config: /etc/ztp/peers.conf    # optional wg-style [Peer] sections
+/// metrics: 127.0.0.1:9586                  # Prometheus text on GET /metrics; "off" to disable
+/// control_socket: /var/run/ztp/ztp0.sock   # root-only; ztpc status reads it
+/// log_level: info
+/// cache_size: 65536                        # decision cache entries
+/// decision_log: "-"                        # a path, "-" for standard error, or "off"
+/// allow_log_sample: 100                    # log one allow decision in N (every deny is logged)
+/// xdp:                                     # optional: guard the tunnel port with XDP
+///   interface: eth0                        # the underlay interface
+///   mode: auto                             # auto (native, else generic), native, generic
+///   handshake_rate: 20/s                   # initiations per source address (burst: twice that)
+///   object: /usr/lib/ztp/ztp_xdp.o         # optional; default: bpf/ztp_xdp.o beside the checkout
+/// ```
+public struct EdgeConfig: Sendable, Equatable {
+    public var interface = "ztp0"
+    public var listenPort: UInt16 = 51820
+    public var privateKeyFile: String?
+    public var addresses: [String] = []
+    public var policies: String?
+    public var bundle: String?
+    public var wireguardConfig: String?
+    public var metrics: String? = "127.0.0.1:9586"
+    public var controlSocket: String?
+    public var logLevel = "info"
+    public var cacheSize = 65_536
+    public var decisionLog: String? = "-"
+    public var allowLogSample = 100
+    public var xdp: XDPSettings?
+
+    /// The `xdp:` section.
+    public struct XDPSettings: Sendable, Equatable {
+        public var interface: String
+        public var mode = "auto"
+        public var handshakeRate = Rate(count: 20, seconds: 1)
+        public var object: String?
+
+        public init(interface: String) { self.interface = interface }
+    }
+
+    public init() {}
+
+    /// The control socket path: configured, or `/var/run/ztp/INTERFACE.sock`.
+    public var controlSocketPath: String { controlSocket ?? "/var/run/ztp/\(interface).sock" }
+
+    public struct ConfigError: Error, CustomStringConvertible {
+        public var description: String
+    }
+
+    static let keys = [
+        "interface", "listen_port", "private_key_file", "addresses", "policies", "bundle", "wireguard_config",
+        "metrics", "control_socket", "log_level", "cache_size", "decision_log", "allow_log_sample", "xdp",
+    ]
+
+    /// Parses the YAML text; errors name the file, line and column.
+    public static func parse(_ text: String, path: String) throws(ConfigError) -> EdgeConfig {
+        func fail(_ node: Node?, _ message: String) -> ConfigError {
+            let where_ = node?.mark.map { "\(path):\($0.line):\($0.column)" } ?? path
+            return ConfigError(description: "\(where_): \(message)")
+        }
+        let root: Node?
+        do {
+            root = try Yams.compose(yaml: text)
+        } catch {
+            throw ConfigError(description: "\(path): not valid YAML: \(error)")
+        }
+        var c = EdgeConfig()
+        guard let mapping = root?.mapping else {
+            if root == nil || root?.null != nil { return c }
+            throw fail(root, "the configuration is a YAML mapping")
+        }
+        for (k, v) in mapping {
+            guard let key = k.scalar?.string else { throw fail(k, "keys are plain words") }
+            func string() throws(ConfigError) -> String {
+                guard let s = v.scalar?.string else { throw fail(v, "'\(key)' takes one value") }
+                return s
+            }
+            func integer(_ range: ClosedRange<Int>) throws(ConfigError) -> Int {
+                guard let n = Int(try string()), range.contains(n) else {
+                    throw fail(v, "'\(key)' must be a whole number from \(range.lowerBound) to \(range.upperBound)")
+                }
+                return n
+            }
+            switch key {
+            case "interface":
+                c.interface = try string()
+                guard !c.interface.isEmpty, c.interface.utf8.count <= 15, !c.interface.contains("/") else {
+                    throw fail(v, "an interface name has 1 to 15 characters and no '/'")
+                }
+            case "listen_port": c.listenPort = UInt16(try integer(1...65535))
+            case "private_key_file": c.privateKeyFile = try string()
+            case "addresses":
+                let items = v.sequence.map { Array($0) } ?? [v]
+                c.addresses = []
+                for item in items {
+                    guard let s = item.scalar?.string, s.contains("/"), case .success = CIDR.parse(String(s.split(separator: "/")[0]))
+                    else { throw fail(item, "an address is written with its prefix length, such as 10.99.0.1/24") }
+                    c.addresses.append(s)
+                }
+            case "policies": c.policies = try string()
+            case "bundle": c.bundle = try string()
+            case "wireguard_config": c.wireguardConfig = try string()
+            case "metrics":
+                let s = try string()
+                c.metrics = s == "off" ? nil : s
+                if let m = c.metrics, HostPort(m) == nil { throw fail(v, "metrics takes HOST:PORT, such as 127.0.0.1:9586, or off") }
+            case "control_socket": c.controlSocket = try string()
+            case "log_level":
+                c.logLevel = try string()
+                guard ["trace", "debug", "info", "notice", "warning", "error", "critical"].contains(c.logLevel) else {
+                    throw fail(v, "log_level is one of trace, debug, info, notice, warning, error, critical")
+                }
+            case "cache_size": c.cacheSize = try integer(16...(1 << 24))
+            case "decision_log":
+                let s = try string()
+                c.decisionLog = s == "off" ? nil : s
+            case "allow_log_sample": c.allowLogSample = try integer(1...1_000_000)
+            case "xdp":
+                guard let fields = v.mapping else { throw fail(v, "xdp takes a mapping: { interface: eth0, mode: auto, handshake_rate: 20/s }") }
+                var x = XDPSettings(interface: "")
+                for (xk, xv) in fields {
+                    guard let name = xk.scalar?.string, let value = xv.scalar?.string else { throw fail(xk, "xdp keys take one value each") }
+                    switch name {
+                    case "interface": x.interface = value
+                    case "mode":
+                        guard ["auto", "native", "generic"].contains(value) else { throw fail(xv, "xdp mode is auto, native or generic") }
+                        x.mode = value
+                    case "handshake_rate":
+                        guard let r = Rate.parse(value) else { throw fail(xv, "handshake_rate is a rate such as 20/s") }
+                        x.handshakeRate = r
+                    case "object": x.object = value
+                    default: throw fail(xk, "unknown xdp key '\(name)'; xdp has interface, mode, handshake_rate, object")
+                    }
+                }
+                guard !x.interface.isEmpty else { throw fail(v, "xdp needs interface: (the underlay interface to guard)") }
+                c.xdp = x
+            default:
+                let hint = Suggest.closest(to: key, among: keys).map { "; did you mean '\($0)'?" } ?? ""
+                throw fail(k, "unknown key '\(key)'\(hint)")
+            }
+        }
+        if c.policies != nil && c.bundle != nil {
+            throw ConfigError(description: "\(path): give either policies or bundle, not both")
+        }
+        return c
+    }
+
+    /// Reads and parses a configuration file.
+    public static func load(path: String) throws(ConfigError) -> EdgeConfig {
+        guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
+            throw ConfigError(description: "\(path): cannot read the configuration")
+        }
+        return try parse(text, path: path)
+    }
+}
+
+/// `HOST:PORT` for listening sockets (IPv4 or `[IPv6]`).
+public struct HostPort: Sendable, Equatable {
+    public var host: String
+    public var port: UInt16
+
+    public init?(_ text: String) {
+        let host: Substring, port: Substring
+        if text.hasPrefix("["), let close = text.firstIndex(of: "]") {
+            host = text[text.index(after: text.startIndex)..<close]
+            let rest = text[text.index(after: close)...]
+            guard rest.hasPrefix(":") else { return nil }
+            port = rest.dropFirst()
+        } else {
+            guard let colon = text.lastIndex(of: ":") else { return nil }
+            host = text[..<colon]
+            port = text[text.index(after: colon)...]
+        }
+        guard let p = UInt16(port), p > 0, IPAddress(host) != nil else { return nil }
+        self.host = String(host)
+        self.port = p
+    }
+}

@@ -1,0 +1,234 @@
+import Dispatch
+import Edge
+import Enforcer
+import Foundation
+import Logging
+import PolicyCompiler
+import ServiceLifecycle
+import Tunnel
+import XDP
+
+/// Everything ztpd runs, resolved from its configuration file and flags.
+struct DaemonSettings {
+    var interface: String
+    var edge: EdgeConfig
+    var tunnel: TunnelConfiguration
+    var mtu: Int
+    var underLoadThreshold: Int
+    /// nil runs a plain WireGuard interface: no policy, every packet passes.
+    var policy: PolicySource?
+}
+
+/// The tunnel, and with a policy the enforcer, its reloads, metrics and control socket, as one
+/// service: started by `run`, stopped on graceful shutdown (SIGTERM or SIGINT).
+final class EdgeDaemon: Service, @unchecked Sendable {
+    private let settings: DaemonSettings
+    private let logger: Logger
+
+    init(settings: DaemonSettings, logger: Logger) {
+        self.settings = settings
+        self.logger = logger
+    }
+
+    func run() async throws {
+        let log = logger
+        var edge: EdgeService? = nil
+        if let source = settings.policy {
+            let decisionLog = try settings.edge.decisionLog.map { try DecisionLog(path: $0) }
+            do {
+                edge = try EdgeService(
+                    source: source, cacheSize: settings.edge.cacheSize, allowLogSample: settings.edge.allowLogSample,
+                    decisionLog: decisionLog, logger: logger)
+            } catch {
+                logger.critical("cannot load the policy from \(source); not starting")
+                for d in error.diagnostics {
+                    logger.critical("\(d.span.map { "\($0.start): " } ?? "")error: \(d.message) [\(d.code.rawValue)]")
+                }
+                if error.diagnostics.isEmpty { logger.critical("\(error.message)") }
+                throw DaemonError.policy
+            }
+        }
+
+        let tun = try TunDevice(name: settings.interface)
+        try tun.setMTU(settings.mtu)
+        try tun.setUp()
+        let socket = try UDPSocket(port: settings.tunnel.listenPort ?? settings.edge.listenPort)
+        try assignAddresses(tun.name)
+
+        var hooks = edge?.hooks ?? TunnelRuntime.Hooks()
+        if edge == nil {
+            hooks.sessionEstablished = { key, endpoint in
+                log.info("session established", metadata: ["peer": "\(key)", "endpoint": "\(endpoint.map { "\($0)" } ?? "none")"])
+            }
+            hooks.sessionEnded = { key, _ in log.info("session ended", metadata: ["peer": "\(key)"]) }
+        }
+        hooks.log = { level, message in
+            switch level {
+            case .debug: log.debug("\(message)")
+            case .info: log.info("\(message)")
+            case .warning: log.warning("\(message)")
+            case .error: log.error("\(message)")
+            }
+        }
+        let runtime = try TunnelRuntime(
+            configuration: settings.tunnel, tun: tun, socket: socket, hooks: hooks,
+            underLoadThreshold: settings.underLoadThreshold)
+        edge?.attach(runtime)
+
+        let uapi: UAPIServer?
+        do {
+            uapi = try UAPIServer(
+                interface: tun.name, runtime: runtime, privateKey: settings.tunnel.privateKey, listenPort: socket.port,
+                logger: logger)
+        } catch {
+            logger.warning("UAPI socket unavailable (wg show will not work): \(error)")
+            uapi = nil
+        }
+
+        var watcher: DirectoryWatcher? = nil
+        var metricsServer: MetricsHTTPServer? = nil
+        var control: ControlServer? = nil
+        var hangup: DispatchSourceSignal? = nil
+        var sampler: DispatchSourceTimer? = nil
+        if let edge {
+            if case .directory(let dir) = edge.source {
+                watcher = try DirectoryWatcher(path: dir) { edge.reload(reason: "files changed") }
+                watcher?.start()
+            }
+            signal(SIGHUP, SIG_IGN)
+            hangup = DispatchSource.makeSignalSource(signal: SIGHUP, queue: .global())
+            hangup?.setEventHandler { edge.reload(reason: "SIGHUP") }
+            hangup?.resume()
+            if let address = settings.edge.metrics.flatMap(HostPort.init) {
+                do {
+                    metricsServer = try MetricsHTTPServer(address: address) {
+                        edge.sampleMetrics()
+                        _ = edge.statusExtras?()  // samples the XDP counters, when attached
+                        return edge.metrics.render()
+                    }
+                    metricsServer?.start()
+                    logger.info("metrics on http://\(settings.edge.metrics!)/metrics")
+                } catch {
+                    logger.error("metrics unavailable: \(error)")
+                }
+            }
+            do {
+                control = try ControlServer(path: settings.edge.controlSocketPath) { command in
+                    command == "status" ? edge.status() : "unknown command '\(command)'; try: status\n"
+                }
+                control?.start()
+            } catch {
+                logger.error("control socket unavailable (ztpc status will not work): \(error)")
+            }
+            let timer = DispatchSource.makeTimerSource(queue: .global())
+            timer.schedule(deadline: .now() + 1, repeating: 1)
+            timer.setEventHandler { edge.sampleMetrics() }
+            timer.resume()
+            sampler = timer
+        }
+
+        let xdp = try attachXDP(port: socket.port, edge: edge)
+
+        runtime.start()
+        logger.info(
+            "interface up",
+            metadata: [
+                "public-key": "\(runtime.publicKey)", "listen-port": "\(socket.port)",
+                "peers": "\(runtime.status().count)", "policy": "\(settings.policy.map { "\($0)" } ?? "none")",
+            ])
+        if WG.testTimersScale != 1 {
+            logger.warning("TEST ONLY: protocol timers scaled by \(WG.testTimersScale) (REKEY_AFTER_TIME \(WG.REKEY_AFTER_TIME))")
+        }
+
+        try? await gracefulShutdown()
+
+        logger.notice("shutting down")
+        sampler?.cancel()
+        hangup?.cancel()
+        watcher?.stop()
+        metricsServer?.stop()
+        control?.stop()
+        uapi?.stop()
+        runtime.stop()
+        if let xdp {
+            do {
+                try xdp.detach()
+                logger.info("XDP program detached from \(xdp.attachment?.interface ?? "?")")
+            } catch {
+                logger.error("XDP detach failed: \(error)")
+            }
+        }
+        logger.info("stopped")
+    }
+
+    /// Attaches the XDP guard to the underlay interface when configured: handshake rate from the
+    /// daemon config, deny list from the policy's `block:` (again on every reload), counters in
+    /// the metrics and in `ztpc status`.
+    private func attachXDP(port: UInt16, edge: EdgeService?) throws -> XDPGuard? {
+        guard let settings = settings.edge.xdp else { return nil }
+        let log = logger
+        let mode: AttachMode = settings.mode == "native" ? .native : (settings.mode == "generic" ? .generic : .automatic)
+        let xdp: XDPGuard
+        do {
+            xdp = try XDPGuard.attach(
+                interface: settings.interface, port: port, mode: mode, objectPath: settings.object,
+                log: { log.notice("xdp: \($0)") })
+        } catch {
+            logger.critical("cannot attach the XDP program to \(settings.interface): \(error)")
+            throw error
+        }
+        let rate = settings.handshakeRate.perSecond
+        try xdp.setHandshakeRate(perSecond: UInt32(max(1, rate.rounded())), burst: UInt32(max(2, (2 * rate).rounded())))
+        logger.info(
+            "XDP guard on \(settings.interface) (\(xdp.attachment.map { "\($0.mode)" } ?? "?") mode) for UDP port \(port); handshakes \(settings.handshakeRate) per source")
+        if let edge {
+            let apply: @Sendable (DecisionTables) -> Void = { tables in
+                do {
+                    try xdp.setBlocklist(try tables.blockedSources.map { try XDP.IPPrefix($0.description) })
+                    log.info("XDP deny list: \(tables.blockedSources.count) prefixes")
+                } catch {
+                    log.error("cannot load the XDP deny list: \(error)")
+                }
+            }
+            apply(edge.enforcer.store.generation.tables)
+            edge.onPolicyInstalled = apply
+            edge.statusExtras = {
+                let counts = (try? xdp.statistics()) ?? [:]
+                for (reason, n) in counts {
+                    edge.metrics.record(counter: "ztp_xdp_packets_total", dimensions: [("reason", reason.description)], total: n)
+                }
+                return ["xdp": [
+                    "interface": settings.interface, "mode": xdp.attachment.map { "\($0.mode)" } ?? "?",
+                    "counters": Dictionary(uniqueKeysWithValues: counts.map { ($0.key.description, $0.value) }),
+                ]]
+            }
+        }
+        return xdp
+    }
+
+    /// Gives the interface its configured addresses with `ip`, as wg-quick does.
+    private func assignAddresses(_ name: String) throws {
+        for address in settings.edge.addresses {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            p.arguments = ["ip", "address", "add", address, "dev", name]
+            try p.run()
+            p.waitUntilExit()
+            guard p.terminationStatus == 0 else {
+                throw DaemonError.address("ip address add \(address) dev \(name) failed (status \(p.terminationStatus))")
+            }
+        }
+    }
+
+    enum DaemonError: Error, CustomStringConvertible {
+        case policy
+        case address(String)
+
+        var description: String {
+            switch self {
+            case .policy: "no policy in force"
+            case .address(let s): s
+            }
+        }
+    }
+}

@@ -1,0 +1,49 @@
+import Foundation
+import XCTest
+@testable import Edge
+
+final class EdgeConfigTests: XCTestCase {
+    func testAFullConfigurationParses() throws {
+        let c = try EdgeConfig.parse(
+            """
+            interface: edge0
+            listen_port: 51900
+            private_key_file: /etc/ztp/key
+            addresses: [10.99.0.1/24, "fd00:99::1/64"]
+            policies: /etc/ztp/policies
+            metrics: "[::1]:9586"
+            control_socket: /run/ztp/edge0.sock
+            log_level: debug
+            cache_size: 4096
+            decision_log: /var/log/ztp.jsonl
+            allow_log_sample: 10
+            """, path: "ztpd.yaml")
+        XCTAssertEqual(c.interface, "edge0")
+        XCTAssertEqual(c.listenPort, 51900)
+        XCTAssertEqual(c.addresses, ["10.99.0.1/24", "fd00:99::1/64"])
+        XCTAssertEqual(c.metrics, "[::1]:9586")
+        XCTAssertEqual(c.cacheSize, 4096)
+        XCTAssertEqual(c.controlSocketPath, "/run/ztp/edge0.sock")
+    }
+
+    func testErrorsNameTheFileLineAndColumn() {
+        let cases: [(String, String)] = [
+            ("listen_port: 70000", "ztpd.yaml:1:14: 'listen_port' must be a whole number from 1 to 65535"),
+            ("interface: ztp0\ncache_sise: 5", "ztpd.yaml:2:1: unknown key 'cache_sise'; did you mean 'cache_size'?"),
+            ("metrics: localhost", "ztpd.yaml:1:10: metrics takes HOST:PORT, such as 127.0.0.1:9586, or off"),
+            ("log_level: loud", "ztpd.yaml:1:12: log_level is one of trace, debug, info, notice, warning, error, critical"),
+            ("policies: a\nbundle: b", "ztpd.yaml: give either policies or bundle, not both"),
+            ("addresses: [10.99.0.1]", "ztpd.yaml:1:13: an address is written with its prefix length, such as 10.99.0.1/24"),
+        ]
+        for (text, message) in cases {
+            XCTAssertThrowsError(try EdgeConfig.parse(text, path: "ztpd.yaml"), text) {
+                XCTAssertEqual("\($0)", message)
+            }
+        }
+    }
+
+    func testMetricsCanBeTurnedOff() throws {
+        XCTAssertNil(try EdgeConfig.parse("metrics: off", path: "x").metrics)
+        XCTAssertEqual(EdgeConfig().metrics, "127.0.0.1:9586")
+    }
+}

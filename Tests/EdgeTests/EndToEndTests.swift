@@ -1,0 +1,186 @@
+import Foundation
+import NetTestSupport
+import XCTest
+
+/// ztpd as the product: clients (wireguard-go and ztpd) reach an origin network through an
+/// edge that enforces a policy, in namespaces built once for the class (see ``EndToEndStack``).
+/// Each test leaves the policy as it found it, so that the tests stay independent.
+/// Skips loudly when not root or when a tool (ip, wg, wireguard-go, ping, python3) is missing.
+final class EndToEndTests: XCTestCase {
+    nonisolated(unsafe) private static var shared: EndToEndStack?
+    nonisolated(unsafe) private static var setupFailure: (any Error)?
+
+    override class func setUp() {
+        super.setUp()
+        do {
+            shared = try EndToEndStack()
+        } catch {
+            setupFailure = error
+        }
+    }
+
+    override class func tearDown() {
+        shared?.tearDown()
+        shared = nil
+        super.tearDown()
+    }
+
+    private var stack: EndToEndStack!
+
+    override func setUpWithError() throws {
+        if let failure = Self.setupFailure { throw failure }
+        stack = Self.shared
+        try stack.restoreBasePolicy()
+    }
+
+    override func tearDownWithError() throws {
+        try stack?.restoreBasePolicy()
+    }
+
+    // (a)
+    func testAllowedClientReachesTheAllowedPort() throws {
+        XCTAssertTrue(try stack.tcp("alice", port: 5432), "alice -> db:5432/tcp (db-managed) failed\(stack.diagnostics())")
+        XCTAssertTrue(try stack.udp("alice"), "alice -> db:53/udp (dns) failed\(stack.diagnostics())")
+        let log = stack.decisions().filter { $0["identity"] as? String == "alice" && $0["dport"] as? Int == 5432 }
+        XCTAssertTrue(log.contains { $0["verdict"] as? String == "allow" && $0["rules"] as? [String] == ["e2e/db-managed"] },
+                      "no sampled allow for alice -> 5432 in the decision log: \(log)")
+    }
+
+    // (b), with the decision log line that explains it.
+    func testAllowedClientIsRefusedAnotherPortAndTheLogNamesTheRule() throws {
+        let start = Date()
+        XCTAssertFalse(try stack.tcp("alice", port: 22, timeout: 1.5), "alice reached db:22, which no-ssh denies")
+        XCTAssertLessThan(Date().timeIntervalSince(start), 5, "the refused connect was not bounded")
+        // The server listens on 22: the tunnel and the origin work, the edge dropped the flow.
+        XCTAssertTrue(try stack.tcp("alice", port: 5432), "control: alice -> 5432 failed\(stack.diagnostics())")
+        let denies = stack.decisions().filter {
+            $0["identity"] as? String == "alice" && $0["dport"] as? Int == 22 && $0["verdict"] as? String == "deny"
+        }
+        XCTAssertFalse(denies.isEmpty, "no deny for alice -> db:22 in the decision log:\n\(stack.lab.log("decisions.jsonl"))")
+        for d in denies {
+            XCTAssertEqual(d["rules"] as? [String], ["e2e/no-ssh"], "\(d)")
+            XCTAssertEqual(d["reason"] as? String, "denied", "\(d)")
+            XCTAssertEqual(d["proto"] as? String, "tcp", "\(d)")
+            XCTAssertEqual(d["dst"] as? String, EndToEndStack.db, "\(d)")
+            XCTAssertEqual(d["src"] as? String, "10.99.0.2", "\(d)")
+        }
+    }
+
+    // (c)
+    func testClientWhoseTagsFailTheConditionIsRefused() throws {
+        // bob's tunnel works (UDP and ICMP are allowed to the whole group)...
+        XCTAssertTrue(try stack.udp("bob"), "control: bob -> db:53/udp failed\(stack.diagnostics())")
+        // ...but db-managed needs tag:managed and bob's device is unmanaged.
+        XCTAssertFalse(try stack.tcp("bob", port: 5432), "bob (unmanaged) reached db:5432")
+        let log = stack.decisions().filter { $0["identity"] as? String == "bob" && $0["dport"] as? Int == 5432 }
+        XCTAssertFalse(log.isEmpty, "no decision for bob -> 5432 in the decision log")
+        XCTAssertTrue(log.allSatisfy { $0["verdict"] as? String == "deny" }, "\(log)")
+    }
+
+    // (d)
+    func testFloodOfNewConnectionsIsCutAtTheRuleRate() throws {
+        let before = try stack.dropped("flow-rate-limited")
+        // 40 connects at once to a `rate 5/s` rule, counted after 0.6 s (before SYN retransmits).
+        let flood = try stack.probe("alice", ["flood", EndToEndStack.db, "7000", "40", "0.6"])
+        XCTAssertTrue(flood.succeeded, flood.description)
+        let connected = Int(flood.output.split(separator: " ").dropFirst().first ?? "") ?? -1
+        XCTAssertGreaterThanOrEqual(connected, 1, "nothing got through: \(flood.output)\(stack.diagnostics())")
+        XCTAssertLessThan(connected, 40, "the flood was not cut: \(flood.output)")
+        XCTAssertLessThanOrEqual(connected, 12, "far more than 5/s (burst 5) got through in 0.6 s: \(flood.output)")
+
+        let after = try stack.dropped("flow-rate-limited")
+        XCTAssertGreaterThanOrEqual(after - before, 40 - connected, "ztpc status: flow-rate-limited \(before) -> \(after)")
+        let metrics = try stack.metrics()
+        let metric = try stack.metric(#"ztp_rate_limited_drops_total{limit="flows"}"#) ?? 0
+        XCTAssertGreaterThanOrEqual(metric, Double(40 - connected), metrics)
+        let limited = stack.decisions().filter { $0["reason"] as? String == "flow-rate-limited" }
+        XCTAssertFalse(limited.isEmpty, "the decision log has no flow-rate-limited record")
+        XCTAssertTrue(limited.allSatisfy { $0["rules"] as? [String] == ["e2e/flood"] && $0["identity"] as? String == "alice" },
+                      "\(limited)")
+    }
+
+    // (e)
+    func testPolicyEditChangesADecisionWithinOneSecondWithoutLosingPackets() throws {
+        XCTAssertFalse(try stack.tcp("alice", port: 8080, timeout: 0.5), "alice reached 8080 before any rule allowed it")
+        let ping = try stack.lab.spawn("alice", ["ping", "-i", "0.05", "-c", "60", "-W", "2", EndToEndStack.db], log: "reload-ping.log")
+        usleep(800_000)
+        let edited = stack.policy(extraRules: ["- name: web\n    rule: allow user:alice@example.com -> db:8080/tcp"])
+        let t0 = Date().timeIntervalSince1970
+        try Data(edited.utf8).write(to: URL(fileURLWithPath: "\(stack.policyDirectory)/e2e.yaml"), options: .atomic)
+        let probe = try stack.probe("alice", ["until", EndToEndStack.db, "8080", "3"])
+        XCTAssertTrue(probe.succeeded, "8080 never opened after the edit: \(probe)\(stack.diagnostics())")
+        if let at = Double(probe.output.split(separator: " ").last?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "") {
+            XCTAssertLessThanOrEqual(at - t0, 1.0, "the edit took \(at - t0) s to change the decision")
+        } else {
+            XCTFail("probe output: \(probe.output)")
+        }
+        XCTAssertTrue(Command.wait(ping, seconds: 10), "ping did not finish")
+        XCTAssertEqual(ping.terminationStatus, 0, stack.lab.log("reload-ping.log"))
+        let summary = stack.lab.log("reload-ping.log")
+        XCTAssertTrue(summary.contains("60 packets transmitted, 60 received"), "packets lost across the reload:\n\(summary)")
+        XCTAssertGreaterThanOrEqual(try stack.policyCounter("generation"), 2)
+    }
+
+    // Hot reload, the other way: a flow whose permission goes away is cut at its next packet.
+    func testFlowWhosePermissionIsRemovedIsCutAtItsNextPacket() throws {
+        try stack.writePolicy(stack.policy(extraRules: ["- name: web\n    rule: allow user:alice@example.com -> db:8080/tcp"]))
+        let trigger = stack.lab.path("cut-trigger")
+        let hold = try stack.lab.spawn("alice", ["python3", stack.lab.path("probe.py"), "hold", EndToEndStack.db, "8080", trigger],
+                                       log: "hold.log")
+        XCTAssertTrue(eventually(5) { stack.lab.log("hold.log").contains("held") },
+                      "no connection to 8080 while allowed: \(stack.lab.log("hold.log"))\(stack.diagnostics())")
+        try stack.restoreBasePolicy()
+        _ = try stack.lab.write("cut-trigger", "")
+        XCTAssertTrue(Command.wait(hold, seconds: 10), "the holding client did not finish")
+        XCTAssertEqual(hold.terminationStatus, 0, "the flow survived the removal of its rule: \(stack.lab.log("hold.log"))")
+        XCTAssertTrue(stack.lab.log("hold.log").contains("cut"), stack.lab.log("hold.log"))
+        // The tunnel itself is fine.
+        XCTAssertTrue(try stack.tcp("alice", port: 5432), "control: alice -> 5432 failed")
+    }
+
+    // (f)
+    func testBrokenPolicyLeavesTheOldOneInForce() throws {
+        let generation = try stack.policyCounter("generation")
+        // Would let bob reach 5432 if it compiled; line 24 column 27 is the bad port.
+        let broken = stack.policy(extraRules: [
+            "- allow group:eng -> db:5432/tcp", "- allow group:eng -> db:99999/tcp",
+        ])
+        XCTAssertEqual(broken.split(separator: "\n", omittingEmptySubsequences: false)[23], "  - allow group:eng -> db:99999/tcp")
+        try stack.writePolicy(broken, expectLoad: false)
+
+        XCTAssertEqual(try stack.policyCounter("generation"), generation, "a broken policy was put in force")
+        let lastError = (try stack.status()["policy"] as? [String: Any])?["last_reload_error"] as? String ?? ""
+        XCTAssertTrue(lastError.contains("e2e.yaml:24:27:"), "last_reload_error: \(lastError)")
+        XCTAssertTrue(lastError.contains("invalid-port"), lastError)
+        let text = try stack.statusText()
+        XCTAssertTrue(text.contains("last error: \(stack.policyDirectory)/e2e.yaml:24:27:"), text)
+        XCTAssertTrue(text.range(of: #"reloads:\s+\d+ ok, [1-9]\d* refused"#, options: .regularExpression) != nil, text)
+        XCTAssertTrue(stack.lab.log("edge.log").contains("e2e.yaml:24:27: error:"), stack.diagnostics())
+
+        // Decisions unchanged.
+        XCTAssertTrue(try stack.tcp("alice", port: 5432), "alice lost 5432\(stack.diagnostics())")
+        XCTAssertFalse(try stack.tcp("bob", port: 5432), "the broken policy's allow took effect for bob")
+        XCTAssertFalse(try stack.tcp("alice", port: 22, timeout: 1), "alice reached 22")
+    }
+
+    // (g)
+    func testPeerMissingFromThePolicyGetsNothingThrough() throws {
+        // The tunnel knows mallory (added through UAPI, as `wg set` would), the policy does not.
+        let set = try stack.lab.exec("edge", [
+            "wg", "set", stack.edgeInterface, "peer", stack.mallory.publicKey, "allowed-ips", "10.99.0.9/32",
+        ])
+        XCTAssertEqual(set.status, 0, set.output)
+        let ping = try stack.lab.exec("mallory", ["ping", "-c", "3", "-i", "0.3", "-W", "1", EndToEndStack.db], timeout: 15)
+        XCTAssertNotEqual(ping.status, 0, "mallory's ping got through: \(ping.output)")
+        XCTAssertTrue(ping.output.contains(" 0 received"), ping.output)
+        XCTAssertFalse(try stack.tcp("mallory", port: 5432, timeout: 1), "mallory reached db:5432")
+        XCTAssertFalse(try stack.udp("mallory", timeout: 1), "mallory reached db:53/udp")
+        // The handshake completed and the edge refused the session.
+        XCTAssertTrue(eventually(3) {
+            stack.lab.log("edge.log").contains("session refused: peer \(stack.mallory.publicKey)")
+        }, stack.diagnostics())
+        let sessions = try stack.status()["sessions"] as? [[String: Any]] ?? []
+        XCTAssertFalse(sessions.contains { $0["peer"] as? String == stack.mallory.publicKey }, "\(sessions)")
+        XCTAssertTrue(sessions.contains { $0["identity"] as? String == "alice" }, "\(sessions)")
+    }
+}
