@@ -30,7 +30,9 @@ let package = Package(
                 "PolicyFixtures",
                 .product(name: "Benchmark", package: "benchmark"),
                 .product(name: "PolicyCompiler", package: "main"),
+                .product(name: "Enforcer", package: "main"),
                 .product(name: "PolicyLang", package: "main"),
+                .product(name: "Tunnel", package: "main"),
             ],
             path: "Benchmarks/PolicyBenchmarks",
             plugins: [
