@@ -16,9 +16,12 @@ public struct Decision: Sendable, Equatable {
     public var verdict: Verdict
     public var reason: Reason
     /// Indices (into ``DecisionTables/rules``) of the rules that produced the verdict.
-    public var rules: [Int32]
+    ///
+    /// A slice: precomputed decisions share one pool of rule lists, so returning one touches a
+    /// single, hot buffer instead of a cold array per decision.
+    public var rules: ArraySlice<Int32>
     /// Allow rules that matched but lost to a deny.
-    public var overridden: [Int32]
+    public var overridden: ArraySlice<Int32>
     /// How long the decision may be cached, before time windows are taken into account.
     public var ttlMilliseconds: Int64
     /// For an allow: the new-flow rate of the rule the flow is charged to.

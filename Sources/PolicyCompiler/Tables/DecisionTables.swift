@@ -124,7 +124,7 @@ public struct DecisionTables: Sendable, Equatable {
             keyIndex[e.key] = Int32(i)
             nameIndex[e.name] = Int32(i)
         }
-        staticDecisions = cells.map { staticDecision(for: $0) }
+        staticDecisions = Self.pooled(cells.map { staticDecision(for: $0) })
         classAllows = (0..<classCount).map { classAllowsSomething($0) }
     }
 
@@ -164,6 +164,29 @@ public struct DecisionTables: Sendable, Equatable {
     /// Index of the identity with this name, if the policy knows it.
     public func identity(named name: String) -> Int? { nameIndex[name].map(Int.init) }
 
+    /// Moves the rule lists of precomputed decisions into one shared array.
+    private static func pooled(_ decisions: [Decision?]) -> [Decision?] {
+        var pool: [Int32] = []
+        var ranges: [(Range<Int>, Range<Int>)?] = []
+        for d in decisions {
+            guard let d else {
+                ranges.append(nil)
+                continue
+            }
+            let r = pool.count..<(pool.count + d.rules.count)
+            pool += d.rules
+            let o = pool.count..<(pool.count + d.overridden.count)
+            pool += d.overridden
+            ranges.append((r, o))
+        }
+        return zip(decisions, ranges).map { d, r in
+            guard var d, let r else { return nil }
+            d.rules = pool[r.0]
+            d.overridden = pool[r.1]
+            return d
+        }
+    }
+
     /// The decision for a cell whose candidates carry no time condition, computed once.
     private func staticDecision(for cell: Cell) -> Decision? {
         guard cell.candidates.allSatisfy({ $0.expression < 0 }) else { return nil }
@@ -177,7 +200,7 @@ public struct DecisionTables: Sendable, Equatable {
         if !denies.isEmpty {
             let ttl = denies.map { rules[Int($0)].ttlMilliseconds }.min()!
             return Decision(
-                verdict: .deny, reason: .denied, rules: denies, overridden: allows, ttlMilliseconds: ttl, rate: nil,
+                verdict: .deny, reason: .denied, rules: denies[...], overridden: allows[...], ttlMilliseconds: ttl, rate: nil,
                 rateRule: -1, validUntilMilliseconds: min(validUntil, now &+ ttl))
         }
         if !allows.isEmpty {
@@ -189,7 +212,7 @@ public struct DecisionTables: Sendable, Equatable {
                 return ra != rb ? ra < rb : rules[Int(a)].id > rules[Int(b)].id
             }!
             return Decision(
-                verdict: .allow, reason: .allowed, rules: allows, overridden: [], ttlMilliseconds: ttl,
+                verdict: .allow, reason: .allowed, rules: allows[...], overridden: [], ttlMilliseconds: ttl,
                 rate: rules[Int(widest)].rate, rateRule: widest, validUntilMilliseconds: min(validUntil, now &+ ttl))
         }
         return Decision(
