@@ -165,6 +165,35 @@ final class RuntimeSessionTests: XCTestCase {
         XCTAssertEqual(b.runtime.statistics().global.handshakes, 1, "roaming must not need a handshake")
     }
 
+    /// A transport message for a live index whose ciphertext was tampered with, sent from
+    /// another address: dropped as unauthenticated, and it neither moves the endpoint nor
+    /// touches the replay window (the genuine message still passes afterwards).
+    func testForgedTransportMessageMovesNothing() throws {
+        let relay = try UDPRelay()
+        defer { relay.stop() }
+        let (a, b) = try makePair(bEndpointPort: relay.frontPort)
+        relay.target = b.runtime.socket.port
+        relay.holdNextForward()
+        relay.start()
+        inject(a, packet(from: a.address, to: b.address, marker: 1))
+        // The first data message is held back by the relay (the handshake went through).
+        XCTAssertTrue(NetTestbed.eventually(3) { relay.held != nil }, "no data message held")
+        let genuine = try XCTUnwrap(relay.held)
+        XCTAssertEqual(genuine[0], 4)
+        var forged = genuine
+        forged[forged.count - 1] ^= 0x80  // the tag
+        let attacker = try UDPSocket(port: 0)
+        defer { attacker.close() }
+        // Back to back, so that both usually land in one receive batch.
+        try attacker.send(forged, to: Endpoint(address: [127, 0, 0, 1], port: b.runtime.socket.port))
+        relay.releaseHeld()
+        XCTAssertTrue(receive(b, marker: 1), "the genuine message was refused after the forgery")
+        XCTAssertTrue(NetTestbed.eventually(2) { b.runtime.statistics().global.drops[.authenticationFailed] == 1 })
+        XCTAssertEqual(b.runtime.status()[0].endpoint?.port, relay.backPorts[0], "a forged message moved the endpoint")
+        XCTAssertEqual(b.runtime.statistics().global.receivedPackets, 1)
+        XCTAssertEqual(b.runtime.statistics().global.drops.total, 1)
+    }
+
     /// Forwards datagrams between a client (whoever sends to `frontPort`) and `target` on
     /// 127.0.0.1, through one of two back sockets; bounded by `stop()` and a 10 s deadline.
     final class UDPRelay: @unchecked Sendable {
@@ -199,7 +228,36 @@ final class RuntimeSessionTests: XCTestCase {
             backPorts = [one.1, two.1]
         }
 
+        private var holding = false
+        private var heldDatagram: [UInt8]?
+
         func switchBackSocket() { lock.lock(); active = 1; lock.unlock() }
+
+        /// Keeps the next transport message from the client instead of forwarding it.
+        func holdNextForward() { lock.lock(); holding = true; lock.unlock() }
+
+        var held: [UInt8]? { lock.lock(); defer { lock.unlock() }; return heldDatagram }
+
+        /// Forwards the held message now.
+        func releaseHeld() {
+            lock.lock()
+            let datagram = heldDatagram
+            heldDatagram = nil
+            let out = backs[active]
+            lock.unlock()
+            guard let datagram else { return }
+            var destination = sockaddr_in()
+            destination.sin_family = sa_family_t(AF_INET)
+            destination.sin_addr.s_addr = UInt32(0x7F00_0001).bigEndian
+            destination.sin_port = target.bigEndian
+            _ = datagram.withUnsafeBytes { raw in
+                withUnsafePointer(to: &destination) {
+                    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                        sendto(out, raw.baseAddress, raw.count, 0, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+                    }
+                }
+            }
+        }
 
         func start() {
             Thread { [self] in run(); done.signal() }.start()
@@ -240,6 +298,14 @@ final class RuntimeSessionTests: XCTestCase {
                     let out: Int32
                     if descriptor.fd == front {
                         client = source
+                        lock.lock()
+                        if holding, n > 32, buffer[0] == 4 {
+                            holding = false
+                            heldDatagram = Array(buffer[..<n])
+                            lock.unlock()
+                            continue
+                        }
+                        lock.unlock()
                         destination = sockaddr_in()
                         destination.sin_family = sa_family_t(AF_INET)
                         destination.sin_addr.s_addr = UInt32(0x7F00_0001).bigEndian

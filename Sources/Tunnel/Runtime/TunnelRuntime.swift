@@ -604,6 +604,9 @@ public final class TunnelRuntime: @unchecked Sendable {
             lock.lock()
             for i in 0..<count where jobs[i] != nil && plain.lengths[i] < 0 {
                 drop(.authenticationFailed, jobs[i]!.peer)
+                // Forget it entirely: an unauthenticated message must not reach the
+                // bookkeeping below (replay window, roaming).
+                jobs[i] = nil
                 plain.lengths[i] = 0
             }
             lock.unlock()
