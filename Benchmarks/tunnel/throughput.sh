@@ -9,7 +9,8 @@
 #   wg-go     wireguard-go on both ends
 #   ztpd      ztpd on both ends
 #   mixed     ztpd (client) against wireguard-go (server)
-# Prints Gbit/s and RTT for each and ztpd's ratios to wireguard-go.
+#   enforced  ztpd on both ends, the server enforcing a policy (every packet decided per flow)
+# Prints Gbit/s and RTT for each, ztpd's ratios to wireguard-go, and what the enforcer costs.
 #
 # Needs root, iproute2, iperf3, wireguard-go, wireguard-tools, python3. Builds ztpd in
 # release mode first (scratch path .build-tunnel-release). Usage:
@@ -19,7 +20,7 @@ set -euo pipefail
 
 SECONDS_PER_RUN=${1:-5}
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-PAIRINGS=${PAIRINGS:-"bare wg-go ztpd mixed"}
+PAIRINGS=${PAIRINGS:-"bare wg-go ztpd mixed enforced"}
 for tool in ip iperf3 wireguard-go wg python3 ping; do
     command -v "$tool" >/dev/null || { echo "missing tool: $tool" >&2; exit 2; }
 done
@@ -70,13 +71,22 @@ PUB_A=$(echo "$KEY_A" | wg pubkey); PUB_B=$(echo "$KEY_B" | wg pubkey)
 # start_end NS IMPL IFNAME PRIVATE PEERPUB PEERTUNNEL [ENDPOINT]
 start_end() {
     local ns=$1 impl=$2 ifname=$3 private=$4 peer=$5 peertun=$6 endpoint=${7:-} port=51820
-    if [ "$impl" = ztpd ]; then
+    if [ "$impl" = ztpd ] || [ "$impl" = ztpd-enforced ]; then
         umask 077
+        local enforce=()
+        if [ "$impl" = ztpd-enforced ]; then
+            # The client's identity may reach iperf3 and ping on the server's tunnel address.
+            mkdir -p "$WORK/policies"
+            { echo "policy: bench"; echo "identities:"
+              echo "  client: { key: \"$peer\", tags: [managed], allowed_ips: $peertun/32 }"
+              echo "rules:"; echo "  - allow tag:managed -> 10.98.0.2:5201/tcp 10.98.0.2:*/icmp"; } > "$WORK/policies/bench.yaml"
+            enforce=(--policies "$WORK/policies" --metrics off --decision-log off --control-socket "$WORK/$ifname.ctl")
+        fi
         { echo "[Interface]"; echo "PrivateKey = $private"; echo "ListenPort = $port"
           echo "[Peer]"; echo "PublicKey = $peer"; echo "AllowedIPs = $peertun/32"
           [ -n "$endpoint" ] && echo "Endpoint = $endpoint"; } > "$WORK/$ifname.conf"
         ip netns exec "$ns" "$ZTPD" "$ifname" --config "$WORK/$ifname.conf" --log-level "${ZTPD_LOG_LEVEL:-warning}" \
-            >"$WORK/$ifname.log" 2>&1 &
+            "${enforce[@]}" >"$WORK/$ifname.log" 2>&1 &
         PIDS+=($!)
     else
         WG_PROCESS_FOREGROUND=1 ip netns exec "$ns" wireguard-go "$ifname" >"$WORK/$ifname.log" 2>&1 &
@@ -84,7 +94,7 @@ start_end() {
         echo "$private" > "$WORK/$ifname.key"
     fi
     for _ in $(seq 100); do [ -S /var/run/wireguard/$ifname.sock ] && break; sleep 0.05; done
-    if [ "$impl" != ztpd ]; then
+    if [ "$impl" = wireguard-go ]; then
         ip netns exec "$ns" wg set "$ifname" private-key "$WORK/$ifname.key" listen-port $port \
             peer "$peer" allowed-ips "$peertun/32" ${endpoint:+endpoint "$endpoint"}
     fi
@@ -124,6 +134,7 @@ for pairing in $PAIRINGS; do
         wg-go) result=$(run_pairing wg-go wireguard-go wireguard-go) ;;
         ztpd) result=$(run_pairing ztpd ztpd ztpd) ;;
         mixed) result=$(run_pairing mixed ztpd wireguard-go) ;;
+        enforced) result=$(run_pairing enforced ztpd ztpd-enforced) ;;
         *) echo "unknown pairing $pairing" >&2; continue ;;
     esac
     GBPS[$pairing]=${result% *}; RTT[$pairing]=${result#* }
@@ -135,5 +146,12 @@ import sys
 z, w, zr, wr = map(float, sys.argv[1:])
 print("ztpd/wireguard-go throughput ratio: %.2f" % (z / w if w else float("nan")))
 print("ztpd/wireguard-go RTT ratio:        %.2f" % (zr / wr if wr else float("nan")))
+PY
+fi
+if [ -n "${GBPS[ztpd]:-}" ] && [ -n "${GBPS[enforced]:-}" ]; then
+    python3 - "${GBPS[ztpd]}" "${GBPS[enforced]}" <<'PY'
+import sys
+off, on = map(float, sys.argv[1:])
+print("enforcer on/off throughput:         %.2f (cost %.1f%%)" % (on / off if off else float("nan"), 100 * (1 - on / off) if off else float("nan")))
 PY
 fi
