@@ -15,9 +15,16 @@ import XCTest
 /// not in the policy) and forwards between its tunnel and the origin, which runs TCP echo
 /// servers on 10.10.0.7:5432, :22, :7000 and :8080 and a UDP echo on :53, and routes the
 /// tunnel subnet back via the edge. Clients reach 10.10.0.0/24 through their tunnel.
+/// The edge's XDP guard is attached to its link to alice (`to-alice`), and the policy blocks
+/// 172.31.1.64/26 there: every test's traffic from alice crosses the XDP program.
 final class EndToEndStack: @unchecked Sendable {
     static let db = "10.10.0.7"
     static let edgePort = 51820
+    /// Outer sources the policy blocks (on alice's link), and one inside them.
+    static let blockedPrefix = "172.31.1.64/26"
+    static let blockedSource = "172.31.1.66"
+    /// A second address of alice's namespace that floods the edge's port.
+    static let flooderSource = "172.31.1.50"
 
     let lab: NetworkLab
     let ztpc: String
@@ -50,6 +57,8 @@ final class EndToEndStack: @unchecked Sendable {
           eng: [alice@example.com, bob@example.com]
         hosts:
           db: \(Self.db)
+        block:
+          - \(Self.blockedPrefix)
         rules:
           - name: db-managed
             rule: allow group:eng -> db:5432/tcp if tag:managed
@@ -118,6 +127,7 @@ final class EndToEndStack: @unchecked Sendable {
                 ztpd, edgeInterface, "--private-key", key, "--listen-port", "\(Self.edgePort)", "--policies", policyDirectory,
                 "--address", "10.99.0.1/24", "--metrics", "127.0.0.1:9586", "--control-socket", controlSocket,
                 "--decision-log", decisionLogPath, "--allow-log-sample", "1", "--log-level", "debug",
+                "--xdp-interface", "to-alice",
             ], log: "edge.log")
         guard eventually(15, { FileManager.default.fileExists(atPath: controlSocket) || !edge.isRunning }), edge.isRunning
         else { throw NetLabError("the edge's ztpd did not start:\n\(lab.log("edge.log"))") }
@@ -231,6 +241,11 @@ final class EndToEndStack: @unchecked Sendable {
     func metric(_ series: String) throws -> Double? {
         try metrics().split(separator: "\n").first { $0.hasPrefix(series + " ") }
             .flatMap { Double($0.split(separator: " ").last ?? "") }
+    }
+
+    /// The XDP program's counters on the edge, by reason (`drop_blocked`, `pass_transport`, ...).
+    func xdpCounters() throws -> [String: Int] {
+        ((try status()["xdp"] as? [String: Any])?["counters"] as? [String: Any] ?? [:]).compactMapValues { $0 as? Int }
     }
 
     /// The decision log's records.

@@ -141,21 +141,21 @@ final class EndToEndTests: XCTestCase {
     // (f)
     func testBrokenPolicyLeavesTheOldOneInForce() throws {
         let generation = try stack.policyCounter("generation")
-        // Would let bob reach 5432 if it compiled; line 24 column 27 is the bad port.
+        // Would let bob reach 5432 if it compiled; line 26 column 27 is the bad port.
         let broken = stack.policy(extraRules: [
             "- allow group:eng -> db:5432/tcp", "- allow group:eng -> db:99999/tcp",
         ])
-        XCTAssertEqual(broken.split(separator: "\n", omittingEmptySubsequences: false)[23], "  - allow group:eng -> db:99999/tcp")
+        XCTAssertEqual(broken.split(separator: "\n", omittingEmptySubsequences: false)[25], "  - allow group:eng -> db:99999/tcp")
         try stack.writePolicy(broken, expectLoad: false)
 
         XCTAssertEqual(try stack.policyCounter("generation"), generation, "a broken policy was put in force")
         let lastError = (try stack.status()["policy"] as? [String: Any])?["last_reload_error"] as? String ?? ""
-        XCTAssertTrue(lastError.contains("e2e.yaml:24:27:"), "last_reload_error: \(lastError)")
+        XCTAssertTrue(lastError.contains("e2e.yaml:26:27:"), "last_reload_error: \(lastError)")
         XCTAssertTrue(lastError.contains("invalid-port"), lastError)
         let text = try stack.statusText()
-        XCTAssertTrue(text.contains("last error: \(stack.policyDirectory)/e2e.yaml:24:27:"), text)
+        XCTAssertTrue(text.contains("last error: \(stack.policyDirectory)/e2e.yaml:26:27:"), text)
         XCTAssertTrue(text.range(of: #"reloads:\s+\d+ ok, [1-9]\d* refused"#, options: .regularExpression) != nil, text)
-        XCTAssertTrue(stack.lab.log("edge.log").contains("e2e.yaml:24:27: error:"), stack.diagnostics())
+        XCTAssertTrue(stack.lab.log("edge.log").contains("e2e.yaml:26:27: error:"), stack.diagnostics())
 
         // Decisions unchanged.
         XCTAssertTrue(try stack.tcp("alice", port: 5432), "alice lost 5432\(stack.diagnostics())")
@@ -182,5 +182,66 @@ final class EndToEndTests: XCTestCase {
         let sessions = try stack.status()["sessions"] as? [[String: Any]] ?? []
         XCTAssertFalse(sessions.contains { $0["peer"] as? String == stack.mallory.publicKey }, "\(sessions)")
         XCTAssertTrue(sessions.contains { $0["identity"] as? String == "alice" }, "\(sessions)")
+    }
+
+    // MARK: The XDP guard on the edge's link to alice
+
+    func testJunkAndAnInitiationFloodAreDroppedAtXDPWhileAPingContinues() throws {
+        try stack.lab.ip(["-n", stack.lab.namespace("alice"), "addr", "add", "\(EndToEndStack.flooderSource)/24", "dev", "to-edge"])
+        defer { _ = try? stack.lab.ip(["-n", stack.lab.namespace("alice"), "addr", "del", "\(EndToEndStack.flooderSource)/24", "dev", "to-edge"]) }
+        let before = try stack.xdpCounters()
+        // 2.5 s of junk and initiation-shaped datagrams from one source, while alice pings through the tunnel.
+        let flood = try stack.lab.spawn("alice", [
+            "python3", "-c", """
+            import os, socket, time
+            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("\(EndToEndStack.flooderSource)", 0))
+            junk = [os.urandom(1 + i % 300) for i in range(64)]
+            initiation = [b"\\x01\\x00\\x00\\x00" + os.urandom(144) for _ in range(64)]
+            end, n = time.monotonic() + 2.5, 0
+            while time.monotonic() < end:
+                for j, k in zip(junk, initiation):
+                    s.sendto(j, ("172.31.1.2", \(EndToEndStack.edgePort))); s.sendto(k, ("172.31.1.2", \(EndToEndStack.edgePort))); n += 2
+            print(n)
+            """,
+        ], log: "flood.log")
+        let ping = try stack.lab.exec("alice", ["ping", "-c", "40", "-i", "0.05", "-W", "1", EndToEndStack.db], timeout: 20)
+        XCTAssertTrue(Command.wait(flood, seconds: 10))
+        XCTAssertTrue(ping.output.contains(" 0% packet loss"), "the established client's ping lost packets during the flood: \(ping.output)")
+        let sent = Int(stack.lab.log("flood.log").trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
+        XCTAssertGreaterThan(sent, 1000, stack.lab.log("flood.log"))
+        let after = try stack.xdpCounters()
+        func delta(_ k: String) -> Int { (after[k] ?? 0) - (before[k] ?? 0) }
+        let droppedJunk = delta("drop_bad_length") + delta("drop_unknown_type") + delta("drop_reserved") + delta("drop_truncated")
+        XCTAssertGreaterThan(droppedJunk, sent / 4, "junk not dropped at XDP: \(after)")
+        XCTAssertGreaterThan(delta("drop_rate_limited"), sent / 4, "initiation flood not rate-limited at XDP: \(after)")
+        XCTAssertLessThan(delta("pass_initiation"), 200, "too many initiations reached ztpd: \(after)")
+        XCTAssertGreaterThan(delta("pass_transport"), 40, "the tunnel's own traffic must pass XDP: \(after)")
+    }
+
+    func testABlockedSourceGetsNothing() throws {
+        try stack.lab.ip(["-n", stack.lab.namespace("alice"), "addr", "add", "\(EndToEndStack.blockedSource)/24", "dev", "to-edge"])
+        defer { _ = try? stack.lab.ip(["-n", stack.lab.namespace("alice"), "addr", "del", "\(EndToEndStack.blockedSource)/24", "dev", "to-edge"]) }
+        let before = try stack.xdpCounters()["drop_blocked"] ?? 0
+        // Well-formed handshake initiations (valid MAC1 for the edge's key): unblocked, ztpd would
+        // answer them under load with cookies; blocked, nothing must come back.
+        let r = try stack.lab.exec("alice", [
+            "python3", "-c", """
+            import base64, hashlib, os, socket
+            pub = base64.b64decode("\(stack.edgeKeys.publicKey)")
+            key = hashlib.blake2s(b"mac1----" + pub).digest()
+            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("\(EndToEndStack.blockedSource)", 0)); s.settimeout(1.5)
+            for _ in range(50):
+                body = b"\\x01\\x00\\x00\\x00" + os.urandom(112)
+                s.sendto(body + hashlib.blake2s(body, key=key, digest_size=16).digest() + bytes(16), ("172.31.1.2", \(EndToEndStack.edgePort)))
+            try:
+                s.recvfrom(2048); print("answered")
+            except socket.timeout:
+                print("silence")
+            """,
+        ], timeout: 15)
+        XCTAssertEqual(r.output.trimmingCharacters(in: .whitespacesAndNewlines), "silence", "\(r)")
+        let after = try stack.xdpCounters()["drop_blocked"] ?? 0
+        XCTAssertGreaterThanOrEqual(after - before, 50, "blocked initiations must be counted at XDP")
+        XCTAssertTrue(try stack.tcp("alice", port: 5432), "alice, outside the blocked prefix, still gets through")
     }
 }
