@@ -41,12 +41,24 @@ extension DecisionTables {
     @inline(__always)
     private func cell(_ table: Int32, port: UInt16, ipProtocol: UInt8) -> Int32 {
         guard table >= 0 else { return 0 }
-        let pt = portTables[Int(table)]
-        switch ipProtocol {
-        case 6: return pt.tcpCells[Self.segment(of: port, in: pt.tcpStarts)]
-        case 17: return pt.udpCells[Self.segment(of: port, in: pt.udpStarts)]
-        case 1, 58: return pt.icmpCell
-        default: return pt.otherCell
+        return flatPorts.withUnsafeBufferPointer { f in
+            let base = Int(flatPortOffsets[Int(table)])
+            let tcp = Int(f[base]), udp = Int(f[base + 1])
+            let start: Int, count: Int
+            switch ipProtocol {
+            case 6: (start, count) = (base + 4, tcp)
+            case 17: (start, count) = (base + 4 + 2 * tcp, udp)
+            case 1, 58: return Int32(bitPattern: f[base + 2])
+            default: return Int32(bitPattern: f[base + 3])
+            }
+            // Binary search for the last start <= port among `count` starts (the first is 0).
+            var lo = 0, hi = count
+            let key = UInt32(port)
+            while hi - lo > 1 {
+                let mid = (lo + hi) >> 1
+                if f[start + mid] <= key { lo = mid } else { hi = mid }
+            }
+            return Int32(bitPattern: f[start + count + lo])
         }
     }
 
@@ -68,20 +80,32 @@ extension DecisionTables {
     /// conditions evaluated, and when the earliest of their windows flips.
     private func decideWithTime(_ a: [Candidate], _ b: [Candidate], at milliseconds: Int64) -> Decision {
         let seconds = milliseconds >= 0 ? milliseconds / 1000 : (milliseconds - 999) / 1000
-        var matching: [Int32] = []
-        var until = Int64.max
-        for c in [a, b].joined() where !matching.contains(c.rule) {
-            if c.expression < 0 {
-                matching.append(c.rule)
-                continue
+        // The matching rules go to a stack buffer; the decision then makes its one array.
+        return withUnsafeTemporaryAllocation(of: Int32.self, capacity: max(1, a.count + b.count)) { buffer in
+            var n = 0
+            var until = Int64.max
+            func consider(_ c: Candidate) {
+                if c.expression >= 0 {
+                    let (holds, flips) = evaluate(expression: Int(c.expression), at: seconds)
+                    until = min(until, flips)
+                    guard holds else { return }
+                }
+                buffer[n] = c.rule
+                n += 1
             }
-            let (holds, flips) = evaluate(expression: Int(c.expression), at: seconds)
-            until = min(until, flips)
-            if holds { matching.append(c.rule) }
+            for c in a { consider(c) }
+            for c in b { consider(c) }
+            // A rule with targets in both cells appears twice: sort, then drop repeats.
+            var matching = UnsafeMutableBufferPointer(rebasing: buffer[0..<n])
+            matching.sort()
+            var unique = 0
+            for i in 0..<n where i == 0 || matching[i] != matching[i - 1] {
+                matching[unique] = matching[i]
+                unique += 1
+            }
+            let validUntil = until == .max ? Int64.max : until &* 1000
+            return combine(UnsafeBufferPointer(rebasing: matching[0..<unique]), at: milliseconds, validUntil: validUntil)
         }
-        let validUntil = until == .max ? Int64.max : until &* 1000
-        matching.sort()
-        return combine(matching, at: milliseconds, validUntil: validUntil)
     }
 
     /// Runs an expression's postfix code on a stack of bits.

@@ -90,6 +90,12 @@ public struct DecisionTables: Sendable, Equatable {
     var nameIndex: [String: Int32] = [:]
     var staticDecisions: [Decision?] = []
     var classAllows: [Bool] = []
+    /// The port tables laid end to end in one array, so that a lookup reads one region instead
+    /// of a struct and four separately allocated arrays. Per table, at `flatPortOffsets[t]`:
+    /// tcp count, udp count, icmp cell, other cell, then tcp starts, tcp cells, udp starts, udp
+    /// cells (starts widened to 32 bits, cells as their bit patterns).
+    var flatPorts: [UInt32] = []
+    var flatPortOffsets: [Int32] = []
 
     public init(
         sourceHash: [UInt8], policyNames: [String], rules: [RuleInfo], identities: [IdentityEntry], classCount: Int,
@@ -125,6 +131,14 @@ public struct DecisionTables: Sendable, Equatable {
             nameIndex[e.name] = Int32(i)
         }
         staticDecisions = Self.pooled(cells.map { staticDecision(for: $0) })
+        flatPorts = []
+        flatPortOffsets = []
+        for p in portTables {
+            flatPortOffsets.append(Int32(flatPorts.count))
+            flatPorts += [UInt32(p.tcpStarts.count), UInt32(p.udpStarts.count), UInt32(bitPattern: p.icmpCell), UInt32(bitPattern: p.otherCell)]
+            flatPorts += p.tcpStarts.map(UInt32.init) + p.tcpCells.map { UInt32(bitPattern: $0) }
+            flatPorts += p.udpStarts.map(UInt32.init) + p.udpCells.map { UInt32(bitPattern: $0) }
+        }
         classAllows = (0..<classCount).map { classAllowsSomething($0) }
     }
 
@@ -195,28 +209,51 @@ public struct DecisionTables: Sendable, Equatable {
 
     /// Deny beats allow; the decision names the winning rules, and the allows a deny overrode.
     func combine(_ matching: [Int32], at now: Int64, validUntil: Int64) -> Decision {
-        let denies = matching.filter { rules[Int($0)].action == .deny }
-        let allows = matching.filter { rules[Int($0)].action == .allow }
-        if !denies.isEmpty {
-            let ttl = denies.map { rules[Int($0)].ttlMilliseconds }.min()!
-            return Decision(
-                verdict: .deny, reason: .denied, rules: denies[...], overridden: allows[...], ttlMilliseconds: ttl, rate: nil,
-                rateRule: -1, validUntilMilliseconds: min(validUntil, now &+ ttl))
+        matching.withUnsafeBufferPointer { combine($0, at: now, validUntil: validUntil) }
+    }
+
+    /// The same over a buffer of matching rule indices, with one allocation: the denies and then
+    /// the allows in one array, of which the decision's lists are slices.
+    func combine(_ matching: UnsafeBufferPointer<Int32>, at now: Int64, validUntil: Int64) -> Decision {
+        var denyCount = 0
+        var denyTTL = Int64.max, allowTTL = Int64.max
+        var widest: Int32 = -1
+        for r in matching {
+            let rule = rules[Int(r)]
+            if rule.action == .deny {
+                denyCount += 1
+                denyTTL = min(denyTTL, rule.ttlMilliseconds)
+            } else {
+                allowTTL = min(allowTTL, rule.ttlMilliseconds)
+                // The flow goes through the most permissive matching rule, and is counted against
+                // it; between equal rates the smallest rule id, so that file order never matters.
+                if widest < 0 {
+                    widest = r
+                } else {
+                    let rw = rules[Int(widest)].rate.perSecond, rr = rule.rate.perSecond
+                    if rr > rw || (rr == rw && rule.id < rules[Int(widest)].id) { widest = r }
+                }
+            }
         }
-        if !allows.isEmpty {
-            let ttl = allows.map { rules[Int($0)].ttlMilliseconds }.min()!
-            // The flow goes through the most permissive matching rule, and is counted against it;
-            // between equal rates the smallest rule id, so that file order never matters.
-            let widest = allows.max { a, b in
-                let ra = rules[Int(a)].rate.perSecond, rb = rules[Int(b)].rate.perSecond
-                return ra != rb ? ra < rb : rules[Int(a)].id > rules[Int(b)].id
-            }!
+        if matching.isEmpty {
             return Decision(
-                verdict: .allow, reason: .allowed, rules: allows[...], overridden: [], ttlMilliseconds: ttl,
-                rate: rules[Int(widest)].rate, rateRule: widest, validUntilMilliseconds: min(validUntil, now &+ ttl))
+                verdict: .deny, reason: .noRuleMatched, rules: [], overridden: [], ttlMilliseconds: defaultTTLMilliseconds,
+                rate: nil, rateRule: -1, validUntilMilliseconds: min(validUntil, now &+ defaultTTLMilliseconds))
+        }
+        let ordered = [Int32](unsafeUninitializedCapacity: matching.count) { out, count in
+            var d = 0, a = denyCount
+            for r in matching {
+                if rules[Int(r)].action == .deny { out[d] = r; d += 1 } else { out[a] = r; a += 1 }
+            }
+            count = matching.count
+        }
+        if denyCount > 0 {
+            return Decision(
+                verdict: .deny, reason: .denied, rules: ordered[0..<denyCount], overridden: ordered[denyCount...],
+                ttlMilliseconds: denyTTL, rate: nil, rateRule: -1, validUntilMilliseconds: min(validUntil, now &+ denyTTL))
         }
         return Decision(
-            verdict: .deny, reason: .noRuleMatched, rules: [], overridden: [], ttlMilliseconds: defaultTTLMilliseconds,
-            rate: nil, rateRule: -1, validUntilMilliseconds: min(validUntil, now &+ defaultTTLMilliseconds))
+            verdict: .allow, reason: .allowed, rules: ordered[...], overridden: [], ttlMilliseconds: allowTTL,
+            rate: rules[Int(widest)].rate, rateRule: widest, validUntilMilliseconds: min(validUntil, now &+ allowTTL))
     }
 }
