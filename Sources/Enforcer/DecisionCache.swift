@@ -10,6 +10,8 @@ public struct DecisionCache: Sendable {
         public var allowed: Bool
         /// For a deny: whether a deny rule made it (else no rule matched), for the drop counters.
         public var explicitDeny: Bool
+        /// The flow was opened toward the client (allowed by a `*` rule), not by the client.
+        public var towardClient: Bool
         /// The rule a new flow was charged to, or -1.
         public var rule: Int32
         /// Until when (Unix ms) the decision may be reused without asking the tables again.
@@ -31,7 +33,7 @@ public struct DecisionCache: Sendable {
         while size < capacity { size <<= 1 }
         let empty = Entry(
             key: FlowKey(peer: 0, ipProtocol: 0, isV6: false, client: 0, resource: 0, clientPort: 0, resourcePort: 0),
-            allowed: false, explicitDeny: false, rule: -1, validUntil: 0, lastSeen: 0, generation: 0)
+            allowed: false, explicitDeny: false, towardClient: false, rule: -1, validUntil: 0, lastSeen: 0, generation: 0)
         entries = [Entry](repeating: empty, count: size)
         mask = size - 1
     }

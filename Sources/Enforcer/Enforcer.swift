@@ -140,6 +140,15 @@ public final class Enforcer: @unchecked Sendable {
         statistics.cacheMisses &+= 1
         let g = store.generation
         if peer.resolvedIn != g.number { refresh(peer, g, now: now) }
+        if let e = cached, e.towardClient, e.allowed, now - e.lastSeen < flowIdleTimeout {
+            // The client answering a flow that a `*` rule let reach it: asked again in that direction.
+            guard peer.evaluations.take(now: now) else { return count(.drop(.evaluationRateLimited)) }
+            let d = g.tables.decideForAnyone(
+                address: IPAddress(family: s.family, value: key.client), port: key.clientPort, ipProtocol: key.ipProtocol, at: now)
+            guard d.verdict == .allow else { return count(.drop(.unsolicited)) }
+            cache.store(.init(key: key, allowed: true, explicitDeny: false, towardClient: true, rule: d.rateRule, validUntil: d.validUntilMilliseconds, lastSeen: now, generation: g.number))
+            return count(.pass)
+        }
         return decide(peer, s, key, g, now: now, isNewFlow: cached == nil || cached?.allowed == false)
     }
 
@@ -164,7 +173,7 @@ public final class Enforcer: @unchecked Sendable {
                 clientPort: s.destinationPort, resourcePort: s.sourcePort)
         }
         guard let e = cache.lookup(key), e.allowed, now - e.lastSeen < flowIdleTimeout else {
-            return count(.drop(.unsolicited))
+            return unsolicited(peer, s, key, now: now)
         }
         if e.generation == number && now < e.validUntil && peer.resolvedIn == number {
             statistics.cacheHits &+= 1
@@ -177,11 +186,34 @@ public final class Enforcer: @unchecked Sendable {
         if peer.resolvedIn != g.number { refresh(peer, g, now: now) }
         guard let identity = peer.identity else { return count(.drop(.unknownIdentity)) }
         guard peer.evaluations.take(now: now) else { return count(.drop(.evaluationRateLimited)) }
-        let d = g.tables.decide(
-            identity: identity, address: IPAddress(family: s.family, value: key.resource), port: key.resourcePort,
-            ipProtocol: key.ipProtocol, at: now)
-        cache.store(.init(key: key, allowed: d.verdict == .allow, explicitDeny: d.reason == .denied, rule: d.rateRule, validUntil: d.validUntilMilliseconds, lastSeen: now, generation: g.number))
+        let d =
+            e.towardClient
+            ? g.tables.decideForAnyone(
+                address: IPAddress(family: s.family, value: key.client), port: key.clientPort, ipProtocol: key.ipProtocol, at: now)
+            : g.tables.decide(
+                identity: identity, address: IPAddress(family: s.family, value: key.resource), port: key.resourcePort,
+                ipProtocol: key.ipProtocol, at: now)
+        cache.store(.init(key: key, allowed: d.verdict == .allow, explicitDeny: d.reason == .denied, towardClient: e.towardClient, rule: d.rateRule, validUntil: d.validUntilMilliseconds, lastSeen: now, generation: g.number))
         return count(d.verdict == .allow ? .pass : .drop(.unsolicited))
+    }
+
+    /// Traffic toward a client that no flow of the client explains passes only when a `*` rule
+    /// allows anyone to reach the client's address and port (`allow * -> 10.99.0.0/24:22/tcp`);
+    /// the flow is then remembered so that the client's replies pass.
+    private func unsolicited(_ peer: PeerContext, _ s: PacketSummary, _ key: FlowKey, now: Int64) -> Verdict {
+        guard s.icmp != .error, s.icmp != .echoReply else { return count(.drop(.unsolicited)) }
+        let g = store.generation
+        guard g.tables.anyoneClass >= 0, peer.evaluations.take(now: now) else { return count(.drop(.unsolicited)) }
+        statistics.cacheMisses &+= 1
+        let d = g.tables.decideForAnyone(
+            address: IPAddress(family: s.family, value: s.destination), port: s.destinationPort, ipProtocol: s.ipProtocol,
+            at: now)
+        countRules(d, g)
+        guard d.verdict == .allow else { return count(.drop(.unsolicited)) }
+        statistics.decisionsAllowed &+= 1
+        // Stored in the client's direction, as its replies will look up.
+        cache.store(.init(key: key, allowed: true, explicitDeny: false, towardClient: true, rule: d.rateRule, validUntil: d.validUntilMilliseconds, lastSeen: now, generation: g.number))
+        return count(.pass)
     }
 
     private func decide(
@@ -206,7 +238,7 @@ public final class Enforcer: @unchecked Sendable {
             log(peer, s, d, g, now: now, limited: limited)
             return count(.drop(limited))
         }
-        cache.store(.init(key: key, allowed: d.verdict == .allow, explicitDeny: d.reason == .denied, rule: d.rateRule, validUntil: d.validUntilMilliseconds, lastSeen: now, generation: g.number))
+        cache.store(.init(key: key, allowed: d.verdict == .allow, explicitDeny: d.reason == .denied, towardClient: false, rule: d.rateRule, validUntil: d.validUntilMilliseconds, lastSeen: now, generation: g.number))
         log(peer, s, d, g, now: now, limited: nil)
         switch d.verdict {
         case .allow: return count(.pass)

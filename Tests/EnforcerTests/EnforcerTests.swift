@@ -98,6 +98,22 @@ final class EnforcerTests: XCTestCase {
         XCTAssertEqual(outbound(e, alice, Packets.tcp("10.10.0.7", 5432, "10.99.0.2", 40000), at: t0 + 400_000), .drop(.unsolicited))
     }
 
+    func testTrafficTowardAClientPassesOnlyWhenAStarRuleAllowsIt() throws {
+        let e = try enforcer(["allow * -> 10.99.0.0/24:22/tcp", "allow tag:managed -> 10.10.0.0/24:*/tcp"])
+        let alice = try XCTUnwrap(e.sessionEstablished(key(Self.alice), now: t0))
+        // A host of the origin network opens ssh to alice's tunnel address: a `*` rule allows it.
+        XCTAssertEqual(outbound(e, alice, Packets.tcp("10.10.0.7", 50000, "10.99.0.2", 22), at: t0), .pass)
+        // alice's answers pass, also after the decision's ttl.
+        XCTAssertEqual(inbound(e, alice, Packets.tcp("10.99.0.2", 22, "10.10.0.7", 50000), at: t0 + 1), .pass)
+        XCTAssertEqual(inbound(e, alice, Packets.tcp("10.99.0.2", 22, "10.10.0.7", 50000), at: t0 + 60_000), .pass)
+        XCTAssertEqual(outbound(e, alice, Packets.tcp("10.10.0.7", 50000, "10.99.0.2", 22), at: t0 + 61_000), .pass)
+        // Another port toward alice: no rule, dropped; a tag rule does not count for "anyone".
+        XCTAssertEqual(outbound(e, alice, Packets.tcp("10.10.0.7", 50001, "10.99.0.2", 80), at: t0), .drop(.unsolicited))
+        let strict = try enforcer(["allow tag:managed -> 10.99.0.0/24:22/tcp"])
+        let a2 = try XCTUnwrap(strict.sessionEstablished(key(Self.alice), now: t0))
+        XCTAssertEqual(outbound(strict, a2, Packets.tcp("10.10.0.7", 50000, "10.99.0.2", 22), at: t0), .drop(.unsolicited))
+    }
+
     func testICMPErrorsOfAnAllowedFlowPass() throws {
         let e = try enforcer(["allow * -> 10.10.0.0/24:53/udp"])
         let alice = try XCTUnwrap(e.sessionEstablished(key(Self.alice), now: t0))

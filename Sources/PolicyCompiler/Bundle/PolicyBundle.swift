@@ -90,6 +90,7 @@ public enum PolicyBundle {
         body.array(t.v4Segments) { $0.i32($1) }
         body.array(t.v6Segments) { $0.i32($1) }
         body.array(t.classWide) { $0.i32($1) }
+        body.i32(t.anyoneClass)
         body.array(t.blockedSources) { w, c in
             w.u8(c.address.family.rawValue)
             w.u128(c.address.value)
@@ -180,6 +181,7 @@ public enum PolicyBundle {
         let v4Segments = try r.array(minimumElementSize: 4) { r throws(BinaryReader.Truncated) in try r.i32() }
         let v6Segments = try r.array(minimumElementSize: 4) { r throws(BinaryReader.Truncated) in try r.i32() }
         let classWide = try r.array(minimumElementSize: 4) { r throws(BinaryReader.Truncated) in try r.i32() }
+        let anyoneClass = try r.i32()
         let blocked = try r.array(minimumElementSize: 18) { r throws(BinaryReader.Truncated) in try readCIDR(&r) }
         guard r.remaining == 32 else { throw LoadError.inconsistent("unexpected bytes after the tables") }
         var t = DecisionTables(
@@ -188,6 +190,7 @@ public enum PolicyBundle {
             atoms: atoms, expressions: expressions, cells: cells, portTables: portTables, v4Starts: v4Starts,
             v6Starts: v6Starts, v4Segments: v4Segments, v6Segments: v6Segments, classWide: classWide)
         t.blockedSources = blocked
+        t.anyoneClass = anyoneClass
         return t
     }
 
@@ -250,6 +253,7 @@ public enum PolicyBundle {
         try check(t.v6Segments.count == t.classCount * t.v6Starts.count, "IPv6 segment map size")
         let tableRange = -1..<Int32(t.portTables.count)
         try check(t.classWide.count == t.classCount, "class table map size")
+        try check(t.anyoneClass >= -1 && Int(t.anyoneClass) < t.classCount, "anyone class out of range")
         try check((t.v4Segments + t.v6Segments + t.classWide).allSatisfy(tableRange.contains), "segment map out of range")
     }
 

@@ -15,7 +15,23 @@ extension DecisionTables {
                 ttlMilliseconds: defaultTTLMilliseconds, rate: nil, rateRule: -1,
                 validUntilMilliseconds: milliseconds &+ defaultTTLMilliseconds)
         }
-        let cls = Int(identities[identity].classIndex)
+        return decide(class: Int(identities[identity].classIndex), address: address, port: port, ipProtocol: ipProtocol, at: milliseconds)
+    }
+
+    /// Decides for "anyone": the rules whose subjects include `*`, for a sender that is no
+    /// identity (say a host of the origin network reaching a client). No such rule: default deny.
+    public func decideForAnyone(address: IPAddress, port: UInt16, ipProtocol: UInt8, at milliseconds: Int64) -> Decision {
+        guard anyoneClass >= 0 else {
+            return Decision(
+                verdict: .deny, reason: .noRuleMatched, rules: [], overridden: [], ttlMilliseconds: defaultTTLMilliseconds,
+                rate: nil, rateRule: -1, validUntilMilliseconds: milliseconds &+ defaultTTLMilliseconds)
+        }
+        return decide(class: Int(anyoneClass), address: address, port: port, ipProtocol: ipProtocol, at: milliseconds)
+    }
+
+    private func decide(class cls: Int, address: IPAddress, port: UInt16, ipProtocol: UInt8, at milliseconds: Int64)
+        -> Decision
+    {
         let table: Int32
         switch address.family {
         case .v4:

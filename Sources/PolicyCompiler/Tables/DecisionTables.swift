@@ -84,6 +84,9 @@ public struct DecisionTables: Sendable, Equatable {
     public var classWide: [Int32]
     /// Outer source prefixes blocked from the tunnel port (`block:`), sorted and without duplicates.
     public var blockedSources: [CIDR] = []
+    /// The class of "anyone" (the `*` rules, for someone with no user, group or tag), or -1 when
+    /// no such rule exists: what decides traffic toward a client that no flow of its explains.
+    public var anyoneClass: Int32 = -1
 
     // Derived on construction and on load; not part of the bundle.
     var keyIndex: [PeerKey: Int32] = [:]
@@ -169,7 +172,7 @@ public struct DecisionTables: Sendable, Equatable {
             && a.zones == b.zones && a.atoms == b.atoms && a.expressions == b.expressions && a.cells == b.cells
             && a.portTables == b.portTables && a.v4Starts == b.v4Starts && a.v6Starts == b.v6Starts
             && a.v4Segments == b.v4Segments && a.v6Segments == b.v6Segments && a.classWide == b.classWide
-            && a.blockedSources == b.blockedSources
+            && a.blockedSources == b.blockedSources && a.anyoneClass == b.anyoneClass
     }
 
     /// Index of the identity with this key, if the policy knows it.

@@ -85,6 +85,34 @@ struct TableBuilder {
                     name: identity.name, key: identity.key, classIndex: cls, evaluationRate: identity.evaluationRate,
                     allowedIPs: identity.decl.allowedIPs.map(\.value)))
         }
+        // "Anyone": the rules whose subjects include `*`, for someone with no user, group or tag.
+        // It decides traffic toward a client that no flow of the client explains (a host of the
+        // origin network opening a connection to a client), which only such rules can allow.
+        var anyoneView: [Int32] = []
+        let nobody = ResolvedIdentity(
+            name: "", key: PeerKey(bytes: [UInt8](repeating: 0, count: 32))!, user: nil, tags: [], groups: [],
+            evaluationRate: set.defaultRate,
+            decl: IdentityDecl(name: Located("", SourceSpan(SourceLocation(file: "", line: 1, column: 1))),
+                               key: Located("", SourceSpan(SourceLocation(file: "", line: 1, column: 1))), user: nil, tags: []))
+        for rule in set.rules where rule.rule.subjects.contains(where: { $0.value == .any }) {
+            switch rule.rule.condition.map({ partial($0, nobody) }) ?? .constant(true) {
+            case .constant(false): continue
+            case .constant(true): anyoneView += [Int32(rule.index), -1]
+            case .time(let e): anyoneView += [Int32(rule.index), intern(e)]
+            }
+        }
+        var anyoneClass: Int32 = -1
+        if !anyoneView.isEmpty {
+            if let existing = classIndex[anyoneView] {
+                anyoneClass = existing
+            } else {
+                anyoneClass = Int32(classes.count)
+                classIndex[anyoneView] = anyoneClass
+                var map: [Int32: Int32] = [:]
+                for i in stride(from: 0, to: anyoneView.count, by: 2) { map[anyoneView[i]] = anyoneView[i + 1] }
+                classes.append(map)
+            }
+        }
 
         // 2. Entries and address partitions.
         var v4Ranges: [(Int32, UInt128, UInt128)] = []
@@ -144,6 +172,7 @@ struct TableBuilder {
             zones: zones, atoms: atoms, expressions: expressions, cells: cells, portTables: portTables,
             v4Starts: v4Starts128.map { UInt32(truncatingIfNeeded: $0) }, v6Starts: v6Starts, v4Segments: v4Segments,
             v6Segments: v6Segments, classWide: classWide)
+        tables.anyoneClass = anyoneClass
         tables.blockedSources = Array(Set(set.parsed.files.flatMap { $0.blocks.map(\.value) }))
             .sorted { ($0.address, $0.prefixLength) < ($1.address, $1.prefixLength) }
         return tables
