@@ -50,6 +50,30 @@ final class HandshakeTests: XCTestCase {
         XCTAssertEqual(Array(try keys.initiator.open(message).prefix(pong.count)), pong, file: file, line: line)
     }
 
+    /// The paper's four DHs per side: the initiator does DH(E_i, S_r) for its initiation
+    /// and two for the response; the responder one to read the initiation and two to answer
+    /// (static-static is precomputed per peer and not counted). Indices live while used.
+    func testHandshakeCountsItsDiffieHellmanOperationsAndIndices() throws {
+        var pair = try makePair()
+        XCTAssertEqual(pair.alice.liveIndices, [])
+        let initiation = try pair.alice.createInitiation(to: pair.bob.publicKey)
+        XCTAssertEqual(pair.alice.dhOperations, 1)
+        XCTAssertEqual(pair.alice.liveIndices, [initiation.senderIndex], "the initiation's index is live at once")
+        _ = try pair.bob.consumeInitiation(initiation)
+        XCTAssertEqual(pair.bob.dhOperations, 1)
+        let response = try pair.bob.createResponse(to: pair.alice.publicKey)
+        XCTAssertEqual(pair.bob.dhOperations, 3)
+        XCTAssertEqual(pair.bob.liveIndices, [response.senderIndex])
+        let generation = pair.bob.indexGeneration
+        let keys = try pair.bob.beginSession(with: pair.alice.publicKey)
+        XCTAssertEqual(pair.bob.indexGeneration, generation, "the index moves to the keypair unchanged")
+        _ = try pair.alice.consumeResponse(response)
+        XCTAssertEqual(pair.alice.dhOperations, 3)
+        pair.bob.releaseIndex(keys.localIndex)
+        XCTAssertEqual(pair.bob.liveIndices, [])
+        XCTAssertNotEqual(pair.bob.indexGeneration, generation)
+    }
+
     func testHandshakeWithoutPresharedKeyLetsBothSidesExchangeTransportPackets() throws {
         var pair = try makePair()
         var keys = try handshake(&pair)

@@ -22,7 +22,7 @@ final class InteropTests: XCTestCase {
     }
 
     /// The ztpd binary built next to the test bundle.
-    private func ztpdPath() throws -> String {
+    static func ztpdPath() throws -> String {
         let bundle = Bundle.main.bundleURL
         let candidates = [
             bundle.appendingPathComponent("ztpd"),
@@ -48,7 +48,7 @@ final class InteropTests: XCTestCase {
     private func startPeers(weInitiate: Bool, presharedKey: SymmetricKey? = nil, ipv6Underlay: Bool = false,
                             ztpdArguments: [String] = []) throws -> Setup {
         let tools = try NetTestbed.requireEnvironment(tools: ["ip", "wireguard-go", "wg", "ping"])
-        let ztpd = try ztpdPath()
+        let ztpd = try Self.ztpdPath()
         let testbed = try NetTestbed()
         self.testbed = testbed
         let ours = PrivateKey(), theirs = PrivateKey()
@@ -243,7 +243,12 @@ final class InteropTests: XCTestCase {
     /// Our interface's counters, from ztpd's `ztp-stats=1` UAPI request: the global ones,
     /// and the peer's (keys prefixed `peer.`).
     private func ztpStatistics(_ setup: Setup) throws -> [String: String] {
-        let reply = try NetTestbed.uapiRequest("/var/run/wireguard/\(setup.ourInterface).sock", "ztp-stats=1\n\n")
+        try Self.ztpStatistics(interface: setup.ourInterface)
+    }
+
+    /// ztpd's counters from its UAPI socket (`ztp-stats=1`), per-peer ones prefixed `peer.`.
+    static func ztpStatistics(interface: String) throws -> [String: String] {
+        let reply = try NetTestbed.uapiRequest("/var/run/wireguard/\(interface).sock", "ztp-stats=1\n\n")
         var result: [String: String] = [:]
         var prefix = ""
         for line in reply.split(separator: "\n") {

@@ -10,20 +10,26 @@ final class RuntimeSessionTests: XCTestCase {
     final class Side: @unchecked Sendable {
         let key = PrivateKey()
         let address: String
+        let name: String
         var runtime: TunnelRuntime!
         var kernelEnd: Int32 = -1
         let events = EventLog()
-        init(address: String) { self.address = address }
+        /// Every set `receiverIndicesChanged` reported, in order.
+        let indexSets = Log<Set<UInt32>>()
+        init(address: String, name: String = "") { self.address = address; self.name = name }
     }
 
-    final class EventLog: @unchecked Sendable {
+    final class Log<Entry>: @unchecked Sendable {
         private let lock = NSLock()
-        private var entries: [String] = []
-        func append(_ entry: String) { lock.lock(); entries.append(entry); lock.unlock() }
-        var all: [String] { lock.lock(); defer { lock.unlock() }; return entries }
+        private var entries: [Entry] = []
+        func append(_ entry: Entry) { lock.lock(); entries.append(entry); lock.unlock() }
+        var all: [Entry] { lock.lock(); defer { lock.unlock() }; return entries }
     }
+    typealias EventLog = Log<String>
 
-    private var sides: [Side] = []
+    var sides: [Side] = []
+    /// Both sides' session events and index reports, in the order they happened.
+    let timeline = EventLog()
 
     override func tearDown() {
         for side in sides {
@@ -35,39 +41,49 @@ final class RuntimeSessionTests: XCTestCase {
     }
 
     /// `a` knows `b`'s endpoint (or `bEndpointPort` on loopback); `b` learns `a`'s from
-    /// its handshake.
-    private func makePair(filterOnB: (@Sendable (TunnelRuntime.Direction, PublicKey, UnsafeRawBufferPointer) -> TunnelRuntime.Verdict)? = nil,
-                          bEndpointPort: UInt16? = nil) throws -> (Side, Side) {
-        let a = Side(address: "10.77.0.1"), b = Side(address: "10.77.0.2")
+    /// its handshake. With `slowIndexHook`, each receiverIndicesChanged call takes 100 ms.
+    func makePair(filterOnB: (@Sendable (TunnelRuntime.Direction, PublicKey, UnsafeRawBufferPointer) -> TunnelRuntime.Verdict)? = nil,
+                  bEndpointPort: UInt16? = nil, slowIndexHook: Bool = false) throws -> (Side, Side) {
+        let a = Side(address: "10.77.0.1", name: "a"), b = Side(address: "10.77.0.2", name: "b")
         sides = [a, b]
         let socketA = try UDPSocket(port: 0), socketB = try UDPSocket(port: 0)
-        for (side, socket, peer, endpoint, filter) in [
-            (a, socketA, b, Endpoint(address: [127, 0, 0, 1], port: bEndpointPort ?? socketB.port), nil),
-            (b, socketB, a, nil as Endpoint?, filterOnB),
-        ] {
-            var fds: [Int32] = [0, 0]
-            XCTAssertEqual(socketpair(AF_UNIX, Int32(SOCK_SEQPACKET.rawValue), 0, &fds), 0)
-            var timeout = timeval(tv_sec: 3, tv_usec: 0)
-            setsockopt(fds[1], SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-            side.kernelEnd = fds[1]
-            let events = side.events
-            let config = TunnelConfiguration(privateKey: side.key, peers: [
-                .init(publicKey: peer.key.publicKey, allowedIPs: [IPPrefix("\(peer.address)/32")!], endpoint: endpoint),
-            ])
-            let hooks = TunnelRuntime.Hooks(
-                sessionEstablished: { key, _ in events.append("up \(key.base64)") },
-                sessionEnded: { key, _ in events.append("down \(key.base64)") },
-                packetFilter: filter)
-            side.runtime = try TunnelRuntime(configuration: config, tun: TunDevice(packetDescriptor: fds[0], name: "fake"),
-                                             socket: socket, hooks: hooks)
-        }
-        a.runtime.start()
-        b.runtime.start()
+        try start(a, socket: socketA, peer: b.key.publicKey, peerAddress: b.address,
+                  endpoint: Endpoint(address: [127, 0, 0, 1], port: bEndpointPort ?? socketB.port), slowIndexHook: slowIndexHook)
+        try start(b, socket: socketB, peer: a.key.publicKey, peerAddress: a.address, endpoint: nil,
+                  filter: filterOnB, slowIndexHook: slowIndexHook)
         return (a, b)
     }
 
+    /// Starts `side`'s runtime on `socket` with one peer and a socket pair as its TUN device.
+    func start(_ side: Side, socket: UDPSocket, peer: PublicKey, peerAddress: String, endpoint: Endpoint?,
+               filter: (@Sendable (TunnelRuntime.Direction, PublicKey, UnsafeRawBufferPointer) -> TunnelRuntime.Verdict)? = nil,
+               slowIndexHook: Bool = false, configure: (inout TunnelConfiguration) -> Void = { _ in }) throws {
+        var fds: [Int32] = [0, 0]
+        XCTAssertEqual(socketpair(AF_UNIX, Int32(SOCK_SEQPACKET.rawValue), 0, &fds), 0)
+        var timeout = timeval(tv_sec: 3, tv_usec: 0)
+        setsockopt(fds[1], SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        side.kernelEnd = fds[1]
+        let events = side.events, indexSets = side.indexSets, timeline = timeline, name = side.name
+        var config = TunnelConfiguration(privateKey: side.key, peers: [
+            .init(publicKey: peer, allowedIPs: [IPPrefix("\(peerAddress)/32")!], endpoint: endpoint),
+        ])
+        configure(&config)
+        let hooks = TunnelRuntime.Hooks(
+            sessionEstablished: { key, _ in events.append("up \(key.base64)"); timeline.append("\(name) up") },
+            sessionEnded: { key, _ in events.append("down \(key.base64)"); timeline.append("\(name) down") },
+            packetFilter: filter,
+            receiverIndicesChanged: { set in
+                if slowIndexHook { usleep(100_000) }
+                indexSets.append(set)
+                timeline.append("\(name) indices \(set.sorted())")
+            })
+        side.runtime = try TunnelRuntime(configuration: config, tun: TunDevice(packetDescriptor: fds[0], name: "fake"),
+                                         socket: socket, hooks: hooks)
+        side.runtime.start()
+    }
+
     /// A minimal IPv4/UDP packet from `source` to `destination` carrying `marker`.
-    private func packet(from source: String, to destination: String, marker: UInt8) -> [UInt8] {
+    func packet(from source: String, to destination: String, marker: UInt8) -> [UInt8] {
         var bytes = [UInt8](repeating: 0, count: 32)
         bytes[0] = 0x45; bytes[3] = 32; bytes[8] = 64; bytes[9] = 17
         bytes.replaceSubrange(12..<16, with: IPAddress(source)!.bytes)
@@ -76,12 +92,12 @@ final class RuntimeSessionTests: XCTestCase {
         return bytes
     }
 
-    private func inject(_ side: Side, _ bytes: [UInt8]) {
+    func inject(_ side: Side, _ bytes: [UInt8]) {
         _ = bytes.withUnsafeBytes { write(side.kernelEnd, $0.baseAddress, $0.count) }
     }
 
     /// Reads packets off `side`'s TUN until one carries `marker` (or the 3 s timeout).
-    private func receive(_ side: Side, marker: UInt8) -> Bool {
+    func receive(_ side: Side, marker: UInt8) -> Bool {
         var buffer = [UInt8](repeating: 0, count: 2048)
         for _ in 0..<20 {
             let n = buffer.withUnsafeMutableBytes { read(side.kernelEnd, $0.baseAddress, $0.count) }

@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+import Edge
 @testable import Tunnel
 
 final class AllowedIPsTests: XCTestCase {
@@ -89,6 +90,27 @@ final class ConfigurationTests: XCTestCase {
         XCTAssertTrue(config.peers[1].endpoint!.isIPv4)
     }
 
+    /// An explicit PersistentKeepalive of 0 or off is kept as 0, so that it overrides the
+    /// interface's default keepalive; a peer without the key gets the default.
+    func testExplicitKeepaliveOffIsKeptApartFromUnset() throws {
+        let text = """
+            [Interface]
+            PrivateKey = \(PrivateKey().base64)
+            [Peer]
+            PublicKey = \(PrivateKey().publicKey.base64)
+            PersistentKeepalive = off
+            [Peer]
+            PublicKey = \(PrivateKey().publicKey.base64)
+            PersistentKeepalive = 0
+            [Peer]
+            PublicKey = \(PrivateKey().publicKey.base64)
+            """
+        let config = try TunnelConfiguration(parsing: text)
+        XCTAssertEqual(config.peers.map(\.persistentKeepalive), [0, 0, nil])
+        XCTAssertEqual(config.handshakeCoalescing, .default)
+        XCTAssertNil(config.defaultPersistentKeepalive)
+    }
+
     func testErrorsNameTheLineAndNeverTheKey() {
         let secret = PrivateKey().base64
         XCTAssertThrowsError(try TunnelConfiguration(parsing: "[Interface]\nPrivateKey = \(secret)x\n")) { error in
@@ -103,6 +125,25 @@ final class ConfigurationTests: XCTestCase {
 }
 
 final class ZtpdCommandTests: XCTestCase {
+    /// The daemon config's handshake keys, and their errors, as the other keys'.
+    func testDaemonConfigTakesCoalescingAndKeepaliveSettings() throws {
+        let c = try EdgeConfig.parse("coalesce_window_ms: 250\nmax_coalesced_handshakes: 0\npersistent_keepalive_seconds: 25\n",
+                                     path: "ztpd.yaml")
+        XCTAssertEqual(c.coalesceWindowMilliseconds, 250)
+        XCTAssertEqual(c.maxCoalescedHandshakes, 0)
+        XCTAssertEqual(c.persistentKeepaliveSeconds, 25)
+        let defaults = EdgeConfig()
+        XCTAssertEqual(defaults.coalesceWindowMilliseconds, 500)
+        XCTAssertEqual(defaults.maxCoalescedHandshakes, 8)
+        XCTAssertEqual(defaults.persistentKeepaliveSeconds, 0)
+        XCTAssertThrowsError(try EdgeConfig.parse("persistent_keepalive_seconds: 70000", path: "ztpd.yaml")) {
+            XCTAssertEqual("\($0)", "ztpd.yaml:1:31: 'persistent_keepalive_seconds' must be a whole number from 0 to 65535")
+        }
+        XCTAssertThrowsError(try EdgeConfig.parse("coalesce_window: 5", path: "ztpd.yaml")) {
+            XCTAssertEqual("\($0)", "ztpd.yaml:1:1: unknown key 'coalesce_window'; did you mean 'coalesce_window_ms'?")
+        }
+    }
+
     func testRefusesConfigReadableByOthers() throws {
         let binary = Bundle.main.bundleURL.appendingPathComponent("ztpd")
         let fallback = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("ztpd")

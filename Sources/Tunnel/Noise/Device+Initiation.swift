@@ -52,6 +52,23 @@ extension Device {
     public mutating func consumeInitiation(
         _ message: MessageInitiation, now: ContinuousClock.Instant = .now
     ) throws -> PublicKey {
+        try acceptInitiation(try openInitiation(message), now: now)
+    }
+
+    /// An initiation decrypted but not yet accepted: who sent it and when, and the
+    /// handshake state to continue from.
+    struct OpenedInitiation {
+        let initiator: PublicKey
+        let timestamp: TAI64N
+        fileprivate let state: SymmetricState
+        fileprivate let ephemeral: PublicKey
+        fileprivate let senderIndex: UInt32
+    }
+
+    /// First half of ``consumeInitiation(_:now:)``: verifies MAC1 and decrypts the
+    /// initiator's static key (one DH) and timestamp, changing nothing but the DH count, so
+    /// that the caller can decide on the initiation knowing its sender.
+    mutating func openInitiation(_ message: MessageInitiation) throws -> OpenedInitiation {
         guard cookieChecker.verifyMAC1(message.bytes, mac1Offset: MessageInitiation.mac1Offset) else {
             throw HandshakeError.invalidMAC1
         }
@@ -67,7 +84,7 @@ extension Device {
             throw HandshakeError.decryptionFailed
         }
         let initiator = try PublicKey(rawBytes: staticBytes)
-        guard var peer = peers[initiator] else { throw HandshakeError.unknownPeer }
+        guard let peer = peers[initiator] else { throw HandshakeError.unknownPeer }
 
         let timestampKey = state.mixKeyAndDeriveKey(peer.staticStatic)
         let timestampBytes: [UInt8]
@@ -77,9 +94,17 @@ extension Device {
             throw HandshakeError.decryptionFailed
         }
         guard let timestamp = TAI64N(bytes: timestampBytes) else { throw HandshakeError.decryptionFailed }
+        return OpenedInitiation(initiator: initiator, timestamp: timestamp, state: state, ephemeral: ephemeral,
+                                senderIndex: message.senderIndex)
+    }
+
+    /// Second half of ``consumeInitiation(_:now:)``: the freshness checks, then the
+    /// peer's handshake moves to `initiationConsumed`.
+    mutating func acceptInitiation(_ opened: OpenedInitiation, now: ContinuousClock.Instant) throws -> PublicKey {
+        guard var peer = peers[opened.initiator] else { throw HandshakeError.unknownPeer }
         // A captured initiation replayed later carries an old timestamp: refuse it, so an
         // attacker cannot make us reset a live session or burn CPU on a known message.
-        if let last = peer.lastInitiationTimestamp, timestamp <= last {
+        if let last = peer.lastInitiationTimestamp, opened.timestamp <= last {
             throw HandshakeError.replayedTimestamp
         }
         if let last = peer.lastInitiationConsumedAt, now - last <= WG.HANDSHAKE_INITIATION_RATE {
@@ -87,13 +112,13 @@ extension Device {
         }
 
         resetHandshake(of: &peer)
-        peer.lastInitiationTimestamp = timestamp
+        peer.lastInitiationTimestamp = opened.timestamp
         peer.lastInitiationConsumedAt = now
         peer.handshake.stage = .initiationConsumed
-        peer.handshake.state = state
-        peer.handshake.remoteEphemeral = ephemeral
-        peer.handshake.remoteIndex = message.senderIndex
-        peers[initiator] = peer
-        return initiator
+        peer.handshake.state = opened.state
+        peer.handshake.remoteEphemeral = opened.ephemeral
+        peer.handshake.remoteIndex = opened.senderIndex
+        peers[opened.initiator] = peer
+        return opened.initiator
     }
 }

@@ -16,8 +16,17 @@ public struct Device: Sendable {
     public internal(set) var peers: [PublicKey: Peer] = [:]
     /// Local index → owning peer, for handshakes in flight and keypairs in use. Indices
     /// are random so they reveal nothing about how many sessions exist.
-    var indexTable: [UInt32: PublicKey] = [:]
+    var indexTable: [UInt32: PublicKey] = [:] {
+        didSet { indexGeneration &+= 1 }
+    }
+    /// Changes whenever an index is allocated or freed, so that a watcher of
+    /// ``liveIndices`` can tell cheaply whether the set changed.
+    public private(set) var indexGeneration: UInt64 = 0
     var cookieChecker: CookieChecker
+    /// X25519 shared-secret computations done for handshake messages, in either role (the
+    /// static-static one of each peer, computed once by ``addPeer(_:presharedKey:)``, and
+    /// ephemeral key generation are not counted): the bulk of a handshake's CPU cost.
+    public private(set) var dhOperations: UInt64 = 0
 
     /// A device with the given static key and no peers.
     public init(privateKey: PrivateKey, now: ContinuousClock.Instant = .now) {
@@ -49,6 +58,7 @@ public struct Device: Sendable {
 
     /// Frees a keypair's local index once the session layer discards that keypair.
     public mutating func releaseIndex(_ index: UInt32) {
+        guard indexTable[index] != nil else { return }
         indexTable.removeValue(forKey: index)
     }
 
@@ -56,6 +66,10 @@ public struct Device: Sendable {
     public func peer(forIndex index: UInt32) -> PublicKey? {
         indexTable[index]
     }
+
+    /// Every local index a peer may address a message to: those of keypairs in use and of
+    /// handshakes we sent a message for.
+    public var liveIndices: Set<UInt32> { Set(indexTable.keys) }
 
     /// A fresh random index not currently in use.
     mutating func allocateIndex(for peer: PublicKey) -> UInt32 {
@@ -87,7 +101,8 @@ public struct Device: Sendable {
     }
 
     /// `DH(private, public)`, mapping a low-order result to a handshake error.
-    func dh(_ privateKey: PrivateKey, _ publicKey: PublicKey) throws -> SymmetricKey {
+    mutating func dh(_ privateKey: PrivateKey, _ publicKey: PublicKey) throws -> SymmetricKey {
+        dhOperations &+= 1
         do {
             return try X25519.sharedSecret(privateKey, publicKey)
         } catch {

@@ -18,7 +18,7 @@ public struct TunnelConfiguration: Sendable {
         public var presharedKey: SymmetricKey?
         public var allowedIPs: [IPPrefix] = []
         public var endpoint: Endpoint?
-        /// Seconds, 0 or nil for off.
+        /// Seconds; 0 for off; nil for the interface's ``TunnelConfiguration/defaultPersistentKeepalive``.
         public var persistentKeepalive: UInt16?
 
         public init(publicKey: PublicKey, presharedKey: SymmetricKey? = nil, allowedIPs: [IPPrefix] = [],
@@ -36,6 +36,13 @@ public struct TunnelConfiguration: Sendable {
     public var mtu: Int?
     public var peers: [PeerConfiguration]
     public var ignoredKeys: [String] = []
+    /// Handshake coalescing of the responder (not part of the wg file format).
+    public var handshakeCoalescing = HandshakeCoalescing.default
+    /// Persistent keepalive, in seconds, for peers that set none (nil or 0: off). 25 s
+    /// keeps a roaming client's NAT mapping open, so that the edge can reach it after a
+    /// quiet spell and a changed address is noticed at once; it costs a 32-byte message
+    /// per peer every 25 s when the tunnel is idle. Not part of the wg file format.
+    public var defaultPersistentKeepalive: UInt16?
 
     public init(privateKey: PrivateKey, listenPort: UInt16? = nil, mtu: Int? = nil, peers: [PeerConfiguration] = []) {
         self.privateKey = privateKey
@@ -126,9 +133,10 @@ public struct TunnelConfiguration: Sendable {
                     throw ParseError(line: number, message: "bad Endpoint \(value) (numeric address:port expected)")
                 }
             case (.peer, "persistentkeepalive"):
-                if value.lowercased() == "off" { pending?.keepalive = nil; continue }
+                // Kept as 0 (not nil): an explicit "off" overrides the interface's default.
+                if value.lowercased() == "off" { pending?.keepalive = 0; continue }
                 guard let seconds = UInt16(value) else { throw ParseError(line: number, message: "bad PersistentKeepalive") }
-                pending?.keepalive = seconds == 0 ? nil : seconds
+                pending?.keepalive = seconds
             default:
                 throw ParseError(line: number, message: "unknown key \(trimmed[..<equals].trimmingWhitespace) here")
             }

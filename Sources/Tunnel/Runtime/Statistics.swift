@@ -32,6 +32,9 @@ public enum DropReason: String, CaseIterable, Sendable {
     case stagedOverflow = "staged_overflow"
     /// The socket or TUN device refused a write.
     case ioError = "io_error"
+    /// A handshake initiation coalesced away (see ``HandshakeCoalescer``): a repeat of
+    /// one already answered, an older one, or one over the window's allowance.
+    case handshakeCoalesced = "handshake_coalesced"
 }
 
 /// Drop counters, one per ``DropReason``.
@@ -65,6 +68,7 @@ public struct DropCounters: Sendable, Equatable {
         case .noRoute: 12
         case .stagedOverflow: 13
         case .ioError: 14
+        case .handshakeCoalesced: 15
         }
     }
 }
@@ -82,6 +86,9 @@ public struct TunnelCounters: Sendable, Equatable {
     public var handshakes: UInt64 = 0
     public var handshakeInitiationsSent: UInt64 = 0
     public var cookieRepliesSent: UInt64 = 0
+    /// X25519 shared secrets computed for handshake messages (see ``Device/dhOperations``):
+    /// what handshakes cost the CPU, and what coalescing saves.
+    public var dhOperations: UInt64 = 0
     public var drops = DropCounters()
 
     public init() {}
@@ -110,7 +117,8 @@ public struct TunnelStatistics: Sendable {
     private static func lines(_ c: TunnelCounters) -> [String] {
         ["rx_bytes=\(c.receivedBytes)", "tx_bytes=\(c.sentBytes)", "rx_packets=\(c.receivedPackets)",
          "tx_packets=\(c.sentPackets)", "handshakes=\(c.handshakes)",
-         "handshake_initiations_sent=\(c.handshakeInitiationsSent)", "cookie_replies_sent=\(c.cookieRepliesSent)"]
+         "handshake_initiations_sent=\(c.handshakeInitiationsSent)", "cookie_replies_sent=\(c.cookieRepliesSent)",
+         "dh_operations=\(c.dhOperations)"]
             + DropReason.allCases.map { "drop_\($0.rawValue)=\(c.drops[$0])" }
     }
 }

@@ -16,6 +16,11 @@ import Foundation
 ///   applies the replay window, drops packets whose inner source is not allowed for the
 ///   peer, runs the packet filter and updates counters; then it writes the packets to TUN.
 ///   A peer's endpoint follows the source of its latest authenticated packet (roaming).
+///   Initiations pass the ``HandshakeCoalescer`` first: a roaming client's repeated or
+///   superseded initiations are answered from its cache or dropped, never delayed.
+/// - Handshake messages we make (initiations, responses) are queued under the lock and
+///   sent right after it is released, once ``Hooks/receiverIndicesChanged`` has seen the
+///   index they carry.
 /// - The timer thread runs the paper's timers (section 6): handshake retransmission
 ///   after REKEY_TIMEOUT plus jitter up to REKEY_ATTEMPT_TIME, rekeying after
 ///   REKEY_AFTER_TIME / REKEY_AFTER_MESSAGES, keypair expiry at REJECT_AFTER_TIME,
@@ -48,15 +53,35 @@ public final class TunnelRuntime: @unchecked Sendable {
         /// Diagnostics; never given key material. May run under the tunnel's lock: it must
         /// not call the tunnel.
         public var log: (@Sendable (LogLevel, String) -> Void)?
+        /// The set of local indices peers may address messages to changed (see
+        /// ``TunnelRuntime/liveReceiverIndices()``); it gets the whole new set. For a filter
+        /// in front of the socket (the XDP session map) that drops transport messages to
+        /// unknown indices.
+        ///
+        /// Called before any handshake message carrying a new index leaves (our initiation
+        /// or response: the peer's transport messages will carry that index), so a filter
+        /// updated here never drops the peer's first transport message; an index leaves
+        /// the set once its keypair is discarded (rotation, expiry, closeSession,
+        /// removePeer). Runs on whichever thread made the change, outside the tunnel's
+        /// lock, one call at a time and in order (the last call has the current set);
+        /// meanwhile that thread's handshake messages wait, and other threads' data goes on
+        /// unless they too have a handshake message to send. So it may make a few system
+        /// calls (map updates), but should take microseconds, not milliseconds. It may read
+        /// the tunnel (``TunnelRuntime/liveReceiverIndices()``, ``TunnelRuntime/statistics()``,
+        /// ``TunnelRuntime/status()``) but must not change it: closeSession, addPeer,
+        /// updatePeer, removePeer and stop publish too and would deadlock on this call.
+        public var receiverIndicesChanged: (@Sendable (Set<UInt32>) -> Void)?
 
         public init(sessionEstablished: (@Sendable (PublicKey, Endpoint?) -> Void)? = nil,
                     sessionEnded: (@Sendable (PublicKey, Endpoint?) -> Void)? = nil,
                     packetFilter: (@Sendable (Direction, PublicKey, UnsafeRawBufferPointer) -> Verdict)? = nil,
-                    log: (@Sendable (LogLevel, String) -> Void)? = nil) {
+                    log: (@Sendable (LogLevel, String) -> Void)? = nil,
+                    receiverIndicesChanged: (@Sendable (Set<UInt32>) -> Void)? = nil) {
             self.sessionEstablished = sessionEstablished
             self.sessionEnded = sessionEnded
             self.packetFilter = packetFilter
             self.log = log
+            self.receiverIndicesChanged = receiverIndicesChanged
         }
     }
 
@@ -89,11 +114,28 @@ public final class TunnelRuntime: @unchecked Sendable {
     private var counters = TunnelCounters()
     private var load: LoadMonitor
     private var ratelimiter = Ratelimiter()
+    private var coalescer: HandshakeCoalescer
+    /// Persistent keepalive for peers that set none.
+    private let defaultPersistentKeepalive: UInt16?
+    /// Handshake messages made under `lock`, sent by ``fireEvents()`` once
+    /// `receiverIndicesChanged` has seen the index they carry.
+    private var outgoingHandshakes: [(bytes: [UInt8], endpoint: Endpoint)] = []
+    /// `device.indexGeneration` when `receiverIndicesChanged` was last called.
+    private var publishedIndexGeneration: UInt64 = 0
+    /// Call `receiverIndicesChanged` at the next ``fireEvents()`` even if nothing changed.
+    private var republishIndices = false
+    /// Serialises the publishing half of ``fireEvents()`` (index hook, then handshake
+    /// sends), so that hook calls happen in the order of the sets they carry. Taken before
+    /// `lock`, never after.
+    private let publishLock = NSLock()
     /// Scratch for keepalives and staged packets; used only under `lock`.
     private let scratch: UnsafeMutableRawBufferPointer
     private let threadsDone = DispatchGroup()
 
     /// Takes ownership of `tun` and `socket` (closed by ``stop()``).
+    ///
+    /// Besides keys and peers, `configuration` gives the handshake coalescing settings
+    /// and the default persistent keepalive.
     ///
     /// - Parameter underLoadThreshold: handshake messages per second above which the
     ///   responder is under load: it then answers handshake messages that lack a valid
@@ -101,6 +143,8 @@ public final class TunnelRuntime: @unchecked Sendable {
     public init(configuration: TunnelConfiguration, tun: TunDevice, socket: UDPSocket, hooks: Hooks = Hooks(),
                 underLoadThreshold: Int = TunnelRuntime.defaultUnderLoadThreshold) throws {
         load = LoadMonitor(threshold: underLoadThreshold)
+        coalescer = HandshakeCoalescer(settings: configuration.handshakeCoalescing)
+        defaultPersistentKeepalive = configuration.defaultPersistentKeepalive
         self.tun = tun
         self.socket = socket
         self.hooks = hooks
@@ -117,6 +161,7 @@ public final class TunnelRuntime: @unchecked Sendable {
 
     /// Adds or replaces a peer (also while running).
     public func addPeer(_ peer: TunnelConfiguration.PeerConfiguration) throws {
+        defer { fireEvents() }  // a replaced peer's session end and freed indices
         lock.lock()
         defer { lock.unlock() }
         try addPeerLocked(peer)
@@ -125,9 +170,10 @@ public final class TunnelRuntime: @unchecked Sendable {
     private func addPeerLocked(_ peer: TunnelConfiguration.PeerConfiguration) throws {
         removePeerLocked(peer.publicKey)
         try device.addPeer(peer.publicKey, presharedKey: peer.presharedKey)
+        let keepalive = peer.persistentKeepalive ?? defaultPersistentKeepalive
         peers[peer.publicKey] = PeerState(
             publicKey: peer.publicKey, endpoint: peer.endpoint,
-            persistentKeepalive: peer.persistentKeepalive.flatMap { $0 == 0 ? nil : .seconds(Int($0)) })
+            persistentKeepalive: keepalive.flatMap { $0 == 0 ? nil : .seconds(Int($0)) })
         for prefix in peer.allowedIPs { allowedIPs.insert(prefix, peer.publicKey) }
     }
 
@@ -135,6 +181,7 @@ public final class TunnelRuntime: @unchecked Sendable {
     /// preshared key (endpoint and persistent keepalive when given, allowed IPs added
     /// or replaced); otherwise adds it. For `wg set` through the UAPI.
     public func updatePeer(_ peer: TunnelConfiguration.PeerConfiguration, replaceAllowedIPs: Bool) throws {
+        defer { fireEvents() }
         lock.lock()
         defer { lock.unlock() }
         let key = peer.publicKey
@@ -164,6 +211,7 @@ public final class TunnelRuntime: @unchecked Sendable {
         if state.sessionUp { events.append((false, key, state.endpoint)) }
         device.removePeer(key)  // frees handshake and keypair indices
         allowedIPs.removeAll(key)
+        coalescer.forget(key)
     }
 
     /// Status of every peer.
@@ -179,6 +227,25 @@ public final class TunnelRuntime: @unchecked Sendable {
                        hasSession: state.current != nil,
                        hasPresharedKey: device.peers[state.publicKey].map { $0.presharedKey != .zero } ?? false)
         }
+    }
+
+    /// The local indices peers may address messages to now: those of live keypairs
+    /// (previous, current, next) and of handshakes we sent a message for. What
+    /// ``Hooks/receiverIndicesChanged`` last reported, or newer.
+    public func liveReceiverIndices() -> Set<UInt32> {
+        lock.lock()
+        defer { lock.unlock() }
+        return device.liveIndices
+    }
+
+    /// Calls ``Hooks/receiverIndicesChanged`` with the current set now, in order with the
+    /// runtime's own calls: for a filter attached (or reloaded) while the tunnel runs, so
+    /// that it starts from the live set without racing a concurrent change.
+    public func publishReceiverIndices() {
+        lock.lock()
+        republishIndices = true
+        lock.unlock()
+        fireEvents()
     }
 
     /// A snapshot of the interface's counters, globally and per peer.
@@ -228,6 +295,7 @@ public final class TunnelRuntime: @unchecked Sendable {
             events.append((false, key, state.endpoint))
         }
         device.clearHandshake(of: key)
+        coalescer.forget(key)
         log(.info, "\(short(key)): session closed on request")
     }
 
@@ -251,6 +319,7 @@ public final class TunnelRuntime: @unchecked Sendable {
             sendKeepalive(key, now: now)
         }
         lock.unlock()
+        fireEvents()
         spawn("ztp-tun") { $0.tunLoop() }
         spawn("ztp-udp") { $0.udpLoop() }
         spawn("ztp-timers") { $0.timerLoop() }
@@ -299,7 +368,18 @@ public final class TunnelRuntime: @unchecked Sendable {
 
     private func short(_ key: PublicKey) -> String { "peer(\(key.base64.prefix(8))…)" }
 
+    /// Runs what was left for outside the lock: deferred closeSession calls, the
+    /// receiver-index hook, then the handshake messages (whose indices the hook has now
+    /// seen), then the session events. After every batch, so the common case (nothing to
+    /// do) is one lock round trip.
     private func fireEvents() {
+        lock.lock()
+        let idle = deferredCloses.isEmpty && events.isEmpty && outgoingHandshakes.isEmpty
+            && (hooks.receiverIndicesChanged == nil || (device.indexGeneration == publishedIndexGeneration && !republishIndices))
+        lock.unlock()
+        if idle { return }
+
+        publishLock.lock()
         lock.lock()
         if !deferredCloses.isEmpty {
             let closes = deferredCloses
@@ -308,7 +388,31 @@ public final class TunnelRuntime: @unchecked Sendable {
         }
         let pending = events
         events.removeAll()
+        let messages = outgoingHandshakes
+        outgoingHandshakes.removeAll()
+        var indices: Set<UInt32>?
+        if hooks.receiverIndicesChanged != nil, device.indexGeneration != publishedIndexGeneration || republishIndices {
+            publishedIndexGeneration = device.indexGeneration
+            republishIndices = false
+            indices = device.liveIndices
+        }
         lock.unlock()
+        if let indices { hooks.receiverIndicesChanged?(indices) }
+        var failed = 0
+        for message in messages {
+            do {
+                try socket.send(message.bytes, to: message.endpoint)
+            } catch {
+                failed += 1
+                log(.debug, "sending a handshake message to \(message.endpoint) failed: \(error)")
+            }
+        }
+        publishLock.unlock()
+        if failed > 0 {
+            lock.lock()
+            for _ in 0..<failed { drop(.ioError, nil) }
+            lock.unlock()
+        }
         for event in pending {
             if event.established { hooks.sessionEstablished?(event.key, event.endpoint) }
             else { hooks.sessionEnded?(event.key, event.endpoint) }
@@ -376,11 +480,16 @@ public final class TunnelRuntime: @unchecked Sendable {
     private func timerLoop() {
         while isRunning {
             _ = poll(nil, 0, Self.timerInterval)
-            lock.lock()
-            tick(now: .now)
-            lock.unlock()
-            fireEvents()
+            runTimers(now: .now)
         }
+    }
+
+    /// One pass of the timers as of `now` (tests pass a later instant to expire keypairs).
+    func runTimers(now: ContinuousClock.Instant) {
+        lock.lock()
+        tick(now: now)
+        lock.unlock()
+        fireEvents()
     }
 
     // MARK: Outbound
@@ -544,9 +653,11 @@ public final class TunnelRuntime: @unchecked Sendable {
             return
         }
         if !force, let last = peers[key]!.lastInitiationSentAt, now - last < WG.REKEY_TIMEOUT { return }
+        let dhBefore = device.dhOperations
+        defer { countDH(since: dhBefore, key) }
         do {
             let message = try device.createInitiation(to: key, now: now)
-            try socket.send(message.bytes, to: endpoint)
+            outgoingHandshakes.append((message.bytes, endpoint))
             counters.handshakeInitiationsSent &+= 1
             peers[key]!.counters.handshakeInitiationsSent &+= 1
             log(.debug, "\(short(key)): sending handshake initiation to \(endpoint)")
@@ -586,7 +697,10 @@ public final class TunnelRuntime: @unchecked Sendable {
                 drop(.malformedMessage, nil)
             }
         }
+        let answering = !outgoingHandshakes.isEmpty
         lock.unlock()
+        // Handshake answers go out now, not after this batch's decryption.
+        if answering { fireEvents() }
 
         var decrypted = 0
         for i in 0..<count {
@@ -668,21 +782,56 @@ public final class TunnelRuntime: @unchecked Sendable {
         if type == .initiation || type == .response {
             guard admitHandshake(bytes, type: type, from: source, now: now) else { return }
         }
+        let dhBefore = device.dhOperations
+        var sender: PublicKey?
+        defer { countDH(since: dhBefore, sender) }
         do {
             switch type {
             case .initiation:
-                let key = try device.consumeInitiation(try MessageInitiation(bytes: bytes), now: now)
+                let message = try MessageInitiation(bytes: bytes)
+                let identity = HandshakeCoalescer.identity(of: bytes)
+                switch coalescer.checkRepeat(identity, from: source, now: now) {
+                case .unknown:
+                    break
+                case .drop(let key):
+                    drop(.handshakeCoalesced, key)
+                    log(.debug, "\(short(key)): initiation from \(source) repeats one answered, dropped")
+                    return
+                case .resend(let key, let response, let localIndex):
+                    // Only while the keypair of that answer lives (not after closeSession or
+                    // a rotation); the endpoint stays: a copied initiation proves nothing new.
+                    guard peers[key]?.keypairIndices.contains(localIndex) == true else {
+                        coalescer.forget(key)
+                        drop(.handshakeRejected, key)
+                        return
+                    }
+                    outgoingHandshakes.append((response, source))
+                    log(.debug, "\(short(key)): initiation repeated from \(source), sent the same response there")
+                    return
+                }
+                let opened = try device.openInitiation(message)
+                let key = opened.initiator
+                sender = key
                 guard peers[key] != nil else { return }
+                guard coalescer.admits(key, timestamp: opened.timestamp, now: now) else {
+                    drop(.handshakeCoalesced, key)
+                    log(.debug, "\(short(key)): initiation from \(source) coalesced (older than the one answered, or over the allowance)")
+                    return
+                }
+                _ = try device.acceptInitiation(opened, now: now)
                 let response = try device.createResponse(to: key, now: now)
                 let keypair = try device.beginSession(with: key, now: now)
                 install(keypair, for: key)
                 follow(key, to: source)
-                try socket.send(response.bytes, to: source)
+                outgoingHandshakes.append((response.bytes, source))
+                coalescer.answered(key, timestamp: opened.timestamp, identity: identity, response: response.bytes,
+                                   localIndex: response.senderIndex, to: source, now: now)
                 log(.debug, "\(short(key)): received handshake initiation from \(source), sent response")
                 handshakeCompleted(key, now: now)
                 peers[key]!.lastSentAt = now
             case .response:
                 let key = try device.consumeResponse(try MessageResponse(bytes: bytes))
+                sender = key
                 guard peers[key] != nil else { return }
                 let keypair = try device.beginSession(with: key, now: now)
                 install(keypair, for: key)
@@ -708,6 +857,14 @@ public final class TunnelRuntime: @unchecked Sendable {
             }
             log(.debug, "dropping \(type) message from \(source): \(error)")
         }
+    }
+
+    /// Adds the DH operations done since `before` to the counters (the peer's too when known).
+    private func countDH(since before: UInt64, _ key: PublicKey?) {
+        let done = device.dhOperations &- before
+        guard done > 0 else { return }
+        counters.dhOperations &+= done
+        if let key, peers[key] != nil { peers[key]!.counters.dhOperations &+= done }
     }
 
     /// Roaming: the endpoint follows the source of the latest authenticated packet.
@@ -899,6 +1056,7 @@ public final class TunnelRuntime: @unchecked Sendable {
             }
             expireKeypairs(key, now: now)
         }
+        coalescer.expire(now: now)
     }
 
     private func expireKeypairs(_ key: PublicKey, now: ContinuousClock.Instant) {
