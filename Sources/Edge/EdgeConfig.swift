@@ -17,6 +17,10 @@ import Yams
 /// cache_size: 65536                        # decision cache entries
 /// decision_log: "-"                        # a path, "-" for standard error, or "off"
 /// allow_log_sample: 100                    # log one allow decision in N (every deny is logged)
+/// coalesce_window_ms: 500                  # handshake coalescing window; 0 turns coalescing off
+/// max_coalesced_handshakes: 8              # further initiations answered per peer and window; 0: off
+/// persistent_keepalive_seconds: 25         # default for peers that set none (0: off, the default);
+///                                          # 25 keeps roaming clients' NAT mappings open
 /// xdp:                                     # optional: guard the tunnel port with XDP
 ///   interface: eth0                        # the underlay interface
 ///   mode: auto                             # auto (native, else generic), native, generic
@@ -37,6 +41,13 @@ public struct EdgeConfig: Sendable, Equatable {
     public var cacheSize = 65_536
     public var decisionLog: String? = "-"
     public var allowLogSample = 100
+    /// Handshake coalescing (see Tunnel's `HandshakeCoalescing`): within this many
+    /// milliseconds of answering a peer's initiation, repeats and older ones are dropped.
+    public var coalesceWindowMilliseconds = 500
+    /// Further initiations answered per peer and window; 0 turns coalescing off.
+    public var maxCoalescedHandshakes = 8
+    /// Persistent keepalive for peers that set none; 0 for off.
+    public var persistentKeepaliveSeconds = 0
     public var xdp: XDPSettings?
 
     /// The `xdp:` section.
@@ -61,6 +72,7 @@ public struct EdgeConfig: Sendable, Equatable {
     static let keys = [
         "interface", "listen_port", "private_key_file", "addresses", "policies", "bundle", "wireguard_config",
         "metrics", "control_socket", "log_level", "cache_size", "decision_log", "allow_log_sample", "xdp",
+        "coalesce_window_ms", "max_coalesced_handshakes", "persistent_keepalive_seconds",
     ]
 
     /// Parses the YAML text; errors name the file, line and column.
@@ -126,6 +138,9 @@ public struct EdgeConfig: Sendable, Equatable {
                 let s = try string()
                 c.decisionLog = s == "off" ? nil : s
             case "allow_log_sample": c.allowLogSample = try integer(1...1_000_000)
+            case "coalesce_window_ms": c.coalesceWindowMilliseconds = try integer(0...60_000)
+            case "max_coalesced_handshakes": c.maxCoalescedHandshakes = try integer(0...1_000)
+            case "persistent_keepalive_seconds": c.persistentKeepaliveSeconds = try integer(0...65_535)
             case "xdp":
                 guard let fields = v.mapping else { throw fail(v, "xdp takes a mapping: { interface: eth0, mode: auto, handshake_rate: 20/s }") }
                 var x = XDPSettings(interface: "")

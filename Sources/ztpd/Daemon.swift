@@ -70,6 +70,10 @@ final class EdgeDaemon: Service, @unchecked Sendable {
             case .error: log.error("\(message)")
             }
         }
+        // The XDP program's session map follows the tunnel's receiver indices; the hook is fixed
+        // now, the guard attached after the runtime exists, so it reaches the guard through a box.
+        let xdpBox = XDPBox()
+        hooks.receiverIndicesChanged = { indices in xdpBox.update(indices, log: log) }
         let runtime = try TunnelRuntime(
             configuration: settings.tunnel, tun: tun, socket: socket, hooks: hooks,
             underLoadThreshold: settings.underLoadThreshold)
@@ -128,6 +132,11 @@ final class EdgeDaemon: Service, @unchecked Sendable {
         }
 
         let xdp = try attachXDP(port: socket.port, edge: edge)
+        if let xdp {
+            xdpBox.set(xdp)
+            // From here on transport to an index that is no live session is dropped at XDP.
+            runtime.publishReceiverIndices()
+        }
 
         runtime.start()
         logger.info(
@@ -229,6 +238,30 @@ final class EdgeDaemon: Service, @unchecked Sendable {
             case .policy: "no policy in force"
             case .address(let s): s
             }
+        }
+    }
+}
+
+/// Holds the XDP guard for the receiver-index hook, which is created before the guard.
+final class XDPBox: @unchecked Sendable {
+    private let lock = NSLock()
+    private var guardRef: XDPGuard?
+
+    func set(_ g: XDPGuard) {
+        lock.lock()
+        guardRef = g
+        lock.unlock()
+    }
+
+    /// Called by the tunnel, in order, whenever the set of indices peers may address changes.
+    func update(_ indices: Set<UInt32>, log: Logger) {
+        lock.lock()
+        defer { lock.unlock() }
+        guard let g = guardRef else { return }
+        do {
+            try g.updateSessions(receiverIndices: indices)
+        } catch {
+            log.error("cannot update the XDP session map: \(error)")
         }
     }
 }

@@ -74,12 +74,57 @@ struct ZTPD: AsyncParsableCommand {
     @Option(name: .long, help: "Handshake messages per second above which cookies (MAC2) are demanded and senders rate-limited.")
     var underLoadThreshold: Int = TunnelRuntime.defaultUnderLoadThreshold
 
+    @Option(name: .long, help: "Handshake coalescing window in milliseconds: within it, a peer's repeated or older initiations are dropped (default 500; 0 turns coalescing off).")
+    var coalesceWindowMs: Int?
+
+    @Option(name: .long, help: "Initiations answered per peer and coalescing window after the first (default 8; 0 turns coalescing off).")
+    var maxCoalescedHandshakes: Int?
+
+    @Flag(name: .long, help: "Answer every handshake initiation (no coalescing).")
+    var noCoalescing = false
+
+    @Option(name: .long, help: "Persistent keepalive in seconds for peers that set none (default off; 25 suits roaming clients).")
+    var persistentKeepalive: UInt16?
+
     @Option(name: .long, help: ArgumentHelp(
         "TEST ONLY: multiply the protocol timers (REKEY_AFTER_TIME, REJECT_AFTER_TIME, ...) by this factor in (0, 1].",
         visibility: .hidden))
     var testTimersScale: Double?
 
+    @Flag(name: .long, help: "Run in the background: return once the interface is up, leaving a pid file and a log file.")
+    var daemon = false
+
+    @Option(name: .long, help: "With --daemon: where the background ztpd writes its log (default /var/log/ztpd-INTERFACE.log).")
+    var logFile: String?
+
+    @Option(name: .long, help: "With --daemon: the pid file (default /var/run/ztp/INTERFACE.pid).")
+    var pidFile: String?
+
     mutating func run() async throws {
+        if daemon {
+            // Everything but the daemon options goes to the background copy, which runs in the foreground.
+            var arguments: [String] = []
+            var skip = false
+            for a in CommandLine.arguments.dropFirst() {
+                if skip { skip = false; continue }
+                if a == "--daemon" { continue }
+                if a == "--log-file" || a == "--pid-file" { skip = true; continue }
+                if a.hasPrefix("--log-file=") || a.hasPrefix("--pid-file=") { continue }
+                arguments.append(a)
+            }
+            var name = interface ?? "ztp0"
+            if interface == nil, let daemonConfig, let c = try? EdgeConfig.load(path: daemonConfig) { name = c.interface }
+            let log = logFile ?? "/var/log/ztpd-\(name).log"
+            let pids = pidFile ?? "/var/run/ztp/\(name).pid"
+            do {
+                let pid = try Daemonize.start(arguments: arguments, interface: name, logFile: log, pidFile: pids)
+                print("ztpd: \(name) is up; running in the background as pid \(pid) (log \(log), pid file \(pids))")
+                return
+            } catch {
+                FileHandle.standardError.write(Data("ztpd: \(error)\n".utf8))
+                throw ExitCode(1)
+            }
+        }
         // Before anything reads the protocol timers (they are read once).
         if let testTimersScale { setenv("ZTP_TEST_TIMERS_SCALE", "\(testTimersScale)", 1) }
         var edge = EdgeConfig()
@@ -121,13 +166,23 @@ struct ZTPD: AsyncParsableCommand {
         var logger = Logger(label: "ztpd")
         logger[metadataKey: "interface"] = "\(edge.interface)"
 
-        let tunnel: TunnelConfiguration
+        if let coalesceWindowMs { edge.coalesceWindowMilliseconds = coalesceWindowMs }
+        if let maxCoalescedHandshakes { edge.maxCoalescedHandshakes = maxCoalescedHandshakes }
+        if let persistentKeepalive { edge.persistentKeepaliveSeconds = Int(persistentKeepalive) }
+        guard edge.coalesceWindowMilliseconds >= 0, edge.maxCoalescedHandshakes >= 0 else {
+            throw ValidationError("--coalesce-window-ms and --max-coalesced-handshakes take 0 or more")
+        }
+
+        var tunnel: TunnelConfiguration
         do {
             tunnel = try Self.tunnelConfiguration(edge)
         } catch {
             logger.critical("cannot configure the interface: \(error)")
             throw ExitCode(1)
         }
+        tunnel.handshakeCoalescing = noCoalescing ? .off : HandshakeCoalescing(
+            window: .milliseconds(edge.coalesceWindowMilliseconds), maxCoalesced: edge.maxCoalescedHandshakes)
+        tunnel.defaultPersistentKeepalive = UInt16(edge.persistentKeepaliveSeconds)
         for key in tunnel.ignoredKeys {
             logger.notice("ignoring wg-quick key \(key) (give addresses with --address or addresses:)")
         }

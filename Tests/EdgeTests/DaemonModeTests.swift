@@ -1,0 +1,38 @@
+import Foundation
+import NetTestSupport
+import XCTest
+
+/// `ztpd --daemon`: returns once the interface is up, leaves a pid file and a log, keeps running
+/// in its own session, and stops cleanly on SIGTERM.
+final class DaemonModeTests: XCTestCase {
+    func testDaemonModeReturnsOnceUpAndStopsOnSIGTERM() throws {
+        _ = try NetEnvironment.require(tools: ["ip", "wg"], for: "DAEMON MODE TEST")
+        let ztpd = try NetEnvironment.builtProduct("ztpd")
+        let lab = try NetworkLab(roles: ["edge"])
+        defer { lab.tearDown() }
+        let keys = try WireGuardKeyPair.generate()
+        let key = try lab.write("edge.key", keys.privateKey + "\n")
+        let interface = "ztpd\(lab.suffix)"
+        let pidFile = lab.path("ztpd.pid"), logFile = lab.path("ztpd.log")
+        let r = try lab.exec("edge", [
+            ztpd, interface, "--private-key", key, "--listen-port", "51820", "--daemon", "--pid-file", pidFile,
+            "--log-file", logFile,
+        ], timeout: 30)
+        XCTAssertTrue(r.succeeded, "\(r)")
+        XCTAssertTrue(r.output.contains("running in the background"), r.output)
+        let pidText = try String(contentsOfFile: pidFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        let pid = try XCTUnwrap(pid_t(pidText))
+        XCTAssertEqual(kill(pid, 0), 0, "the daemon is not running")
+        XCTAssertNotEqual(getsid(pid), getsid(0), "the daemon must have its own session")
+        let show = try lab.exec("edge", ["wg", "show", interface, "public-key"])
+        XCTAssertEqual(show.output.trimmingCharacters(in: .whitespacesAndNewlines), keys.publicKey)
+
+        kill(pid, SIGTERM)
+        XCTAssertTrue(eventually(10) { kill(pid, 0) != 0 }, "the daemon did not stop on SIGTERM")
+        let log = try String(contentsOfFile: logFile, encoding: .utf8)
+        XCTAssertTrue(log.contains("interface up"), log)
+        XCTAssertTrue(log.contains("stopped"), log)
+        XCTAssertFalse(log.contains(keys.privateKey), "the private key must never be logged")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: "/var/run/wireguard/\(interface).sock"))
+    }
+}
