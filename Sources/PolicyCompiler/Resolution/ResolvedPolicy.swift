@@ -1,3 +1,4 @@
+import Foundation
 import PolicyLang
 
 /// A WireGuard public key: 32 bytes, held as four words so that it hashes and compares fast.
@@ -13,7 +14,7 @@ public struct PeerKey: Hashable, Sendable, CustomStringConvertible {
 
     /// Decodes the base64 text `wg genkey | wg pubkey` prints; nil unless it is exactly 32 bytes.
     public init?(base64: String) {
-        guard base64.count == 44, base64.hasSuffix("="), let data = Base64.decode(base64) else { return nil }
+        guard base64.count == 44, base64.hasSuffix("="), let data = Data(base64Encoded: base64) else { return nil }
         self.init(bytes: data)
     }
 
@@ -22,7 +23,7 @@ public struct PeerKey: Hashable, Sendable, CustomStringConvertible {
         return (0..<32).map { UInt8(truncatingIfNeeded: w[$0 / 8] >> (8 * UInt64($0 % 8))) }
     }
 
-    public var base64: String { Base64.encode(bytes) }
+    public var base64: String { Data(bytes).base64EncodedString() }
 
     public static func == (a: PeerKey, b: PeerKey) -> Bool { a.words == b.words }
 
@@ -116,57 +117,5 @@ public struct ResolvedPolicySet: Sendable {
 
     public func rule(_ rule: ResolvedRule, appliesTo identity: ResolvedIdentity) -> Bool {
         rule.rule.subjects.contains { subject($0.value, matches: identity) }
-    }
-}
-
-/// Base64 (RFC 4648, with padding), small enough to keep here rather than pull in Foundation's Data.
-enum Base64 {
-    private static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
-    private static let reverse: [UInt8: UInt8] = {
-        var r: [UInt8: UInt8] = [:]
-        for (i, c) in alphabet.enumerated() { r[c] = UInt8(i) }
-        return r
-    }()
-
-    static func decode(_ text: String) -> [UInt8]? {
-        let chars = Array(text.utf8)
-        guard chars.count % 4 == 0 else { return nil }
-        var out: [UInt8] = []
-        var i = 0
-        while i < chars.count {
-            var v: UInt32 = 0
-            var pad = 0
-            for j in 0..<4 {
-                let c = chars[i + j]
-                if c == UInt8(ascii: "=") {
-                    guard i + 4 == chars.count, j >= 2 else { return nil }
-                    pad += 1
-                    v <<= 6
-                } else {
-                    guard pad == 0, let d = reverse[c] else { return nil }
-                    v = v << 6 | UInt32(d)
-                }
-            }
-            out.append(UInt8(v >> 16 & 0xff))
-            if pad < 2 { out.append(UInt8(v >> 8 & 0xff)) }
-            if pad < 1 { out.append(UInt8(v & 0xff)) }
-            i += 4
-        }
-        return out
-    }
-
-    static func encode(_ bytes: [UInt8]) -> String {
-        var out: [UInt8] = []
-        var i = 0
-        while i < bytes.count {
-            let n = min(3, bytes.count - i)
-            var v: UInt32 = 0
-            for j in 0..<3 { v = v << 8 | (j < n ? UInt32(bytes[i + j]) : 0) }
-            for j in 0..<4 {
-                out.append(j <= n ? alphabet[Int(v >> (18 - 6 * UInt32(j)) & 63)] : UInt8(ascii: "="))
-            }
-            i += 3
-        }
-        return String(decoding: out, as: UTF8.self)
     }
 }

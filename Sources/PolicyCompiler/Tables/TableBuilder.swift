@@ -59,27 +59,31 @@ struct TableBuilder {
         // 1. Classes.
         var classes: [[Int32: Int32]] = []  // rule → expression (-1 none), per class
         var classIndex: [[Int32]: Int32] = [:]
-        var identities: [IdentityEntry] = []
-        for identity in set.identities {
-            var view: [Int32] = []  // flattened (rule, expression) pairs: the class key
-            for rule in set.rules where set.rule(rule, appliesTo: identity) {
-                let residual = rule.rule.condition.map { partial($0, identity) } ?? .constant(true)
-                switch residual {
+        /// The flattened (rule, expression) pairs of the rules `rules` whose residual condition
+        /// for `identity` is not false: the key that identities of one class share.
+        func view(_ identity: ResolvedIdentity, _ rules: some Sequence<ResolvedRule>) -> [Int32] {
+            var v: [Int32] = []
+            for rule in rules {
+                switch rule.rule.condition.map({ partial($0, identity) }) ?? .constant(true) {
                 case .constant(false): continue
-                case .constant(true): view += [Int32(rule.index), -1]
-                case .time(let e): view += [Int32(rule.index), intern(e)]
+                case .constant(true): v += [Int32(rule.index), -1]
+                case .time(let e): v += [Int32(rule.index), intern(e)]
                 }
             }
-            let cls: Int32
-            if let existing = classIndex[view] {
-                cls = existing
-            } else {
-                cls = Int32(classes.count)
-                classIndex[view] = cls
-                var map: [Int32: Int32] = [:]
-                for i in stride(from: 0, to: view.count, by: 2) { map[view[i]] = view[i + 1] }
-                classes.append(map)
-            }
+            return v
+        }
+        func classOf(_ v: [Int32]) -> Int32 {
+            if let existing = classIndex[v] { return existing }
+            let cls = Int32(classes.count)
+            classIndex[v] = cls
+            var map: [Int32: Int32] = [:]
+            for i in stride(from: 0, to: v.count, by: 2) { map[v[i]] = v[i + 1] }
+            classes.append(map)
+            return cls
+        }
+        var identities: [IdentityEntry] = []
+        for identity in set.identities {
+            let cls = classOf(view(identity, set.rules.filter { set.rule($0, appliesTo: identity) }))
             identities.append(
                 IdentityEntry(
                     name: identity.name, key: identity.key, classIndex: cls, evaluationRate: identity.evaluationRate,
@@ -88,31 +92,13 @@ struct TableBuilder {
         // "Anyone": the rules whose subjects include `*`, for someone with no user, group or tag.
         // It decides traffic toward a client that no flow of the client explains (a host of the
         // origin network opening a connection to a client), which only such rules can allow.
-        var anyoneView: [Int32] = []
         let nobody = ResolvedIdentity(
             name: "", key: PeerKey(bytes: [UInt8](repeating: 0, count: 32))!, user: nil, tags: [], groups: [],
             evaluationRate: set.defaultRate,
             decl: IdentityDecl(name: Located("", SourceSpan(SourceLocation(file: "", line: 1, column: 1))),
                                key: Located("", SourceSpan(SourceLocation(file: "", line: 1, column: 1))), user: nil, tags: []))
-        for rule in set.rules where rule.rule.subjects.contains(where: { $0.value == .any }) {
-            switch rule.rule.condition.map({ partial($0, nobody) }) ?? .constant(true) {
-            case .constant(false): continue
-            case .constant(true): anyoneView += [Int32(rule.index), -1]
-            case .time(let e): anyoneView += [Int32(rule.index), intern(e)]
-            }
-        }
-        var anyoneClass: Int32 = -1
-        if !anyoneView.isEmpty {
-            if let existing = classIndex[anyoneView] {
-                anyoneClass = existing
-            } else {
-                anyoneClass = Int32(classes.count)
-                classIndex[anyoneView] = anyoneClass
-                var map: [Int32: Int32] = [:]
-                for i in stride(from: 0, to: anyoneView.count, by: 2) { map[anyoneView[i]] = anyoneView[i + 1] }
-                classes.append(map)
-            }
-        }
+        let anyoneView = view(nobody, set.rules.filter { $0.rule.subjects.contains { $0.value == .any } })
+        let anyoneClass: Int32 = anyoneView.isEmpty ? -1 : classOf(anyoneView)
 
         // 2. Entries and address partitions.
         var v4Ranges: [(Int32, UInt128, UInt128)] = []
