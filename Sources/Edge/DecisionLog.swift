@@ -1,5 +1,8 @@
 import Enforcer
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import PolicyLang
 
 /// Writes decision records as JSON lines: every deny, a sample of allows (the enforcer samples).
@@ -28,11 +31,38 @@ public final class DecisionLog: @unchecked Sendable {
         }
     }
 
+    private var broken = false
+    private var failures = 0
+
+    /// Lines that could not be written (a pipe whose reader went away, a full disk). Once a
+    /// write fails with EPIPE the log stops writing: nobody reads it any more.
+    public var writeFailures: Int {
+        lock.lock()
+        defer { lock.unlock() }
+        return failures
+    }
+
     public func write(_ r: Enforcer.DecisionRecord) {
         let line = Self.format(r) + "\n"
         lock.lock()
-        handle.write(Data(line.utf8))
-        lock.unlock()
+        defer { lock.unlock() }
+        guard !broken else {
+            failures += 1
+            return
+        }
+        // write(2) rather than FileHandle.write(_:), which traps on EPIPE and would take the
+        // daemon down with the reader of a decision-log pipe.
+        var bytes = Array(line.utf8)[...]
+        while !bytes.isEmpty {
+            let n = bytes.withUnsafeBytes { Glibc.write(handle.fileDescriptor, $0.baseAddress, $0.count) }
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 {
+                failures += 1
+                if errno == EPIPE { broken = true }
+                return
+            }
+            bytes = bytes.dropFirst(n)
+        }
     }
 
     /// The JSON line for a record (keys in a fixed order, so that lines diff and grep well).

@@ -107,10 +107,12 @@ final class UAPIServer: @unchecked Sendable {
         case "ztp-stats=1": reply = runtime.statistics().lines.map { $0 + "\n" }.joined() + "errno=0\n\n"
         default: reply = "errno=\(EINVAL)\n\n"
         }
+        // send with MSG_NOSIGNAL: a client that hung up (`wg show | head -1`) is EPIPE, not SIGPIPE.
         let bytes = Array(reply.utf8)
         var offset = 0
         while offset < bytes.count {
-            let n = bytes[offset...].withUnsafeBytes { write(client, $0.baseAddress, $0.count) }
+            let n = bytes[offset...].withUnsafeBytes { send(client, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            if n < 0 && errno == EINTR { continue }
             if n <= 0 { break }
             offset += n
         }

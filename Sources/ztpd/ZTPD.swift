@@ -101,6 +101,10 @@ struct ZTPD: AsyncParsableCommand {
     var pidFile: String?
 
     mutating func run() async throws {
+        // A daemon must outlive any reader that goes away: a `wg show | head -1`, a probe that
+        // times out, a closed decision-log pipe or standard error. Ignoring SIGPIPE turns each
+        // of those into EPIPE, which every writer handles as a closed client.
+        signal(SIGPIPE, SIG_IGN)
         if daemon {
             // Everything but the daemon options goes to the background copy, which runs in the foreground.
             var arguments: [String] = []
@@ -121,7 +125,7 @@ struct ZTPD: AsyncParsableCommand {
                 print("ztpd: \(name) is up; running in the background as pid \(pid) (log \(log), pid file \(pids))")
                 return
             } catch {
-                FileHandle.standardError.write(Data("ztpd: \(error)\n".utf8))
+                try? FileHandle.standardError.write(contentsOf: Data("ztpd: \(error)\n".utf8))
                 throw ExitCode(1)
             }
         }
