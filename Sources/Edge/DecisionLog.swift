@@ -15,19 +15,19 @@ public final class DecisionLog: @unchecked Sendable {
     private let handle: FileHandle
     private let lock = NSLock()
 
-    /// Opens `path` for appending (created 0640), or standard error for "-".
+    /// Opens `path` for appending (created 0640), or standard error for "-". `path` may be a
+    /// FIFO (a log shipper's pipe): it is opened without seeking, and the open waits for its reader.
     public init(path: String) throws {
         if path == "-" {
             handle = FileHandle.standardError
         } else {
-            if !FileManager.default.fileExists(atPath: path) {
-                _ = FileManager.default.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o640])
+            // O_APPEND rather than a seek to the end: a FIFO cannot seek, and FileHandle's
+            // seekToEndOfFile traps on it.
+            let fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o640)
+            guard fd >= 0 else {
+                throw EdgeConfig.ConfigError(description: "cannot open decision log \(path): \(String(cString: strerror(errno)))")
             }
-            guard let h = FileHandle(forWritingAtPath: path) else {
-                throw EdgeConfig.ConfigError(description: "cannot open decision log \(path)")
-            }
-            h.seekToEndOfFile()
-            handle = h
+            handle = FileHandle(fileDescriptor: fd, closeOnDealloc: true)
         }
     }
 

@@ -40,6 +40,23 @@ final class EndToEndStack: @unchecked Sendable {
     let controlSocket: String
     let decisionLogPath: String
 
+    /// How the edge's outputs are wired.
+    struct Options {
+        /// The decision log is a FIFO the test reads (``decisionLogReader``) instead of a file.
+        var decisionLogFIFO = false
+        /// The edge's standard output and error go to ``edgeOutput`` instead of `edge.log`.
+        var edgeOutputPipe = false
+    }
+
+    let options: Options
+    /// The edge's ztpd process.
+    private(set) var edgeProcess: Process?
+    /// With ``Options/edgeOutputPipe``: the pipe the edge logs into.
+    let edgeOutput = Pipe()
+    /// With ``Options/decisionLogFIFO``: the read end of the FIFO, opened before the edge starts
+    /// (non-blocking), so that the edge's open for writing does not wait.
+    private(set) var decisionLogReader: Int32 = -1
+
     /// The policy the tests start from; a test that changes it puts it back.
     var basePolicy: String { policy() }
 
@@ -79,7 +96,8 @@ final class EndToEndStack: @unchecked Sendable {
         """
     }
 
-    init() throws {
+    init(options: Options = Options()) throws {
+        self.options = options
         let tools = try NetEnvironment.require(
             tools: ["ip", "wg", "wireguard-go", "ping", "python3", "sysctl"], for: "END-TO-END TEST")
         let ztpd = try NetEnvironment.builtProduct("ztpd")
@@ -121,6 +139,11 @@ final class EndToEndStack: @unchecked Sendable {
         // The edge.
         _ = try lab.write("policies/e2e.yaml", basePolicy)
         let key = try lab.write("edge.key", edgeKeys.privateKey + "\n")
+        if options.decisionLogFIFO {
+            guard mkfifo(decisionLogPath, 0o600) == 0 else { throw NetLabError("mkfifo \(decisionLogPath): errno \(errno)") }
+            decisionLogReader = open(decisionLogPath, O_RDONLY | O_NONBLOCK)
+            guard decisionLogReader >= 0 else { throw NetLabError("open \(decisionLogPath): errno \(errno)") }
+        }
         let edge = try lab.spawn(
             "edge",
             [
@@ -128,7 +151,9 @@ final class EndToEndStack: @unchecked Sendable {
                 "--address", "10.99.0.1/24", "--metrics", "127.0.0.1:9586", "--control-socket", controlSocket,
                 "--decision-log", decisionLogPath, "--allow-log-sample", "1", "--log-level", "debug",
                 "--xdp-interface", "to-alice",
-            ], log: "edge.log")
+            ], log: "edge.log", output: options.edgeOutputPipe ? edgeOutput : nil)
+        edgeProcess = edge
+        if options.edgeOutputPipe { startRelayingEdgeOutput() }
         guard eventually(15, { FileManager.default.fileExists(atPath: controlSocket) || !edge.isRunning }), edge.isRunning
         else { throw NetLabError("the edge's ztpd did not start:\n\(lab.log("edge.log"))") }
 
@@ -185,6 +210,54 @@ final class EndToEndStack: @unchecked Sendable {
 
     func tearDown() {
         lab.tearDown()
+        if decisionLogReader >= 0 { close(decisionLogReader) }
+        decisionLogReader = -1
+    }
+
+    private let relayLock = NSLock()
+    private var relayStop = false
+    private let relayDone = DispatchSemaphore(value: 0)
+
+    /// Copies the edge's output pipe into `edge.log` until ``hangUpEdgeOutput()``, so that the
+    /// pipe never fills while the test wants the edge to write freely.
+    private func startRelayingEdgeOutput() {
+        let fd = edgeOutput.fileHandleForReading.fileDescriptor
+        let log = lab.path("edge.log")
+        _ = FileManager.default.createFile(atPath: log, contents: nil, attributes: [.posixPermissions: 0o600])
+        let thread = Thread { [self] in
+            let out = FileHandle(forWritingAtPath: log)
+            var buffer = [UInt8](repeating: 0, count: 65536)
+            while true {
+                relayLock.lock()
+                let stop = relayStop
+                relayLock.unlock()
+                if stop { break }
+                var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+                guard poll(&p, 1, 100) > 0 else { continue }
+                let n = read(fd, &buffer, buffer.count)
+                if n <= 0 { break }
+                try? out?.write(contentsOf: Data(buffer[0..<n]))
+            }
+            try? out?.close()
+            relayDone.signal()
+        }
+        thread.start()
+    }
+
+    /// Stops reading the edge's output and closes the only read end of its pipe: every later
+    /// write of the edge to standard output or error meets a pipe with no reader (EPIPE).
+    func hangUpEdgeOutput() {
+        relayLock.lock()
+        relayStop = true
+        relayLock.unlock()
+        relayDone.wait()
+        try? edgeOutput.fileHandleForReading.close()
+    }
+
+    /// Closes the test's read end of the decision-log FIFO: from then on nobody reads it.
+    func closeDecisionLogReader() {
+        if decisionLogReader >= 0 { close(decisionLogReader) }
+        decisionLogReader = -1
     }
 
     // MARK: Traffic (each bounded by its timeout)

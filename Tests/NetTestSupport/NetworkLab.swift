@@ -96,10 +96,11 @@ public final class NetworkLab: @unchecked Sendable {
     }
 
     /// Starts a long-running command inside the namespace of `role`, its output in the log file
-    /// `log` (read it with ``log(_:)``); ``tearDown()`` stops it.
+    /// `log` (read it with ``log(_:)``), or in `output` when given (a pipe whose reader the test
+    /// controls); ``tearDown()`` stops it.
     @discardableResult
-    public func spawn(_ role: String, _ command: [String], log: String, environment: [String: String]? = nil) throws
-        -> Process
+    public func spawn(_ role: String, _ command: [String], log: String, output: Pipe? = nil,
+                      environment: [String: String]? = nil) throws -> Process
     {
         let process = Process()
         guard let ip = Command.which("ip") else { throw NetLabError("ip: not found") }
@@ -107,12 +108,17 @@ public final class NetworkLab: @unchecked Sendable {
         // `ip netns exec` execs the command: the process is the command itself.
         process.arguments = ["netns", "exec", namespace(role)] + command
         if let environment { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
-        let url = path(log)
-        _ = FileManager.default.createFile(atPath: url, contents: nil, attributes: [.posixPermissions: 0o600])
-        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: url))
-        handle.seekToEndOfFile()
-        process.standardOutput = handle
-        process.standardError = handle
+        if let output {
+            process.standardOutput = output
+            process.standardError = output
+        } else {
+            let url = path(log)
+            _ = FileManager.default.createFile(atPath: url, contents: nil, attributes: [.posixPermissions: 0o600])
+            let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: url))
+            handle.seekToEndOfFile()
+            process.standardOutput = handle
+            process.standardError = handle
+        }
         process.standardInput = FileHandle.nullDevice
         try process.run()
         lock.lock()
