@@ -82,8 +82,8 @@ let package = Package(
             name: "EdgeTests",
             dependencies: ["Edge", "Enforcer", "PolicyCompiler", "PolicyLang", "Tunnel", "NetTestSupport", "ztpd", "ztpc"]
         ),
-        .testTarget(name: "TunnelTests", dependencies: ["Tunnel", "ztpd"]),
-        .testTarget(name: "XDPTests", dependencies: ["XDP", "CLibBPF"]),
+        .testTarget(name: "TunnelTests", dependencies: ["Tunnel", "ztpd", "NetTestSupport"]),
+        .testTarget(name: "XDPTests", dependencies: ["XDP", "CLibBPF", "NetTestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

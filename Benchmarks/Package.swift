@@ -1,5 +1,11 @@
 // swift-tools-version: 6.1
+import Foundation
 import PackageDescription
+
+/// SwiftPM names a path dependency after its directory, so the ztp package's identity is the
+/// name of the folder it was checked out into (`main`, `ztp`, ...): read it off this manifest's
+/// own path, so that the benchmarks build from a checkout under any name.
+let ztp = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().lastPathComponent
 
 // Performance benchmarks for ztp, kept in their own package so that the main package does not
 // depend on ordo-one/benchmark. Run from this directory:
@@ -8,7 +14,7 @@ let package = Package(
     name: "ztp-benchmarks",
     platforms: [.macOS(.v14)],
     dependencies: [
-        // The ztp package itself; its identity is the directory name ("main").
+        // The ztp package itself; its identity is its directory's name (see `ztp` above).
         .package(path: ".."),
         .package(url: "https://github.com/ordo-one/benchmark", from: "1.38.1", traits: ["MallocInterposer"]),
     ],
@@ -20,8 +26,8 @@ let package = Package(
             name: "PolicyProfile",
             dependencies: [
                 "PolicyFixtures",
-                .product(name: "PolicyCompiler", package: "main"),
-                .product(name: "PolicyLang", package: "main"),
+                .product(name: "PolicyCompiler", package: ztp),
+                .product(name: "PolicyLang", package: ztp),
             ]
         ),
         .executableTarget(
@@ -29,10 +35,10 @@ let package = Package(
             dependencies: [
                 "PolicyFixtures",
                 .product(name: "Benchmark", package: "benchmark"),
-                .product(name: "PolicyCompiler", package: "main"),
-                .product(name: "Enforcer", package: "main"),
-                .product(name: "PolicyLang", package: "main"),
-                .product(name: "Tunnel", package: "main"),
+                .product(name: "PolicyCompiler", package: ztp),
+                .product(name: "Enforcer", package: ztp),
+                .product(name: "PolicyLang", package: ztp),
+                .product(name: "Tunnel", package: ztp),
             ],
             path: "Benchmarks/PolicyBenchmarks",
             plugins: [

@@ -209,13 +209,14 @@ struct ZTPD: AsyncParsableCommand {
     static func tunnelConfiguration(_ edge: EdgeConfig) throws -> TunnelConfiguration {
         if let path = edge.wireguardConfig {
             var c = try TunnelConfiguration(parsing: try readSecretFile(path))
-            if let keyFile = edge.privateKeyFile { c.privateKey = try PrivateKey(base64: try readSecretFile(keyFile).trimmingCharacters(in: .whitespacesAndNewlines)) }
+            if let keyFile = edge.privateKeyFile { c.privateKey = try PrivateKey(keyFile: keyFile) }
             return c
         }
         guard let keyFile = edge.privateKeyFile else {
             throw ValidationError("no private key: give --private-key FILE (or private_key_file:) or a wg-style --config")
         }
-        let key = try PrivateKey(base64: try readSecretFile(keyFile).trimmingCharacters(in: .whitespacesAndNewlines))
+        // Straight into zeroing storage; the same mode checks as readSecretFile.
+        let key = try PrivateKey(keyFile: keyFile)
         return TunnelConfiguration(privateKey: key, listenPort: edge.listenPort)
     }
 

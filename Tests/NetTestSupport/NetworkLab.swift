@@ -58,15 +58,27 @@ public final class NetworkLab: @unchecked Sendable {
 
     // MARK: Links and routes
 
-    /// Joins `a` and `b` with a veth pair named `to-B` in `a` and `to-A` in `b`, gives each end
-    /// its address (CIDR) and brings both up.
-    public func link(_ a: String, _ aAddress: String, _ b: String, _ bAddress: String) throws {
+    /// Joins `a` and `b` with a veth pair named `to-B` in `a` and `to-A` in `b` (or `names`),
+    /// gives each end its addresses (CIDRs; IPv6 ones without duplicate address detection, so
+    /// they are usable at once) and brings both up. The pair is created inside `a` with its peer
+    /// end moved straight into `b`: it never exists in the machine's own namespace.
+    public func link(_ a: String, _ aAddresses: [String], _ b: String, _ bAddresses: [String],
+                     names: (a: String, b: String)? = nil) throws {
         let nsA = namespace(a), nsB = namespace(b)
-        try ip(["-n", nsA, "link", "add", "to-\(b)", "type", "veth", "peer", "name", "to-\(a)", "netns", nsB])
-        try ip(["-n", nsA, "addr", "add", aAddress, "dev", "to-\(b)"])
-        try ip(["-n", nsB, "addr", "add", bAddress, "dev", "to-\(a)"])
-        try ip(["-n", nsA, "link", "set", "to-\(b)", "up"])
-        try ip(["-n", nsB, "link", "set", "to-\(a)", "up"])
+        let devA = names?.a ?? "to-\(b)", devB = names?.b ?? "to-\(a)"
+        try ip(["-n", nsA, "link", "add", devA, "type", "veth", "peer", "name", devB, "netns", nsB])
+        for (ns, dev, addresses) in [(nsA, devA, aAddresses), (nsB, devB, bAddresses)] {
+            for address in addresses {
+                try ip(["-n", ns, "addr", "add", address, "dev", dev] + (address.contains(":") ? ["nodad"] : []))
+            }
+        }
+        try ip(["-n", nsA, "link", "set", devA, "up"])
+        try ip(["-n", nsB, "link", "set", devB, "up"])
+    }
+
+    /// ``link(_:_:_:_:names:)`` with one address at each end.
+    public func link(_ a: String, _ aAddress: String, _ b: String, _ bAddress: String) throws {
+        try link(a, [aAddress], b, [bAddress])
     }
 
     /// `ip -n NS route add ARGUMENTS...` in the namespace of `role`.
@@ -87,6 +99,39 @@ public final class NetworkLab: @unchecked Sendable {
     }
 
     // MARK: Processes
+
+    /// The role whose namespace is `namespace`, for helpers that are handed namespace names.
+    public func role(ofNamespace namespace: String) -> String? {
+        roles.first { $0.value == namespace }?.key
+    }
+
+    /// Runs `body` on this thread inside the namespace of `role` (setns), then returns the thread
+    /// to its own namespace, even when `body` throws. For in-process work that must happen in a
+    /// namespace, such as attaching an XDP program to a veth end there.
+    public func inside<T>(_ role: String, _ body: () throws -> T) throws -> T {
+        let original = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC)
+        let target = open("/var/run/netns/\(namespace(role))", O_RDONLY | O_CLOEXEC)
+        defer {
+            if original >= 0 { close(original) }
+            if target >= 0 { close(target) }
+        }
+        guard original >= 0, target >= 0, Self.setns(target, Self.newNetworkNamespace) == 0 else {
+            throw NetLabError("cannot enter namespace \(namespace(role)): \(String(cString: strerror(errno)))")
+        }
+        defer { precondition(Self.setns(original, Self.newNetworkNamespace) == 0, "cannot return to the test's namespace") }
+        return try body()
+    }
+
+    /// `CLONE_NEWNET` from <sched.h>, which Glibc's Swift module does not export.
+    private static let newNetworkNamespace: Int32 = 0x4000_0000
+
+    /// setns(2), looked up at run time: Glibc's Swift module does not export it.
+    nonisolated(unsafe) private static let setns: @convention(c) (Int32, Int32) -> Int32 = {
+        guard let symbol = dlsym(nil, "setns") else {  // nil is RTLD_DEFAULT on glibc
+            preconditionFailure("libc has no setns")
+        }
+        return unsafeBitCast(symbol, to: (@convention(c) (Int32, Int32) -> Int32).self)
+    }()
 
     /// Runs a command inside the namespace of `role` to completion, bounded by `timeout`.
     public func exec(_ role: String, _ command: [String], timeout: Double = 30, input: String? = nil,

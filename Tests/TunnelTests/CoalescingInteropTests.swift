@@ -1,4 +1,5 @@
 import Foundation
+import NetTestSupport
 import XCTest
 @testable import Tunnel
 
@@ -71,7 +72,7 @@ final class CoalescingInteropTests: XCTestCase {
         }
         let uapi = "/var/run/wireguard/\(interface).sock"
         XCTAssertTrue(NetTestbed.eventually(10) { FileManager.default.fileExists(atPath: uapi) || !process.isRunning })
-        guard process.isRunning else { throw TestbedError("ztpd exited: \(testbed.log("ztpd-\(name).log"))") }
+        guard process.isRunning else { throw NetLabError("ztpd exited: \(testbed.log("ztpd-\(name).log"))") }
         try testbed.ip(["-n", testbed.left, "addr", "add", "10.99.0.1/24", "dev", interface])
 
         let sockets = try Self.clientAddresses.map { try BoundUDPSocket(address: $0, namespace: testbed.right) }

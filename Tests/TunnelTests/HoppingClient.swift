@@ -1,4 +1,5 @@
 import Foundation
+import NetTestSupport
 import XCTest
 @testable import Tunnel
 
@@ -46,7 +47,7 @@ struct HoppingClient {
                 keypair = try device.beginSession(with: edge)
             }
         }
-        guard let keypair else { throw TestbedError("no usable response to the newest initiation among \(responses.count) datagrams") }
+        guard let keypair else { throw NetLabError("no usable response to the newest initiation among \(responses.count) datagrams") }
         return keypair
     }
 
@@ -95,7 +96,7 @@ final class BoundUDPSocket {
             Thread { body(); done.signal() }.start()
             done.wait()
         }
-        if let failure = outcome.failure { throw TestbedError(failure) }
+        if let failure = outcome.failure { throw NetLabError(failure) }
         fd = outcome.fd
     }
 
@@ -118,7 +119,7 @@ final class BoundUDPSocket {
                 }
             }
         }
-        guard sent == bytes.count else { throw TestbedError("sendto \(destination): errno \(errno)") }
+        guard sent == bytes.count else { throw NetLabError("sendto \(destination): errno \(errno)") }
     }
 
     /// What arrives on any of `sockets` until nothing has for `idleMilliseconds`, or until

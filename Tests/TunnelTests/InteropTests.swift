@@ -1,4 +1,5 @@
 import Foundation
+import NetTestSupport
 import XCTest
 @testable import Tunnel
 
@@ -22,18 +23,7 @@ final class InteropTests: XCTestCase {
     }
 
     /// The ztpd binary built next to the test bundle.
-    static func ztpdPath() throws -> String {
-        let bundle = Bundle.main.bundleURL
-        let candidates = [
-            bundle.appendingPathComponent("ztpd"),
-            bundle.deletingLastPathComponent().appendingPathComponent("ztpd"),
-            URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("ztpd"),
-        ] + Bundle.allBundles.map { $0.bundleURL.deletingLastPathComponent().appendingPathComponent("ztpd") }
-        guard let found = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0.path) }) else {
-            throw TestbedError("ztpd binary not found next to the test bundle (looked in \(candidates.map(\.path)))")
-        }
-        return found.path
-    }
+    static func ztpdPath() throws -> String { try NetEnvironment.builtProduct("ztpd") }
 
     private struct Setup {
         let testbed: NetTestbed
@@ -95,7 +85,7 @@ final class InteropTests: XCTestCase {
         let ourSocket = "/var/run/wireguard/\(ourInterface).sock"
         XCTAssertTrue(NetTestbed.eventually(10) { FileManager.default.fileExists(atPath: ourSocket) || !process.isRunning },
                       "ztpd did not start")
-        guard process.isRunning else { throw TestbedError("ztpd exited: \(testbed.log("ztpd.log"))") }
+        guard process.isRunning else { throw NetLabError("ztpd exited: \(testbed.log("ztpd.log"))") }
         try testbed.ip(["-n", testbed.left, "addr", "add", "\(Self.ourTunnelAddress)/24", "dev", ourInterface])
         try testbed.ip(["-n", testbed.left, "addr", "add", "\(Self.ourTunnelAddress6)/64", "dev", ourInterface, "nodad"])
         return Setup(testbed: testbed, ours: ours, theirs: theirs, ztpd: process,
@@ -257,7 +247,7 @@ final class InteropTests: XCTestCase {
             if key == "peer" { prefix = "peer."; continue }
             result[prefix + key] = value
         }
-        guard result["errno"] == "0" || result["peer.errno"] == "0" else { throw TestbedError("ztp-stats failed: \(reply)") }
+        guard result["errno"] == "0" || result["peer.errno"] == "0" else { throw NetLabError("ztp-stats failed: \(reply)") }
         return result
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import NetTestSupport
 import XCTest
 @testable import Tunnel
 
@@ -235,7 +236,7 @@ final class RuntimeSessionTests: XCTestCase {
                         bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0
                     }
                 }
-                guard fd >= 0, ok else { throw TestbedError("relay socket: errno \(errno)") }
+                guard fd >= 0, ok else { throw NetLabError("relay socket: errno \(errno)") }
                 return (fd, UInt16(bigEndian: address.sin_port))
             }
             (front, frontPort) = try bound()

@@ -1,4 +1,5 @@
 import Foundation
+import NetTestSupport
 import XCTest
 import Edge
 @testable import Tunnel

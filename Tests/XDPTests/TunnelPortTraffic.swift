@@ -1,4 +1,5 @@
 import Foundation
+import NetTestSupport
 import XCTest
 
 /// UDP traffic to the tunnel port for the namespace tests, from python3 sockets: a receiver
@@ -69,7 +70,7 @@ else:
             let ready = output.fileHandleForReading.availableData
             guard String(decoding: ready, as: UTF8.self).hasPrefix("ready") else {
                 process.terminate()
-                throw NamespacePair.CommandFailure(command: "receiver", output: String(decoding: ready, as: UTF8.self))
+                throw NetLabError("receiver: \(String(decoding: ready, as: UTF8.self))")
             }
         }
 

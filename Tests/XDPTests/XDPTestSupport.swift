@@ -1,4 +1,5 @@
 import Foundation
+import NetTestSupport
 import XCTest
 @testable import XDP
 
@@ -58,27 +59,12 @@ enum XDPTestSupport {
         return "\(machine)-linux-gnu"
     }()
 
-    static func which(_ tool: String) -> String? {
-        let path = (ProcessInfo.processInfo.environment["PATH"] ?? "") + ":/usr/sbin:/usr/bin:/sbin:/bin"
-        for directory in path.split(separator: ":") {
-            let candidate = "\(directory)/\(tool)"
-            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
-        }
-        return nil
-    }
+    static func which(_ tool: String) -> String? { Command.which(tool) }
 
     /// Runs a command to completion; returns its status and its output and error together.
     @discardableResult
     static func run(_ executable: String, _ arguments: [String]) throws -> (Int32, String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+        let r = try Command.run(executable, arguments, timeout: 120)
+        return (r.status, r.output)
     }
 }

@@ -21,24 +21,25 @@ enum KeyBase64 {
 
     /// Decodes exactly `output.count` bytes from `text`, rejecting trailing garbage.
     static func decode(_ text: String, into output: UnsafeMutableRawBufferPointer) throws {
-        Sodium.ensureInitialised()
-        // An empty string still needs a valid address for libsodium's nonnull pointer.
         var utf8 = Array(text.utf8)
-        if utf8.isEmpty { throw CryptoError.invalidBase64 }
         defer { wipe(&utf8) }
+        try utf8.withUnsafeBytes { try decode(text: $0, into: output) }
+    }
+
+    /// Decodes exactly `output.count` bytes from the base64 characters in `text` (no
+    /// surrounding whitespace), rejecting trailing garbage. Reads `text` in place, so a key
+    /// read into zeroing storage is never copied into a String.
+    static func decode(text: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer) throws {
+        Sodium.ensureInitialised()
+        // An empty input still needs a valid address for libsodium's nonnull pointer.
+        guard let base = text.baseAddress, !text.isEmpty else { throw CryptoError.invalidBase64 }
         var decodedCount = 0
-        var consumed = 0
-        let status = utf8.withUnsafeBufferPointer { input -> Int32 in
-            input.withMemoryRebound(to: CChar.self) { chars -> Int32 in
-                var end: UnsafePointer<CChar>? = nil
-                let rc = sodium_base642bin(
-                    bytePointer(output), output.count,
-                    chars.baseAddress!, chars.count, nil, &decodedCount, &end, variant)
-                if let end, let start = chars.baseAddress { consumed = end - start }
-                return rc
-            }
-        }
-        guard status == 0, consumed == utf8.count, decodedCount == output.count else {
+        var end: UnsafePointer<CChar>? = nil
+        let chars = base.assumingMemoryBound(to: CChar.self)
+        let status = sodium_base642bin(
+            bytePointer(output), output.count, chars, text.count, nil, &decodedCount, &end, variant)
+        let consumed = end.map { $0 - chars } ?? 0
+        guard status == 0, consumed == text.count, decodedCount == output.count else {
             throw CryptoError.invalidBase64
         }
     }
