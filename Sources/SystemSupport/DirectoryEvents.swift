@@ -47,7 +47,7 @@ public final class DirectoryEvents: @unchecked Sendable {
         do {
             guard case .ready = try Readiness.wait(for: descriptor, events: Int16(POLLIN), until: deadline, wakeup: wakeup)
             else { return .interrupted }
-        } catch .timedOut {
+        } catch IOError.timedOut {
             return .quiet
         }
         while true {
