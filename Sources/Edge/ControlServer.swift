@@ -35,6 +35,7 @@ public final class ControlServer: Sendable {
         }
     }
 
+    /// Starts serving on a thread of its own.
     public func start() { server.start() }
 
     /// Stops accepting, ends the exchanges in progress and removes the socket.

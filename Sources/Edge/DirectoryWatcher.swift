@@ -15,6 +15,7 @@ public final class DirectoryWatcher: Sendable {
         self.onChange = onChange
     }
 
+    /// Starts watching on a thread of its own.
     public func start() {
         let t = Thread { [self] in run() }
         t.name = "ztp-policy-watch"

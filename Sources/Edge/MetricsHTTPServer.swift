@@ -39,6 +39,7 @@ public final class MetricsHTTPServer: Sendable {
         }
     }
 
+    /// Starts serving on a thread of its own.
     public func start() { server.start() }
 
     /// Stops accepting and ends the connections in progress.

@@ -84,6 +84,7 @@ public final class StreamServer: Sendable {
 
     private func acceptLoop() {
         while true {
+            // nil after stop(); an error is one accept() does not wait out (EBADF): either way the end.
             guard let connection = try? listener.accept() else { return }
             let id: Int? = state.withLock { s in
                 guard s.active.count < maxConnections, !s.stopped else {

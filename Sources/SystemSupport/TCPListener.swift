@@ -39,9 +39,12 @@ public final class TCPListener: StreamListener {
         socket = try ListeningSocket(descriptor: fd)
     }
 
+    /// Waits for the next client; nil once ``interrupt()`` was called.
     public func accept() throws(IOError) -> Connection? { try socket.accept() }
 
+    /// Makes a waiting and every later ``accept()`` return nil.
     public func interrupt() { socket.interrupt() }
 
+    /// Closes the socket.
     public func close() { socket.close() }
 }

@@ -85,8 +85,10 @@ public final class UnixListener: StreamListener {
         socket = try ListeningSocket(descriptor: fd)
     }
 
+    /// Waits for the next client; nil once ``interrupt()`` was called.
     public func accept() throws(IOError) -> Connection? { try socket.accept() }
 
+    /// Makes a waiting and every later ``accept()`` return nil.
     public func interrupt() { socket.interrupt() }
 
     /// Closes the socket and removes its node, if the node is still ours.
