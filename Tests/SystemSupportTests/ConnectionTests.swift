@@ -16,7 +16,7 @@ struct Pair {
     }
 }
 
-/// The thread a signal is sent to, and its handler that does nothing.
+/// A signal handler that does nothing: the signal only interrupts the reader's system call.
 private let noop: @convention(c) (Int32) -> Void = { _ in }
 
 final class ConnectionTests: XCTestCase {
