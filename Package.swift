@@ -31,11 +31,15 @@ let package = Package(
             name: "Enforcer",
             dependencies: ["PolicyCompiler", "PolicyLang", .product(name: "Atomics", package: "swift-atomics")]
         ),
+        // The daemon's sockets, inotify and process spawning: every raw system call of Edge, ztpd and ztpc.
+        .target(name: "SystemSupport", dependencies: ["CSystemShim"]),
+        // accept4 and eventfd, which the Glibc module does not export.
+        .target(name: "CSystemShim"),
         // The edge daemon's parts: config, policy reloads, tunnel hooks, metrics, control socket.
         .target(
             name: "Edge",
             dependencies: [
-                "Enforcer", "PolicyCompiler", "PolicyLang", "Tunnel",
+                "Enforcer", "PolicyCompiler", "PolicyLang", "Tunnel", "SystemSupport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -45,7 +49,7 @@ let package = Package(
         .executableTarget(
             name: "ztpc",
             dependencies: [
-                "PolicyLang", "PolicyCompiler", "Edge",
+                "PolicyLang", "PolicyCompiler", "Edge", "SystemSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -60,7 +64,7 @@ let package = Package(
         .executableTarget(
             name: "ztpd",
             dependencies: [
-                "Tunnel", "Edge", "Enforcer", "XDP", "PolicyCompiler",
+                "Tunnel", "Edge", "Enforcer", "XDP", "PolicyCompiler", "SystemSupport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -75,12 +79,16 @@ let package = Package(
         .testTarget(name: "PolicyLangTests", dependencies: ["PolicyLang"]),
         .testTarget(name: "PolicyCompilerTests", dependencies: ["PolicyCompiler", "PolicyLang"]),
         .testTarget(name: "ztpcTests", dependencies: ["ztpc"]),
+        .testTarget(name: "SystemSupportTests", dependencies: ["SystemSupport"]),
         .testTarget(name: "EnforcerTests", dependencies: ["Enforcer", "PolicyCompiler", "PolicyLang"]),
         // Shared helpers for tests that build network namespaces, veth links and processes in them.
         .target(name: "NetTestSupport", dependencies: [], path: "Tests/NetTestSupport"),
         .testTarget(
             name: "EdgeTests",
-            dependencies: ["Edge", "Enforcer", "PolicyCompiler", "PolicyLang", "Tunnel", "NetTestSupport", "ztpd", "ztpc"]
+            dependencies: [
+                "Edge", "Enforcer", "PolicyCompiler", "PolicyLang", "Tunnel", "NetTestSupport", "ztpd", "ztpc",
+                "SystemSupport",
+            ]
         ),
         .testTarget(name: "TunnelTests", dependencies: ["Tunnel", "ztpd", "NetTestSupport"]),
         .testTarget(name: "XDPTests", dependencies: ["XDP", "CLibBPF", "NetTestSupport"]),

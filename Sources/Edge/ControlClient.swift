@@ -1,7 +1,4 @@
-import Foundation
-#if canImport(Glibc)
-import Glibc
-#endif
+import SystemSupport
 
 /// Sends one command to a daemon's control socket and returns its answer.
 public enum ControlClient {
@@ -9,30 +6,37 @@ public enum ControlClient {
         public var description: String
     }
 
-    public static func send(_ command: String, to path: String) throws(ClientError) -> String {
-        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw ClientError(description: "socket: \(String(cString: strerror(errno)))") }
-        defer { close(fd) }
-        var sa = sockaddr_un()
-        sa.sun_family = sa_family_t(AF_UNIX)
-        let bytes = Array(path.utf8)
-        guard bytes.count < MemoryLayout.size(ofValue: sa.sun_path) else { throw ClientError(description: "path too long: \(path)") }
-        withUnsafeMutableBytes(of: &sa.sun_path) { p in
-            for (i, b) in bytes.enumerated() { p[i] = b }
+    /// The largest answer accepted (a status with many thousands of sessions fits).
+    static let maxAnswerLength = 64 << 20
+
+    /// Sends `command` to the socket at `path` and reads the answer until the daemon closes.
+    /// The whole exchange, connecting included, has `timeout`: a daemon that is stopped
+    /// (SIGSTOP) or hung accepts the connection but never answers.
+    /// - Throws: ``ClientError`` saying what failed, for the person at the terminal.
+    public static func send(_ command: String, to path: String, timeout: Duration = .seconds(5)) throws(ClientError) -> String {
+        let connection: Connection
+        do {
+            connection = try UnixClient.connect(path: path, timeout: timeout)
+        } catch IOError.timedOut {
+            throw ClientError(description: "\(path) accepts no connection within \(seconds(timeout)) s (is ztpd hung?)")
+        } catch {
+            throw ClientError(description: "\(error) (is ztpd running, and are you root?)")
         }
-        let rc = withUnsafePointer(to: &sa) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) } }
-        guard rc == 0 else {
-            throw ClientError(description: "cannot connect to \(path): \(String(cString: strerror(errno))) (is ztpd running, and are you root?)")
+        defer { connection.close() }
+        do {
+            try connection.write(command + "\n")
+            let answer = try connection.readToEnd(maxLength: maxAnswerLength)
+            return String(decoding: answer, as: UTF8.self)
+        } catch IOError.timedOut {
+            throw ClientError(description: "no answer from \(path) within \(seconds(timeout)) s (is ztpd stopped or hung?)")
+        } catch {
+            throw ClientError(description: "talking to \(path): \(error)")
         }
-        let line = Array((command + "\n").utf8)
-        _ = line.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-        var out = [UInt8]()
-        var buffer = [UInt8](repeating: 0, count: 8192)
-        while true {
-            let n = recv(fd, &buffer, buffer.count, 0)
-            if n <= 0 { break }
-            out += buffer[0..<n]
-        }
-        return String(decoding: out, as: UTF8.self)
+    }
+
+    private static func seconds(_ duration: Duration) -> String {
+        let (s, atto) = duration.components
+        let value = Double(s) + Double(atto) / 1e18
+        return value == value.rounded() ? String(Int(value)) : String(value)
     }
 }

@@ -1,60 +1,63 @@
 import Foundation
-#if canImport(Glibc)
-import Glibc
-#endif
+import SystemSupport
 
 /// The daemon's control socket: a Unix socket only root can open (mode 0600 in a 0700
 /// directory). A client writes one command line and reads the answer until the server closes.
-public final class ControlServer: @unchecked Sendable {
-    private let fd: Int32
+/// Clients are served concurrently, each with `requestTimeout` for the whole exchange.
+public final class ControlServer: Sendable {
     public let path: String
-    private let handle: @Sendable (String) -> String
+    private let server: StreamServer
 
-    public init(path: String, handle: @escaping @Sendable (String) -> String) throws {
+    /// The longest command line read; a longer one is answered with an error.
+    public static let maxCommandLength = 4096
+
+    /// Listens on `path`; `handle` turns a command (trimmed) into its answer.
+    /// - Throws: ``IOError`` when the socket cannot be created (see ``UnixListener``).
+    public init(
+        path: String, requestTimeout: Duration = .seconds(5), maxConnections: Int = 16,
+        handle: @escaping @Sendable (String) -> String
+    ) throws(IOError) {
         self.path = path
-        self.handle = handle
-        let directory = (path as NSString).deletingLastPathComponent
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        unlink(path)
-        fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { throw MetricsHTTPServer.ServerError(description: "socket: \(String(cString: strerror(errno)))") }
-        var sa = sockaddr_un()
-        sa.sun_family = sa_family_t(AF_UNIX)
-        let bytes = Array(path.utf8)
-        guard bytes.count < MemoryLayout.size(ofValue: sa.sun_path) else {
-            close(fd)
-            throw MetricsHTTPServer.ServerError(description: "control socket path too long: \(path)")
-        }
-        withUnsafeMutableBytes(of: &sa.sun_path) { p in
-            for (i, b) in bytes.enumerated() { p[i] = b }
-        }
-        // The socket is created with no permissions for group and others from the start.
-        let old = umask(0o177)
-        let rc = withUnsafePointer(to: &sa) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) } }
-        umask(old)
-        guard rc == 0, chmod(path, 0o600) == 0, listen(fd, 8) == 0 else {
-            let e = String(cString: strerror(errno))
-            close(fd)
-            throw MetricsHTTPServer.ServerError(description: "cannot listen on \(path): \(e)")
+        let listener = try UnixListener(path: path, mode: 0o600, directoryMode: 0o700)
+        server = StreamServer(
+            listener: listener, name: "ztp-control", maxConnections: maxConnections, requestTimeout: requestTimeout
+        ) { connection in
+            let answer: String
+            do {
+                guard let line = try connection.readLine(maxLength: Self.maxCommandLength) else { return }
+                answer = handle(line.trimmingCharacters(in: .whitespacesAndNewlines))
+            } catch IOError.lineTooLong(let limit) {
+                answer = "error: a command is at most \(limit) bytes\n"
+            } catch {
+                return  // timed out or hung up: nobody to answer
+            }
+            try? connection.write(answer)
         }
     }
 
-    public func start() {
-        let t = Thread { [self] in serve() }
-        t.name = "ztp-control"
-        t.start()
-    }
+    /// Starts serving on a thread of its own.
+    public func start() { server.start() }
 
-    public func stop() {
-        shutdown(fd, Int32(SHUT_RDWR))
-        close(fd)
-        unlink(path)
-    }
+    /// Stops accepting, ends the exchanges in progress and removes the socket.
+    public func stop() { server.stop() }
 
-    private func serve() {
-        SocketServing.serve(listener: fd) { request in
-            let command = String(decoding: request, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-            return Array(handle(command).utf8)
+    /// A client's text as it may be quoted back in an error answer: at most `limit` bytes of it,
+    /// in single quotes, with quotes, backslashes and every byte that is not printable ASCII
+    /// escaped, and "..." when it was longer, so that an answer never carries a client's
+    /// garbage or control sequences to another terminal.
+    public static func quoted(_ text: String, limit: Int = 64) -> String {
+        let bytes = Array(text.utf8)
+        var out = "'"
+        for byte in bytes.prefix(limit) {
+            switch byte {
+            case UInt8(ascii: "'"): out += "\\'"
+            case UInt8(ascii: "\\"): out += "\\\\"
+            case 0x20..<0x7f: out.unicodeScalars.append(Unicode.Scalar(byte))
+            default: out += "\\x" + (byte < 16 ? "0" : "") + String(byte, radix: 16)
+            }
         }
+        out += "'"
+        if bytes.count > limit { out += "... (\(bytes.count) bytes)" }
+        return out
     }
 }

@@ -1,9 +1,7 @@
 import Enforcer
 import Foundation
-#if canImport(Glibc)
-import Glibc
-#endif
 import PolicyLang
+import SystemSupport
 
 /// Writes decision records as JSON lines: every deny, a sample of allows (the enforcer samples).
 ///
@@ -50,18 +48,13 @@ public final class DecisionLog: @unchecked Sendable {
             failures += 1
             return
         }
-        // write(2) rather than FileHandle.write(_:), which traps on EPIPE and would take the
-        // daemon down with the reader of a decision-log pipe.
-        var bytes = Array(line.utf8)[...]
-        while !bytes.isEmpty {
-            let n = bytes.withUnsafeBytes { Glibc.write(handle.fileDescriptor, $0.baseAddress, $0.count) }
-            if n < 0 && errno == EINTR { continue }
-            if n <= 0 {
-                failures += 1
-                if errno == EPIPE { broken = true }
-                return
-            }
-            bytes = bytes.dropFirst(n)
+        // write(2), through SystemSupport, rather than FileHandle.write(_:), which traps on EPIPE
+        // and would take the daemon down with the reader of a decision-log pipe.
+        do throws(IOError) {
+            try FileDescriptor(rawValue: handle.fileDescriptor).writeAll(Array(line.utf8))
+        } catch {
+            failures += 1
+            if error == .closed { broken = true }
         }
     }
 

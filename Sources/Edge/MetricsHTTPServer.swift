@@ -1,70 +1,77 @@
-import Foundation
-#if canImport(Glibc)
-import Glibc
-#endif
+import SystemSupport
 
-/// Serves `GET /metrics` in the Prometheus text format on a TCP address, one request at a time
-/// on its own thread (a scrape every few seconds needs nothing more).
-public final class MetricsHTTPServer: @unchecked Sendable {
-    private let fd: Int32
+/// Serves `GET /metrics` (and `/`) in the Prometheus text format on a TCP address; 404 for
+/// other paths. Clients are served concurrently, each within `requestTimeout` from accept to
+/// the last byte of the answer, so idle or slow connections never hold up a scrape.
+///
+/// Why no HTTP server library: FlyingFox 0.27.1 (the small, dependency-free one on this
+/// machine's package list) bounds neither the request line nor the header size (its line reader
+/// grows without limit), has no deadline for reading a request (its timeout covers only the
+/// handler) and no cap on connections, and keeps idle keep-alive connections open forever:
+/// the very problems of issue 15 item 4. Hummingbird 2 would do, but brings SwiftNIO and
+/// minutes of build time for one GET route. A request-head parser over SystemSupport's bounded
+/// line reader (``HTTPRequestHead``) is about sixty lines and has exactly those limits.
+public final class MetricsHTTPServer: Sendable {
     private let render: @Sendable () -> [UInt8]
+    private let server: StreamServer
+    /// The address asked for.
     public let address: HostPort
+    /// The port listened on (the kernel's choice when `address` names port 0).
+    public let port: UInt16
 
-    public struct ServerError: Error, CustomStringConvertible {
-        public var description: String
-    }
-
-    public init(address: HostPort, render: @escaping @Sendable () -> [UInt8]) throws {
+    /// Listens on `address`; `render` produces the metrics text for each scrape.
+    /// - Parameters:
+    ///   - maxConnections: connections served at once; more are closed at once. Enough for a
+    ///     few hundred idle connections without turning scrapes away.
+    /// - Throws: ``IOError`` when the address is not numeric or cannot be bound.
+    public init(
+        address: HostPort, requestTimeout: Duration = .seconds(5), maxConnections: Int = 512,
+        render: @escaping @Sendable () -> [UInt8]
+    ) throws(IOError) {
         self.address = address
         self.render = render
-        let v6 = address.host.contains(":")
-        fd = socket(v6 ? AF_INET6 : AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { throw ServerError(description: "socket: \(String(cString: strerror(errno)))") }
-        var one: Int32 = 1
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
-        let rc: Int32
-        if v6 {
-            var sa = sockaddr_in6()
-            sa.sin6_family = sa_family_t(AF_INET6)
-            sa.sin6_port = address.port.bigEndian
-            inet_pton(AF_INET6, address.host, &sa.sin6_addr)
-            rc = withUnsafePointer(to: &sa) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in6>.size)) } }
-        } else {
-            var sa = sockaddr_in()
-            sa.sin_family = sa_family_t(AF_INET)
-            sa.sin_port = address.port.bigEndian
-            inet_pton(AF_INET, address.host, &sa.sin_addr)
-            rc = withUnsafePointer(to: &sa) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
-        }
-        guard rc == 0, listen(fd, 16) == 0 else {
-            let e = String(cString: strerror(errno))
-            close(fd)
-            throw ServerError(description: "cannot listen on \(address.host):\(address.port): \(e)")
+        let listener = try TCPListener(host: address.host, port: address.port, backlog: 256)
+        port = listener.port
+        server = StreamServer(
+            listener: listener, name: "ztp-metrics", maxConnections: maxConnections, requestTimeout: requestTimeout
+        ) { connection in
+            Self.answer(connection, render: render)
         }
     }
 
-    public func start() {
-        let t = Thread { [self] in serve() }
-        t.name = "ztp-metrics"
-        t.start()
-    }
+    /// Starts serving on a thread of its own.
+    public func start() { server.start() }
 
-    /// Stops accepting; the thread ends at its next accept.
-    public func stop() {
-        shutdown(fd, Int32(SHUT_RDWR))
-        close(fd)
-    }
+    /// Stops accepting and ends the connections in progress.
+    public func stop() { server.stop() }
 
-    private func serve() {
-        SocketServing.serve(listener: fd) { request in
-            let head = String(decoding: request, as: UTF8.self)
-            guard head.hasPrefix("GET /metrics ") || head.hasPrefix("GET / ") else {
-                return Array("HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".utf8)
+    /// One request per connection, answered with `Connection: close`.
+    private static func answer(_ connection: Connection, render: () -> [UInt8]) {
+        let response: [UInt8]
+        do {
+            let head = try HTTPRequestHead.read(from: connection)
+            switch (head.method, head.path) {
+            case ("GET", "/metrics"), ("GET", "/"), ("HEAD", "/metrics"), ("HEAD", "/"):
+                let body = render()
+                let header = Self.header(
+                    "200 OK", contentLength: body.count, extra: "Content-Type: text/plain; version=0.0.4\r\n")
+                response = header + (head.method == "HEAD" ? [] : body)
+            case (_, "/metrics"), (_, "/"):
+                response = Self.header("405 Method Not Allowed", contentLength: 0, extra: "Allow: GET, HEAD\r\n")
+            default:
+                response = Self.header("404 Not Found", contentLength: 0)
             }
-            let body = render()
-            return Array(
-                "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: \(body.count)\r\nConnection: close\r\n\r\n".utf8)
-                + body
+        } catch HTTPRequestHead.Failure.malformed {
+            response = Self.header("400 Bad Request", contentLength: 0)
+        } catch HTTPRequestHead.Failure.tooLarge {
+            response = Self.header("431 Request Header Fields Too Large", contentLength: 0)
+        } catch {
+            return
         }
+        try? connection.write(response)
+    }
+
+    private static func header(_ status: String, contentLength: Int, extra: String = "") -> [UInt8] {
+        Array("HTTP/1.1 \(status)\r\n\(extra)Content-Length: \(contentLength)\r\nConnection: close\r\n\r\n".utf8)
     }
 }

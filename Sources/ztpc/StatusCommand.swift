@@ -7,7 +7,10 @@ struct StatusCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "status",
         abstract: "Show a running ztpd's policy generation, sessions and counters.",
-        discussion: "Reads ztpd's control socket (root only): /var/run/ztp/INTERFACE.sock unless --socket names another.")
+        discussion: """
+            Reads ztpd's control socket (root only): /var/run/ztp/INTERFACE.sock unless --socket names another. \
+            Exits 2 when ztpd cannot be reached or does not answer within --timeout.
+            """)
 
     @Option(help: "The interface ztpd runs.")
     var interface = "ztp0"
@@ -18,11 +21,18 @@ struct StatusCommand: ParsableCommand {
     @Flag(help: "Print the raw JSON document.")
     var json = false
 
+    @Option(help: "Seconds to wait for ztpd's answer (a stopped or hung ztpd never gives one).")
+    var timeout: Double = 5
+
+    func validate() throws {
+        guard timeout > 0, timeout <= 3600 else { throw ValidationError("--timeout takes seconds between 0 and 3600") }
+    }
+
     func run() throws {
         let path = socket ?? "/var/run/ztp/\(interface).sock"
         let answer: String
         do {
-            answer = try ControlClient.send("status", to: path)
+            answer = try ControlClient.send("status", to: path, timeout: .milliseconds(Int64(timeout * 1000)))
         } catch {
             throw UsageFailure("\(error)")
         }

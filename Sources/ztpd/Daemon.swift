@@ -118,7 +118,8 @@ final class EdgeDaemon: Service, @unchecked Sendable {
             }
             do {
                 control = try ControlServer(path: settings.edge.controlSocketPath) { command in
-                    command == "status" ? edge.status() : "unknown command '\(command)'; try: status\n"
+                    // Quote only a short, escaped prefix of what a client sent: never its garbage.
+                    command == "status" ? edge.status() : "unknown command \(ControlServer.quoted(command)); try: status\n"
                 }
                 control?.start()
             } catch {

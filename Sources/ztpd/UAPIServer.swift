@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import SystemSupport
 import Tunnel
 
 /// The cross-platform WireGuard userspace API on `/var/run/wireguard/NAME.sock` (a
@@ -14,91 +15,61 @@ import Tunnel
 final class UAPIServer: @unchecked Sendable {
     static let directory = "/var/run/wireguard"
     let path: String
-    private let fd: Int32
     private let runtime: TunnelRuntime
     private let privateKey: PrivateKey
     private let listenPort: UInt16
     private let logger: Logger
-    private let lock = NSLock()
-    private var running = true
-    private let done = DispatchSemaphore(value: 0)
+    /// Set once at the end of init: its handler reaches the protocol code through self.
+    private var server: StreamServer?
 
-    init(interface: String, runtime: TunnelRuntime, privateKey: PrivateKey, listenPort: UInt16, logger: Logger) throws {
+    /// The longest line of a request, and the most bytes a request may have.
+    static let maxLineLength = 4096
+    static let maxRequestLength = 1 << 20
+
+    convenience init(interface: String, runtime: TunnelRuntime, privateKey: PrivateKey, listenPort: UInt16, logger: Logger) throws {
+        try self.init(
+            path: "\(Self.directory)/\(interface).sock", runtime: runtime, privateKey: privateKey, listenPort: listenPort,
+            logger: logger)
+    }
+
+    /// Serves on `path`, each client within `requestTimeout` and concurrently with the others.
+    init(
+        path: String, runtime: TunnelRuntime, privateKey: PrivateKey, listenPort: UInt16, logger: Logger,
+        requestTimeout: Duration = .seconds(5), maxConnections: Int = 16
+    ) throws {
         self.runtime = runtime
         self.privateKey = privateKey
         self.listenPort = listenPort
         self.logger = logger
-        path = "\(Self.directory)/\(interface).sock"
-        mkdir(Self.directory, 0o755)
-        unlink(path)
-        fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { throw SystemError("socket(AF_UNIX)", code: errno) }
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        let bytes = Array(path.utf8)
-        guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else {
-            close(fd)
-            throw SystemError("UAPI path too long", code: ENAMETOOLONG)
+        self.path = path
+        // wg(8) expects /var/run/wireguard readable by all; the socket itself is root's alone.
+        let listener = try UnixListener(path: path, mode: 0o600, directoryMode: 0o755)
+        let server = StreamServer(
+            listener: listener, name: "ztp-uapi", maxConnections: maxConnections, requestTimeout: requestTimeout
+        ) { [weak self] connection in
+            self?.serve(connection)
         }
-        withUnsafeMutableBytes(of: &address.sun_path) { raw in
-            for (i, byte) in bytes.enumerated() { raw[i] = byte }
-        }
-        // Create the socket node already without group/other access.
-        let oldMask = umask(0o077)
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
-        }
-        umask(oldMask)
-        guard bound == 0, chmod(path, 0o600) == 0, listen(fd, 8) == 0 else {
-            let error = SystemError("bind/listen \(path)", code: errno)
-            close(fd)
-            throw error
-        }
-        let thread = Thread { [self] in acceptLoop() }
-        thread.name = "ztp-uapi"
-        thread.start()
+        self.server = server
+        server.start()
     }
 
     func stop() {
-        lock.lock()
-        running = false
-        lock.unlock()
-        done.wait()
-        close(fd)
-        unlink(path)
-    }
-
-    private var isRunning: Bool {
-        lock.lock()
-        defer { lock.unlock() }
-        return running
-    }
-
-    private func acceptLoop() {
-        defer { done.signal() }
-        while isRunning {
-            var descriptor = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-            guard poll(&descriptor, 1, 200) > 0 else { continue }
-            let client = accept(fd, nil, nil)
-            guard client >= 0 else { continue }
-            var timeout = timeval(tv_sec: 2, tv_usec: 0)
-            setsockopt(client, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-            serve(client)
-            close(client)
-        }
+        server?.stop()
     }
 
     /// One request per connection: read lines up to the empty line, answer, close.
-    private func serve(_ client: Int32) {
-        var data: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 4096)
-        while data.count < 1 << 20 {
-            let n = chunk.withUnsafeMutableBytes { read(client, $0.baseAddress, $0.count) }
-            if n <= 0 { break }
-            data += chunk[..<n]
-            if data.count >= 2, data.suffix(2) == [10, 10] { break }
+    private func serve(_ connection: Connection) {
+        var lines: [String] = []
+        var size = 0
+        do {
+            while let line = try connection.readLine(maxLength: Self.maxLineLength), !line.isEmpty {
+                size += line.utf8.count + 1
+                guard size <= Self.maxRequestLength else { return }
+                lines.append(line)
+            }
+        } catch {
+            return  // timed out, a line too long, or the client hung up: no answer
         }
-        let lines = String(decoding: data, as: UTF8.self).split(separator: "\n").map(String.init)
         guard let first = lines.first else { return }
         let reply: String
         switch first {
@@ -107,15 +78,8 @@ final class UAPIServer: @unchecked Sendable {
         case "ztp-stats=1": reply = runtime.statistics().lines.map { $0 + "\n" }.joined() + "errno=0\n\n"
         default: reply = "errno=\(EINVAL)\n\n"
         }
-        // send with MSG_NOSIGNAL: a client that hung up (`wg show | head -1`) is EPIPE, not SIGPIPE.
-        let bytes = Array(reply.utf8)
-        var offset = 0
-        while offset < bytes.count {
-            let n = bytes[offset...].withUnsafeBytes { send(client, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-            if n < 0 && errno == EINTR { continue }
-            if n <= 0 { break }
-            offset += n
-        }
+        // A client that hung up (`wg show | head -1`) is IOError.closed, never SIGPIPE.
+        try? connection.write(reply)
     }
 
     private func get() -> String {
