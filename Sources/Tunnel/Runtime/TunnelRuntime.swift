@@ -1208,10 +1208,14 @@ public final class TunnelRuntime: @unchecked Sendable {
     // MARK: Timers
 
     /// One pass over the peers, under `lock`. Each peer's state is read through its object,
-    /// not looked up by key, and a peer with nothing due costs a few field reads: with
-    /// thousands of idle peers the pass stays well under a millisecond.
+    /// not looked up by key. A peer without an endpoint is skipped at once: it has had no
+    /// handshake and no session (both set the endpoint, which is never cleared), so none of
+    /// its timers can be set, and its deadlines are not even read (each read of an
+    /// optional `ContinuousClock.Instant` is a generic copy, and 10,000 peers' worth held
+    /// the lock for milliseconds).
     private func tick(now: ContinuousClock.Instant) {
         for state in Array(peers.values) {
+            guard state.endpoint != nil else { continue }
             let key = state.publicKey
             if let at = state.retransmitAt, now >= at {
                 state.retransmitAt = nil
