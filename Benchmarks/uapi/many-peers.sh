@@ -93,11 +93,24 @@ t4=$(now); ip netns exec "$B" wg addconf "$IFB" "$WORK/peers.conf"; t5=$(now)
 t6=$(now); ip netns exec "$A" wg setconf "$IFA" "$WORK/all.conf"; t7=$(now)
 after=$(ip netns exec "$A" wg show "$IFA" peers | wc -l)
 
+# Issue 15 item 2: peer B2, then peer A2 with 45,000 allowed IPs, in one file of about 1.35 MB.
+python3 > "$WORK/large.conf" <<'PY'
+import base64, os
+key = lambda: base64.b64encode(os.urandom(32)).decode()
+print("[Peer]\nPublicKey = %s\nAllowedIPs = 10.99.0.1/32" % key())
+print("[Peer]\nPublicKey = %s" % key())
+for i in range(45000):
+    print("AllowedIPs = fd00:1234:5678:9abc::%x/128" % i)
+PY
+large_status=0; t8=$(now); ip netns exec "$A" wg addconf "$IFA" "$WORK/large.conf" || large_status=$?; t9=$(now)
+large_routes=$(ip netns exec "$A" wg show "$IFA" allowed-ips | tr ' \t' '\n\n' | grep -c '^fd00:1234:5678:9abc::' || true)
+
 echo "peers: $PEERS (one /32 each); ztpd holds $((count - 1)) after addconf, $after after setconf"
 echo "ztpd          wg addconf: $(elapsed "$t0" "$t1") s"
 echo "wireguard-go  wg addconf: $(elapsed "$t4" "$t5") s"
 echo "ztpd          wg show dump: $(elapsed "$t2" "$t3") s"
 echo "ztpd          wg setconf (replace_peers, $((PEERS + 1)) peers): $(elapsed "$t6" "$t7") s"
+echo "ztpd          wg addconf of $(du -k "$WORK/large.conf" | cut -f1) KiB, 45,000 allowed IPs on one peer: $(elapsed "$t8" "$t9") s, exit $large_status, $large_routes routes held"
 echo "tunnel ping, idle:             avg/max ${idle// / / } ms"
 echo "tunnel ping, during addconf:   avg/max ${during// / / } ms, loss ${loss:-?}"
 echo "tunnel ping, idle, $PEERS more peers: avg/max ${loaded// / / } ms"

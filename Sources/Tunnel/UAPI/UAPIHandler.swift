@@ -115,9 +115,12 @@ public struct UAPIHandler: Sendable {
         }
         if failure == nil {
             let change = parser.finish()
+            let started = ContinuousClock.now
             do {
                 try target.apply(change)
-                log?(.debug, "UAPI set=1 applied: \(change.peers.count) peer changes in \(lineNumber) lines")
+                let took = (ContinuousClock.now - started).components
+                let milliseconds = took.seconds * 1000 + took.attoseconds / 1_000_000_000_000_000
+                log?(.debug, "UAPI set=1 applied: \(change.peers.count) peer changes in \(lineNumber) lines, \(milliseconds) ms")
                 return (nil, usable)
             } catch {
                 failure = error
