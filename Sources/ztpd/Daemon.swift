@@ -81,9 +81,7 @@ final class EdgeDaemon: Service, @unchecked Sendable {
 
         let uapi: UAPIServer?
         do {
-            uapi = try UAPIServer(
-                interface: tun.name, runtime: runtime, privateKey: settings.tunnel.privateKey, listenPort: socket.port,
-                logger: logger)
+            uapi = try UAPIServer(interface: tun.name, runtime: runtime, logger: logger)
         } catch {
             logger.warning("UAPI socket unavailable (wg show will not work): \(error)")
             uapi = nil

@@ -81,42 +81,60 @@ public struct IPPrefix: Hashable, Sendable, CustomStringConvertible {
 /// picks the peer; inbound, the source must map back to the peer the packet came from.
 ///
 /// One hash table per prefix length, searched from the longest non-empty length down:
-/// at most 33 / 129 probes, typically a handful, with no allocation on lookup.
-public struct AllowedIPs<Value: Equatable & Sendable>: Sendable {
+/// at most 33 / 129 probes, typically a handful, with no allocation on lookup. Beside it,
+/// each value's own prefixes, so that changing one peer costs in proportion to that
+/// peer's prefixes, never to the whole table: inserting or removing a prefix is O(1)
+/// (amortised), removing a value is O(its prefixes).
+public struct AllowedIPs<Value: Hashable & Sendable>: Sendable {
     private struct Key128: Hashable, Sendable { var high: UInt64; var low: UInt64 }
     private var v4: [[UInt32: Value]] = Array(repeating: [:], count: 33)
     private var v6: [[Key128: Value]] = Array(repeating: [:], count: 129)
+    /// The non-empty lengths, longest first; rebuilt only when a length's table becomes
+    /// empty or stops being empty.
     private var v4Lengths: [Int] = []
     private var v6Lengths: [Int] = []
+    private var byValue: [Value: Set<IPPrefix>] = [:]
 
     public init() {}
 
     /// Maps `prefix` to `value`, taking it over from any other value (as `wg set` does).
     public mutating func insert(_ prefix: IPPrefix, _ value: Value) {
+        let previous: Value?
         switch prefix.address {
-        case .v4(let a): v4[prefix.length][a] = value
-        case .v6(let h, let l): v6[prefix.length][Key128(high: h, low: l)] = value
+        case .v4(let a):
+            previous = v4[prefix.length].updateValue(value, forKey: a)
+            if previous == nil && v4[prefix.length].count == 1 { refreshLengths() }
+        case .v6(let h, let l):
+            previous = v6[prefix.length].updateValue(value, forKey: Key128(high: h, low: l))
+            if previous == nil && v6[prefix.length].count == 1 { refreshLengths() }
         }
-        refreshLengths()
+        if let previous {
+            if previous == value { return }
+            forget(prefix, of: previous)
+        }
+        byValue[value, default: []].insert(prefix)
     }
 
-    /// Removes every prefix mapped to `value`.
+    /// Removes `prefix` if it is mapped to `value` (wireguard-go's `allowed_ip=-PREFIX`).
+    public mutating func remove(_ prefix: IPPrefix, _ value: Value) {
+        guard byValue[value]?.contains(prefix) == true else { return }
+        forget(prefix, of: value)
+        removeEntry(prefix)
+    }
+
+    /// Removes every prefix mapped to `value`: O(its prefixes).
     public mutating func removeAll(_ value: Value) {
-        for i in v4.indices { v4[i] = v4[i].filter { $0.value != value } }
-        for i in v6.indices { v6[i] = v6[i].filter { $0.value != value } }
-        refreshLengths()
+        guard let owned = byValue.removeValue(forKey: value) else { return }
+        for prefix in owned { removeEntry(prefix) }
     }
 
-    /// The prefixes mapped to `value`, longest first.
+    /// How many prefixes are mapped to `value`.
+    public func count(of value: Value) -> Int { byValue[value]?.count ?? 0 }
+
+    /// The prefixes mapped to `value`: IPv4 before IPv6, longest first, then by address.
     public func prefixes(of value: Value) -> [IPPrefix] {
-        var out: [IPPrefix] = []
-        for length in v4Lengths {
-            for (a, v) in v4[length] where v == value { out.append(IPPrefix(address: .v4(a), length: length)!) }
-        }
-        for length in v6Lengths {
-            for (k, v) in v6[length] where v == value { out.append(IPPrefix(address: .v6(k.high, k.low), length: length)!) }
-        }
-        return out
+        guard let owned = byValue[value] else { return [] }
+        return owned.sorted(by: Self.displayOrder)
     }
 
     /// Longest-prefix match.
@@ -136,9 +154,36 @@ public struct AllowedIPs<Value: Equatable & Sendable>: Sendable {
         return nil
     }
 
+    private mutating func forget(_ prefix: IPPrefix, of value: Value) {
+        byValue[value]?.remove(prefix)
+        if byValue[value]?.isEmpty == true { byValue.removeValue(forKey: value) }
+    }
+
+    /// Drops `prefix` from the lookup tables (not from `byValue`).
+    private mutating func removeEntry(_ prefix: IPPrefix) {
+        switch prefix.address {
+        case .v4(let a):
+            v4[prefix.length].removeValue(forKey: a)
+            if v4[prefix.length].isEmpty { refreshLengths() }
+        case .v6(let h, let l):
+            v6[prefix.length].removeValue(forKey: Key128(high: h, low: l))
+            if v6[prefix.length].isEmpty { refreshLengths() }
+        }
+    }
+
     private mutating func refreshLengths() {
         v4Lengths = v4.indices.reversed().filter { !v4[$0].isEmpty }
         v6Lengths = v6.indices.reversed().filter { !v6[$0].isEmpty }
+    }
+
+    private static func displayOrder(_ a: IPPrefix, _ b: IPPrefix) -> Bool {
+        switch (a.address, b.address) {
+        case (.v4, .v6): return true
+        case (.v6, .v4): return false
+        case (.v4(let x), .v4(let y)): return a.length != b.length ? a.length > b.length : x < y
+        case (.v6(let xh, let xl), .v6(let yh, let yl)):
+            return a.length != b.length ? a.length > b.length : (xh, xl) < (yh, yl)
+        }
     }
 }
 

@@ -128,6 +128,12 @@ public final class TunnelRuntime: @unchecked Sendable {
     /// sends), so that hook calls happen in the order of the sets they carry. Taken before
     /// `lock`, never after.
     private let publishLock = NSLock()
+    /// Serialises batch applies (``apply(_:)``), which release `lock` between chunks.
+    /// Taken before `lock` and `publishLock`, never after.
+    private let batchLock = NSLock()
+    /// Work units (a peer added, changed or removed, or one prefix) a batch apply does per
+    /// hold of `lock`: a fraction of a millisecond, so the data path never waits longer.
+    static let batchChunkSize = 256
     /// Scratch for keepalives and staged packets; used only under `lock`.
     private let scratch: UnsafeMutableRawBufferPointer
     private let threadsDone = DispatchGroup()
@@ -227,6 +233,179 @@ public final class TunnelRuntime: @unchecked Sendable {
                        hasSession: state.current != nil,
                        hasPresharedKey: device.peers[state.publicKey].map { $0.presharedKey != .zero } ?? false)
         }
+    }
+
+    /// Whether `key` is a configured peer: one lookup, where ``status()`` copies every peer.
+    public func hasPeer(_ key: PublicKey) -> Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        return peers[key] != nil
+    }
+
+    // MARK: Batch configuration (UAPI set=1)
+
+    /// Applies a parsed `set=1` request as one transaction: all of it, or (when it throws)
+    /// nothing. Everything that can fail is checked first: the interface keys (a private
+    /// key or listen port other than the current ones, or a non-zero fwmark, are refused
+    /// with ``UAPIError/Reason/unchangeable(key:)``) and every peer the request creates or
+    /// gives a new preshared key (a low-order public key is
+    /// ``UAPIError/Reason/unusablePublicKey(_:)``). That check is the static-static DH of
+    /// each such peer, the costly part of adding one (tens of microseconds), and happens
+    /// outside the lock.
+    ///
+    /// The changes then apply in request order, as wireguard-go applies its lines (a peer
+    /// with our own public key is ignored; `update_only` skips absent peers). The lock is
+    /// held for at most ``batchChunkSize`` peers or prefixes at a time and released
+    /// between chunks, so traffic keeps flowing during a large request and sees it take
+    /// effect progressively. Cost: O(peers + prefixes) for the request, plus O(its
+    /// prefixes) for each peer removed or whose allowed IPs are replaced.
+    ///
+    /// A changed preshared key keeps the peer's sessions (wireguard-go does the same):
+    /// it is used from the next handshake on.
+    public func apply(_ change: InterfaceChange) throws(UAPIError) {
+        batchLock.lock()
+        defer { batchLock.unlock() }
+
+        lock.lock()
+        let localPrivateKey = device.privateKey
+        let localKey = device.publicKey
+        var known = change.replacePeers ? [:] : device.peers.mapValues(\.presharedKey)
+        lock.unlock()
+
+        if let key = change.privateKey, key != localPrivateKey { throw UAPIError(.unchangeable(key: "private_key")) }
+        if let port = change.listenPort, port != socket.port { throw UAPIError(.unchangeable(key: "listen_port")) }
+        if let mark = change.fwmark, mark != 0 { throw UAPIError(.unchangeable(key: "fwmark")) }
+
+        // Walk the request against the peer set as it will be, to find the handshake state
+        // to build: peers it creates and preshared keys it changes.
+        var prepared: [Int: Peer] = [:]
+        for (index, peer) in change.peers.enumerated() where peer.publicKey != localKey {
+            let key = peer.publicKey
+            if peer.remove { known[key] = nil; continue }
+            let current = known[key]
+            if current == nil && peer.updateOnly { continue }
+            let psk = peer.presharedKey ?? current ?? .zero
+            if let current, current == psk { continue }
+            do {
+                prepared[index] = try Peer(publicKey: key, presharedKey: psk, localPrivateKey: localPrivateKey)
+            } catch {
+                throw UAPIError(.unusablePublicKey(key))
+            }
+            known[key] = psk
+        }
+
+        var work = 0
+        lock.lock()
+        /// Lets the data path in between chunks.
+        func pause() {
+            guard work >= Self.batchChunkSize else { return }
+            lock.unlock()
+            fireEvents()
+            work = 0
+            lock.lock()
+        }
+        if change.replacePeers {
+            for key in Array(peers.keys) {
+                work += 1 + allowedIPs.count(of: key)
+                removePeerLocked(key)
+                pause()
+            }
+        }
+        for (index, peer) in change.peers.enumerated() where peer.publicKey != localKey {
+            let key = peer.publicKey
+            work += 1
+            if peer.remove {
+                work += allowedIPs.count(of: key)
+                removePeerLocked(key)
+                pause()
+                continue
+            }
+            if peers[key] == nil {
+                if peer.updateOnly { continue }
+                // Prepared above, unless another caller removed the peer since.
+                guard let handshake = prepared[index] ?? rebuiltHandshake(key, peer.presharedKey) else { continue }
+                device.peers[key] = handshake
+                let keepalive = peer.persistentKeepaliveInterval ?? defaultPersistentKeepalive
+                peers[key] = PeerState(publicKey: key, endpoint: peer.endpoint,
+                                       persistentKeepalive: keepalive.flatMap { $0 == 0 ? nil : .seconds(Int($0)) })
+            } else {
+                if let psk = peer.presharedKey, psk != device.peers[key]?.presharedKey,
+                   let handshake = prepared[index] ?? rebuiltHandshake(key, psk) {
+                    replaceHandshakeLocked(of: key, with: handshake)
+                }
+                if let endpoint = peer.endpoint { peers[key]!.endpoint = endpoint }
+                if let seconds = peer.persistentKeepaliveInterval {
+                    peers[key]!.persistentKeepalive = seconds == 0 ? nil : .seconds(Int(seconds))
+                }
+                if peer.replaceAllowedIPs {
+                    work += allowedIPs.count(of: key)
+                    allowedIPs.removeAll(key)
+                }
+                for prefix in peer.removedAllowedIPs { allowedIPs.remove(prefix, key) }
+                work += peer.removedAllowedIPs.count
+            }
+            var next = 0
+            while next < peer.allowedIPs.count {
+                pause()
+                guard peers[key] != nil else { break }  // removed by another caller meanwhile
+                let end = min(peer.allowedIPs.count, next + max(1, Self.batchChunkSize - work))
+                for prefix in peer.allowedIPs[next..<end] { allowedIPs.insert(prefix, key) }
+                work += end - next
+                next = end
+            }
+            pause()
+        }
+        lock.unlock()
+        fireEvents()
+    }
+
+    /// The handshake state for `key` when ``apply(_:)`` did not prepare it because the peer
+    /// set changed under it (another caller); under `lock`. Nil (logged) only for a key
+    /// that was never accepted, which cannot happen: it was a peer's key before.
+    private func rebuiltHandshake(_ key: PublicKey, _ psk: SymmetricKey?) -> Peer? {
+        do {
+            return try Peer(publicKey: key, presharedKey: psk ?? device.peers[key]?.presharedKey,
+                            localPrivateKey: device.privateKey)
+        } catch {
+            log(.warning, "\(short(key)): no Diffie-Hellman possible with this key, change skipped")
+            return nil
+        }
+    }
+
+    /// Gives an existing peer new handshake state (a new preshared key), keeping its
+    /// sessions and the initiation timestamps that guard against replayed initiations.
+    /// Under `lock`.
+    private func replaceHandshakeLocked(of key: PublicKey, with handshake: Peer) {
+        device.clearHandshake(of: key)  // frees an in-flight handshake's index
+        var fresh = handshake
+        if let old = device.peers[key] {
+            fresh.lastInitiationTimestamp = old.lastInitiationTimestamp
+            fresh.lastInitiationConsumedAt = old.lastInitiationConsumedAt
+        }
+        device.peers[key] = fresh
+        coalescer.forget(key)  // its cached responses were made under the old key
+    }
+
+    /// The interface and its peers for `get=1`, peers ordered by public key. One hold of
+    /// the lock, O(peers + prefixes).
+    public func uapiSnapshot() -> InterfaceSnapshot {
+        lock.lock()
+        var list: [PeerSnapshot] = []
+        list.reserveCapacity(peers.count)
+        for state in peers.values {
+            let psk = device.peers[state.publicKey]?.presharedKey
+            list.append(PeerSnapshot(
+                publicKey: state.publicKey, presharedKey: psk == .zero ? nil : psk, endpoint: state.endpoint,
+                lastHandshakeSeconds: state.lastHandshakeWallTime?.seconds ?? 0,
+                lastHandshakeNanoseconds: state.lastHandshakeWallTime?.nanoseconds ?? 0,
+                transmittedBytes: state.counters.sentBytes, receivedBytes: state.counters.receivedBytes,
+                persistentKeepaliveInterval: UInt16(clamping: state.persistentKeepalive?.components.seconds ?? 0),
+                allowedIPs: allowedIPs.prefixes(of: state.publicKey)))
+        }
+        let privateKey = device.privateKey
+        lock.unlock()
+        list.sort { $0.publicKey.bytes.lexicographicallyPrecedes($1.publicKey.bytes) }
+        return InterfaceSnapshot(privateKey: privateKey, listenPort: socket.port, peers: list)
     }
 
     /// The local indices peers may address messages to now: those of live keypairs
@@ -1028,33 +1207,43 @@ public final class TunnelRuntime: @unchecked Sendable {
 
     // MARK: Timers
 
+    /// One pass over the peers, under `lock`. Each peer's state is read through its object,
+    /// not looked up by key. A peer without an endpoint is skipped at once: it has had no
+    /// handshake and no session (both set the endpoint, which is never cleared), so none of
+    /// its timers can be set, and its deadlines are not even read (each read of an
+    /// optional `ContinuousClock.Instant` is a generic copy, and 10,000 peers' worth held
+    /// the lock for milliseconds).
     private func tick(now: ContinuousClock.Instant) {
-        for key in Array(peers.keys) {
-            if let at = peers[key]!.retransmitAt, now >= at {
-                peers[key]!.retransmitAt = nil
-                if let started = peers[key]!.handshakeStartedAt, now - started >= WG.REKEY_ATTEMPT_TIME {
+        for state in Array(peers.values) {
+            guard state.endpoint != nil else { continue }
+            let key = state.publicKey
+            if let at = state.retransmitAt, now >= at {
+                state.retransmitAt = nil
+                if let started = state.handshakeStartedAt, now - started >= WG.REKEY_ATTEMPT_TIME {
                     log(.info, "\(short(key)): handshake did not complete after \(WG.REKEY_ATTEMPT_TIME), giving up")
-                    peers[key]!.handshakeStartedAt = nil
-                    peers[key]!.staged.removeAll()
+                    state.handshakeStartedAt = nil
+                    state.staged.removeAll()
                 } else {
                     log(.debug, "\(short(key)): handshake did not complete after \(WG.REKEY_TIMEOUT), retrying")
                     initiateHandshake(key, now: now, force: true)
                 }
             }
-            if let at = peers[key]!.keepaliveAt, now >= at {
-                peers[key]!.keepaliveAt = nil
+            if let at = state.keepaliveAt, now >= at {
+                state.keepaliveAt = nil
                 if canSend(key, now: now) { sendKeepalive(key, now: now) }
             }
-            if let at = peers[key]!.newHandshakeAt, now >= at {
-                peers[key]!.newHandshakeAt = nil
+            if let at = state.newHandshakeAt, now >= at {
+                state.newHandshakeAt = nil
                 log(.debug, "\(short(key)): no reply for \(WG.KEEPALIVE_TIMEOUT + WG.REKEY_TIMEOUT), new handshake")
                 initiateHandshake(key, now: now)
             }
-            if let interval = peers[key]!.persistentKeepalive, peers[key]!.endpoint != nil,
-               peers[key]!.lastSentAt.map({ now - $0 >= interval }) ?? true {
+            if let interval = state.persistentKeepalive, state.endpoint != nil,
+               state.lastSentAt.map({ now - $0 >= interval }) ?? true {
                 sendKeepalive(key, now: now)
             }
-            expireKeypairs(key, now: now)
+            if state.current != nil || state.previous != nil || state.next != nil || state.sessionUp {
+                expireKeypairs(key, now: now)
+            }
         }
         coalescer.expire(now: now)
     }
