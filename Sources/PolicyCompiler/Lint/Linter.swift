@@ -4,9 +4,18 @@ import PolicyLang
 public enum Linter {
     /// Runs every check and returns their warnings.
     public static func lint(_ set: ResolvedPolicySet) -> [Diagnostic] {
+        do {
+            return try lint(set, budget: nil)
+        } catch {
+            preconditionFailure("a lint without a budget cannot be interrupted")
+        }
+    }
+
+    /// ``lint(_:)`` under a compile budget, checked per rule and per identity.
+    public static func lint(_ set: ResolvedPolicySet, budget: CompileBudget?) throws(CompileInterrupted) -> [Diagnostic] {
         let coverage = Coverage(set: set)
-        return allowAll(set) + shadowedRules(set, coverage) + unusedGroups(set) + unusedHosts(set)
-            + unusedIdentities(set)
+        return try allowAll(set) + shadowedRules(set, coverage, budget) + unusedGroups(set) + unusedHosts(set)
+            + unusedIdentities(set, budget)
     }
 
     /// `allow * -> *:*` with no condition lets every identity reach everything.
@@ -23,9 +32,12 @@ public enum Linter {
 
     /// Allows that a deny covers completely (unreachable), and rules that another rule of the
     /// same effect covers completely (redundant).
-    static func shadowedRules(_ set: ResolvedPolicySet, _ coverage: Coverage) -> [Diagnostic] {
+    static func shadowedRules(
+        _ set: ResolvedPolicySet, _ coverage: Coverage, _ budget: CompileBudget? = nil
+    ) throws(CompileInterrupted) -> [Diagnostic] {
         var out: [Diagnostic] = []
         for a in set.rules {
+            try budget?.check()
             let candidates = coverage.candidates(covering: a).filter { $0 != a.index }
             if a.action == .allow,
                 let d = candidates.first(where: { set.rules[$0].action == .deny && coverage.covers(set.rules[$0], a) })
@@ -93,8 +105,15 @@ public enum Linter {
         }
     }
 
-    static func unusedIdentities(_ set: ResolvedPolicySet) -> [Diagnostic] {
-        set.identities.filter { i in !set.rules.contains { set.rule($0, appliesTo: i) } }.map {
+    static func unusedIdentities(
+        _ set: ResolvedPolicySet, _ budget: CompileBudget? = nil
+    ) throws(CompileInterrupted) -> [Diagnostic] {
+        var unused: [ResolvedIdentity] = []
+        for i in set.identities {
+            try budget?.check()
+            if !set.rules.contains(where: { set.rule($0, appliesTo: i) }) { unused.append(i) }
+        }
+        return unused.map {
             .warning(
                 .unusedIdentity, "identity '\($0.name)' is matched by no rule: it can reach nothing", at: $0.decl.name.span,
                 help: "give it a user, group or tag that a rule names, or remove it")

@@ -44,12 +44,14 @@ struct TableBuilder {
         self.set = set
     }
 
-    static func build(_ set: ResolvedPolicySet, sourceHash: [UInt8]) -> DecisionTables {
+    static func build(
+        _ set: ResolvedPolicySet, sourceHash: [UInt8], budget: CompileBudget? = nil
+    ) throws(CompileInterrupted) -> DecisionTables {
         var b = TableBuilder(set: set)
-        return b.run(sourceHash: sourceHash)
+        return try b.run(sourceHash: sourceHash, budget: budget)
     }
 
-    private mutating func run(sourceHash: [UInt8]) -> DecisionTables {
+    private mutating func run(sourceHash: [UInt8], budget: CompileBudget?) throws(CompileInterrupted) -> DecisionTables {
         let rules = set.rules.map { r in
             RuleInfo(
                 id: r.id, action: r.action, rate: r.rule.effectiveRate, ttlMilliseconds: r.rule.effectiveTTL.milliseconds,
@@ -83,6 +85,7 @@ struct TableBuilder {
         }
         var identities: [IdentityEntry] = []
         for identity in set.identities {
+            try budget?.check()
             let cls = classOf(view(identity, set.rules.filter { set.rule($0, appliesTo: identity) }))
             identities.append(
                 IdentityEntry(
@@ -126,6 +129,7 @@ struct TableBuilder {
         var v4Segments = [Int32](repeating: -1, count: classes.count * v4Starts128.count)
         var v6Segments = [Int32](repeating: -1, count: classes.count * v6Starts.count)
         for (c, ruleMap) in classes.enumerated() {
+            try budget?.check()
             var memo: [Int: Int32] = [:]
             for (segments, starts, active) in [(0, v4Starts128.count, v4Active), (1, v6Starts.count, v6Active)] {
                 for seg in 0..<starts {
