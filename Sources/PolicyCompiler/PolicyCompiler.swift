@@ -74,7 +74,7 @@ public enum PolicyCompiler {
         guard !errors else {
             return Compilation(tables: nil, resolved: resolved, diagnostics: diagnostics, sources: parsed.sources)
         }
-        let tables = try TableBuilder.build(resolved, sourceHash: sourceHash(parsed), budget: budget)
+        let tables = try TableBuilder.build(resolved, sourceHash: sourceHash(parsed), limits: options.limits, budget: budget)
         if options.runTests {
             diagnostics += try PolicyTestRunner.run(resolved, tables, now: options.now, budget: budget).compactMap(\.diagnostic)
         }

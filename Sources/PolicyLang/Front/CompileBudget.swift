@@ -6,6 +6,8 @@ public enum CompileInterrupted: Error, Sendable, Equatable {
     case timedOut(seconds: Double)
     /// Someone cancelled it (a reload superseded by a newer change).
     case cancelled
+    /// A stage found a limit passed that only compiling can measure (the size of the tables).
+    case limitExceeded(Diagnostic)
 
     /// The diagnostic that reports the interruption.
     public var diagnostic: Diagnostic {
@@ -16,6 +18,7 @@ public enum CompileInterrupted: Error, Sendable, Equatable {
                 help: "look for groups that include each other many times over, or very many rules, hosts or identities; ztpd's limit is reload_timeout_seconds")
         case .cancelled:
             .error(.compileCancelled, "the compile was cancelled: a newer change superseded it", at: nil)
+        case .limitExceeded(let diagnostic): diagnostic
         }
     }
 }

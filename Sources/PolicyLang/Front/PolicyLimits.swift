@@ -4,8 +4,9 @@
 ///
 /// Together they bound memory: files are measured with `stat` before they are read, so nothing
 /// larger than ``maxFileBytes`` is ever read or parsed; a file's YAML tree is refused if its
-/// aliases expand it beyond two values per byte of text; and flattened group membership, the
-/// one structure that can grow faster than the input, is counted against ``maxMemberships``.
+/// aliases expand it beyond two values per byte of text; and the two
+/// structures that can grow faster than the input, flattened group membership and the decision
+/// tables' segment maps, are held to ``maxMemberships`` and ``maxTableEntries``.
 /// Time is bounded separately, by a ``CompileBudget``.
 public struct PolicyLimits: Sendable, Equatable {
     /// Bytes of one policy file (8 MiB; the 10,000-rule benchmark set is under 1 MiB).
@@ -27,6 +28,11 @@ public struct PolicyLimits: Sendable, Equatable {
     public var maxYAMLNesting: Int = 64
     /// Characters of one rule or test line.
     public var maxRuleLength: Int = 4_096
+    /// Entries of the decision tables' segment maps: identity classes times address segments
+    /// (64 Mi entries, 256 MiB; the 10,000-rule benchmark set needs 0.4 Mi). Checked before
+    /// the maps are allocated: a few thousand identities with rules of their own over many
+    /// distinct addresses would otherwise ask for gigabytes at once.
+    public var maxTableEntries: Int = 1 << 26
 
     public init() {}
 
