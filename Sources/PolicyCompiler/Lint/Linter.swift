@@ -126,9 +126,12 @@ struct Coverage {
     let set: ResolvedPolicySet
     /// Rules by each range of their targets, to find covering rules without comparing all pairs.
     private var byRange: [AddressRange: [Int]] = [:]
+    /// Identities by name: a subject naming one is looked up once per comparison, not searched.
+    private var identities: [String: ResolvedIdentity] = [:]
 
     init(set: ResolvedPolicySet) {
         self.set = set
+        for i in set.identities { identities[i.name] = i }
         for r in set.rules {
             for t in r.targets {
                 for range in t.ranges { byRange[range, default: []].append(r.index) }
@@ -175,7 +178,7 @@ struct Coverage {
             guard let inner = set.groupUsers[h], !inner.isEmpty else { return false }
             return inner.isSubset(of: set.groupUsers[g] ?? [])
         case (_, .identity(let n)):
-            guard let i = set.identities.first(where: { $0.name == n }) else { return false }
+            guard let i = identities[n] else { return false }
             return set.subject(b, matches: i)
         default: return false
         }
