@@ -17,6 +17,7 @@ import Yams
 /// cache_size: 65536                        # decision cache entries
 /// decision_log: "-"                        # a path, "-" for standard error, or "off"
 /// allow_log_sample: 100                    # log one allow decision in N (every deny is logged)
+/// reload_timeout_seconds: 30               # a policy compile taking longer is refused
 /// coalesce_window_ms: 500                  # handshake coalescing window; 0 turns coalescing off
 /// max_coalesced_handshakes: 8              # further initiations answered per peer and window; 0: off
 /// persistent_keepalive_seconds: 25         # default for peers that set none (0: off, the default);
@@ -41,6 +42,9 @@ public struct EdgeConfig: Sendable, Equatable {
     public var cacheSize = 65_536
     public var decisionLog: String? = "-"
     public var allowLogSample = 100
+    /// The time one compile of the policy may take (at start and at each reload); a compile
+    /// past it is refused with `policy-too-complex` and the policy in force stays.
+    public var reloadTimeoutSeconds = 30
     /// Handshake coalescing (see Tunnel's `HandshakeCoalescing`): within this many
     /// milliseconds of answering a peer's initiation, repeats and older ones are dropped.
     public var coalesceWindowMilliseconds = 500
@@ -72,7 +76,7 @@ public struct EdgeConfig: Sendable, Equatable {
     static let keys = [
         "interface", "listen_port", "private_key_file", "addresses", "policies", "bundle", "wireguard_config",
         "metrics", "control_socket", "log_level", "cache_size", "decision_log", "allow_log_sample", "xdp",
-        "coalesce_window_ms", "max_coalesced_handshakes", "persistent_keepalive_seconds",
+        "coalesce_window_ms", "max_coalesced_handshakes", "persistent_keepalive_seconds", "reload_timeout_seconds",
     ]
 
     /// Parses the YAML text; errors name the file, line and column.
@@ -138,6 +142,7 @@ public struct EdgeConfig: Sendable, Equatable {
                 let s = try string()
                 c.decisionLog = s == "off" ? nil : s
             case "allow_log_sample": c.allowLogSample = try integer(1...1_000_000)
+            case "reload_timeout_seconds": c.reloadTimeoutSeconds = try integer(1...3_600)
             case "coalesce_window_ms": c.coalesceWindowMilliseconds = try integer(0...60_000)
             case "max_coalesced_handshakes": c.maxCoalescedHandshakes = try integer(0...1_000)
             case "persistent_keepalive_seconds": c.persistentKeepaliveSeconds = try integer(0...65_535)

@@ -19,11 +19,7 @@ public final class EdgeService: @unchecked Sendable {
     /// Peers this service added from the policy's identities, with the allowed IPs it gave them.
     private var policyPeers: [PublicKey: [IPPrefix]] = [:]
     private var runtime: TunnelRuntime?
-    private let reloadQueue = DispatchQueue(label: "ztp.policy-reload")
-    private var reloadCount: UInt64 = 0
-    private var reloadFailureCount: UInt64 = 0
-    private var lastReloadError: String?
-    private var lastReloadMilliseconds: Double = 0
+    private let reloader: PolicyReloader
     private let started = Date()
     /// Called with the tables of each generation put in force after the first (the daemon
     /// updates the XDP deny list from it).
@@ -31,20 +27,27 @@ public final class EdgeService: @unchecked Sendable {
     /// Extra sections of `ztpc status` (the daemon adds its XDP counters).
     public var statusExtras: (@Sendable () -> [String: Any])?
 
-    /// Loads the policy once; the daemon refuses to start without one.
+    /// The time a compile of the policy may take, in seconds, unless the daemon sets another.
+    public static let defaultReloadTimeout: Double = 30
+
+    /// Loads the policy once; the daemon refuses to start without one. Each compile, this first
+    /// one and every reload, may take `reloadTimeout` seconds (nil: no limit).
     public init(
-        source: PolicySource, cacheSize: Int, allowLogSample: Int, decisionLog: DecisionLog?, logger: Logger
+        source: PolicySource, cacheSize: Int, allowLogSample: Int, decisionLog: DecisionLog?, logger: Logger,
+        reloadTimeout: Double? = EdgeService.defaultReloadTimeout
     ) throws(PolicySource.LoadFailure) {
         let t0 = Date()
-        let tables = try source.load()
+        let tables = try source.load(budget: CompileBudget(seconds: reloadTimeout))
         self.source = source
         self.logger = logger
         self.decisionLog = decisionLog
         enforcer = Enforcer(store: PolicyStore(tables, origin: source.description), cacheCapacity: cacheSize)
         enforcer.allowSampleInterval = UInt64(allowLogSample)
         if let decisionLog { enforcer.decisionLog = { decisionLog.write($0) } }
+        reloader = PolicyReloader(source: source, timeLimit: reloadTimeout, logger: logger)
         logger.info(
             "policy generation 1 loaded from \(source) in \(Int(Date().timeIntervalSince(t0) * 1000)) ms: \(tables.rules.count) rules, \(tables.identities.count) identities")
+        reloader.setInstaller { [weak self] tables in self?.install(tables) }
     }
 
     // MARK: Tunnel hooks
@@ -113,39 +116,21 @@ public final class EdgeService: @unchecked Sendable {
     // MARK: Reload
 
     /// Compiles the policy again off the data path and puts it in force if it compiles and its
-    /// tests pass; otherwise the old policy stays and the error is logged and counted.
+    /// tests pass; otherwise the old policy stays and the error is logged and counted. A request
+    /// made while a compile runs supersedes it: that compile stops and the newest files are
+    /// compiled instead (see ``PolicyReloader``). `completion` gets whether a new generation
+    /// was put in force.
     public func reload(reason: String, completion: (@Sendable (Bool) -> Void)? = nil) {
-        reloadQueue.async { [self] in
-            let t0 = Date()
-            do throws(PolicySource.LoadFailure) {
-                let tables = try source.load()
-                let ms = Date().timeIntervalSince(t0) * 1000
-                let g = enforcer.store.install(tables, origin: source.description)
-                lock.lock()
-                reloadCount += 1
-                lastReloadError = nil
-                lastReloadMilliseconds = ms
-                lock.unlock()
-                logger.info(
-                    "policy generation \(g.number) loaded from \(source) (\(reason)) in \(Int(ms)) ms: \(tables.rules.count) rules, \(tables.identities.count) identities")
-                syncPolicyPeers(tables)
-                closeSessionsNoLongerAllowed()
-                onPolicyInstalled?(tables)
-                completion?(true)
-            } catch {
-                lock.lock()
-                reloadFailureCount += 1
-                lastReloadError = error.message
-                lock.unlock()
-                logger.error(
-                    "policy reload (\(reason)) refused; generation \(enforcer.store.generation.number) stays in force")
-                for d in error.diagnostics {
-                    logger.error("\(d.span.map { "\($0.start): " } ?? "")error: \(d.message) [\(d.code.rawValue)]")
-                }
-                if error.diagnostics.isEmpty { logger.error("\(error.message)") }
-                completion?(false)
-            }
-        }
+        reloader.request(reason: reason, completion: completion)
+    }
+
+    /// Puts freshly compiled tables in force and brings peers and sessions in line with them.
+    private func install(_ tables: DecisionTables) -> PolicyGeneration {
+        let g = enforcer.store.install(tables, origin: source.description)
+        syncPolicyPeers(tables)
+        closeSessionsNoLongerAllowed()
+        onPolicyInstalled?(tables)
+        return g
     }
 
     private func closeSessionsNoLongerAllowed() {
@@ -203,12 +188,13 @@ public final class EdgeService: @unchecked Sendable {
         let stats = enforcer.snapshot()
         let sessions = peers.count
         let cached = enforcer.cachedFlows
-        let reloads = reloadCount, failures = reloadFailureCount
         let runtime = self.runtime
         lock.unlock()
+        let reloads = reloader.snapshot
         metrics.sample(
             enforcer: stats, tunnel: runtime?.statistics(), sessions: sessions, cached: cached,
-            generation: enforcer.store.generation.number, reloads: reloads, reloadFailures: failures)
+            generation: enforcer.store.generation.number, reloads: reloads.reloads,
+            reloadFailures: reloads.failures)
     }
 
     /// The answer to `ztpc status`: one JSON document.
@@ -218,7 +204,7 @@ public final class EdgeService: @unchecked Sendable {
         let sessions = peers.map { (key, c) -> [String: Any] in
             ["peer": key.base64, "identity": enforcer.store.generation.tables.identities.first { $0.key == c.key }?.name ?? NSNull()]
         }
-        let reloads = reloadCount, failures = reloadFailureCount, lastError = lastReloadError
+        let reloads = reloader.snapshot
         let cached = enforcer.cachedFlows, capacity = enforcer.cacheCapacity
         let runtime = self.runtime
         lock.unlock()
@@ -234,8 +220,9 @@ public final class EdgeService: @unchecked Sendable {
         var document: [String: Any] = [
             "policy": [
                 "generation": g.number, "origin": g.origin, "loaded_at": ISO8601DateFormatter().string(from: g.loadedAt),
-                "rules": g.tables.rules.count, "identities": g.tables.identities.count, "reloads": reloads,
-                "reload_failures": failures, "last_reload_error": lastError ?? NSNull(),
+                "rules": g.tables.rules.count, "identities": g.tables.identities.count, "reloads": reloads.reloads,
+                "reload_failures": reloads.failures, "reloads_superseded": reloads.superseded,
+                "last_reload_error": reloads.lastError ?? NSNull(),
             ],
             "sessions": sessions.sorted { "\($0["peer"]!)" < "\($1["peer"]!)" },
             "decisions": [

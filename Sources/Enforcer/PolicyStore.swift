@@ -74,13 +74,18 @@ public enum PolicySource: Sendable, CustomStringConvertible {
         public var description: String { message }
     }
 
-    /// Compiles or reads the policy. Off the data path: this can take a while for large sets.
-    public func load(now: Int64 = Int64(Date().timeIntervalSince1970 * 1000)) throws(LoadFailure) -> DecisionTables {
+    /// Compiles or reads the policy. Off the data path: this can take a while for large sets;
+    /// a compile that runs out of `budget` (or is cancelled through it) fails with that
+    /// diagnostic.
+    public func load(
+        now: Int64 = Int64(Date().timeIntervalSince1970 * 1000), budget: CompileBudget? = nil
+    ) throws(LoadFailure) -> DecisionTables {
         switch self {
         case .directory(let path):
             var options = PolicyCompiler.Options()
             options.lint = false
             options.now = now
+            options.budget = budget
             let c = PolicyCompiler.compile(paths: [path], options: options)
             guard let tables = c.tables else {
                 let errors = c.diagnostics.filter { $0.severity == .error }

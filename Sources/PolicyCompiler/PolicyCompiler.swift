@@ -21,13 +21,24 @@ public enum PolicyCompiler {
         public var runTests: Bool = true
         /// The instant tests without `at` are decided at, in Unix milliseconds.
         public var now: Int64 = Int64(Date().timeIntervalSince1970 * 1000)
+        /// Bounds on the input (sizes, entries, nesting); past one, the compile fails with its
+        /// diagnostic.
+        public var limits: PolicyLimits = .default
+        /// A deadline and cancellation token checked through every stage; nil for none. A
+        /// compile that runs out of it fails with `policy-too-complex` (or `compile-cancelled`).
+        public var budget: CompileBudget? = nil
 
         public init() {}
     }
 
     /// Compiles the policy files found at `paths` (directories or files).
     public static func compile(paths: [String], options: Options = Options()) -> Compilation {
-        let (parsed, parseDiagnostics) = PolicySetLoader.load(paths: paths)
+        let parsed: ParsedPolicySet, parseDiagnostics: [Diagnostic]
+        do {
+            (parsed, parseDiagnostics) = try PolicySetLoader.load(paths: paths, limits: options.limits, budget: options.budget)
+        } catch {
+            return Compilation(tables: nil, resolved: nil, diagnostics: [error.diagnostic], sources: [:])
+        }
         return compile(parsed, initialDiagnostics: parseDiagnostics, options: options)
     }
 
@@ -36,20 +47,36 @@ public enum PolicyCompiler {
         _ parsed: ParsedPolicySet, initialDiagnostics: [Diagnostic] = [], options: Options = Options()
     ) -> Compilation {
         var diagnostics = initialDiagnostics
-        let (resolved, resolveDiagnostics) = Resolver.resolve(parsed)
+        var resolved: ResolvedPolicySet? = nil
+        do {
+            return try stages(parsed, &diagnostics, &resolved, options)
+        } catch {
+            return Compilation(
+                tables: nil, resolved: resolved, diagnostics: diagnostics + [error.diagnostic], sources: parsed.sources)
+        }
+    }
+
+    /// Resolve, lint, lower and test, under the options' budget.
+    private static func stages(
+        _ parsed: ParsedPolicySet, _ diagnostics: inout [Diagnostic], _ resolvedOut: inout ResolvedPolicySet?,
+        _ options: Options
+    ) throws(CompileInterrupted) -> Compilation {
+        let budget = options.budget
+        let (resolved, resolveDiagnostics) = try Resolver.resolve(parsed, limits: options.limits, budget: budget)
+        resolvedOut = resolved
         diagnostics += resolveDiagnostics
         // Lint a set only once it parses and resolves: a rule dropped for a syntax error would
         // make its hosts and groups look unused.
         if options.lint && !diagnostics.contains(where: { $0.severity == .error }) {
-            diagnostics += Linter.lint(resolved)
+            diagnostics += try Linter.lint(resolved, budget: budget)
         }
         let errors = diagnostics.contains { $0.severity == .error }
         guard !errors else {
             return Compilation(tables: nil, resolved: resolved, diagnostics: diagnostics, sources: parsed.sources)
         }
-        let tables = TableBuilder.build(resolved, sourceHash: sourceHash(parsed))
+        let tables = try TableBuilder.build(resolved, sourceHash: sourceHash(parsed), limits: options.limits, budget: budget)
         if options.runTests {
-            diagnostics += PolicyTestRunner.run(resolved, tables, now: options.now).compactMap(\.diagnostic)
+            diagnostics += try PolicyTestRunner.run(resolved, tables, now: options.now, budget: budget).compactMap(\.diagnostic)
         }
         let failed = diagnostics.contains { $0.severity == .error }
         return Compilation(

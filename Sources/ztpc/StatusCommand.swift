@@ -49,7 +49,7 @@ struct StatusCommand: ParsableCommand {
         let sessions = doc["sessions"] as? [[String: Any]] ?? []
         var out = """
             policy:     generation \(policy["generation"] ?? "?") from \(policy["origin"] ?? "?") (loaded \(policy["loaded_at"] ?? "?")), \(policy["rules"] ?? "?") rules, \(policy["identities"] ?? "?") identities
-            reloads:    \(policy["reloads"] ?? 0) ok, \(policy["reload_failures"] ?? 0) refused
+            reloads:    \(policy["reloads"] ?? 0) ok, \(policy["reload_failures"] ?? 0) refused, \(policy["reloads_superseded"] ?? 0) superseded
             """
         if let error = policy["last_reload_error"] as? String { out += "\nlast error: \(error)" }
         out += "\nsessions:   \(sessions.count)\n"

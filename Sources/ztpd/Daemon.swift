@@ -38,7 +38,7 @@ final class EdgeDaemon: Service, @unchecked Sendable {
             do {
                 edge = try EdgeService(
                     source: source, cacheSize: settings.edge.cacheSize, allowLogSample: settings.edge.allowLogSample,
-                    decisionLog: decisionLog, logger: logger)
+                    decisionLog: decisionLog, logger: logger, reloadTimeout: Double(settings.edge.reloadTimeoutSeconds))
             } catch {
                 logger.critical("cannot load the policy from \(source); not starting")
                 for d in error.diagnostics {

@@ -42,6 +42,14 @@ final class EdgeConfigTests: XCTestCase {
         }
     }
 
+    func testTheReloadTimeoutIsConfigurableWithinItsRange() throws {
+        XCTAssertEqual(EdgeConfig().reloadTimeoutSeconds, 30)
+        XCTAssertEqual(try EdgeConfig.parse("reload_timeout_seconds: 5", path: "x").reloadTimeoutSeconds, 5)
+        XCTAssertThrowsError(try EdgeConfig.parse("reload_timeout_seconds: 0", path: "ztpd.yaml")) {
+            XCTAssertEqual("\($0)", "ztpd.yaml:1:25: 'reload_timeout_seconds' must be a whole number from 1 to 3600")
+        }
+    }
+
     func testMetricsCanBeTurnedOff() throws {
         XCTAssertNil(try EdgeConfig.parse("metrics: off", path: "x").metrics)
         XCTAssertEqual(EdgeConfig().metrics, "127.0.0.1:9586")

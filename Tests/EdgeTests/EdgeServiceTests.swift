@@ -161,6 +161,110 @@ final class EdgeServiceTests: XCTestCase {
     }
 }
 
+extension EdgeServiceTests {
+    /// Sixty groups, each listing the one before three times (issue 15): it once wedged reloads.
+    func writeTripleReferencedGroups() {
+        var text = "policy: edge\nidentities:\n"
+        text += "  alice: { key: \"\(Self.aliceKey)\", user: alice@example.com }\n"
+        text += "  bob: { key: \"\(Self.bobKey)\", user: bob@example.com }\n"
+        text += "groups:\n  g0: [alice@example.com]\n"
+        for n in 1...60 { text += "  g\(n): [group:g\(n - 1), group:g\(n - 1), group:g\(n - 1)]\n" }
+        text += "rules:\n  - allow group:g60 -> 10.10.0.0/24:22/tcp\n"
+        FileManager.default.createFile(atPath: "\(dir)/edge.yaml", contents: Data(text.utf8))
+    }
+
+    /// A valid policy of `rules` rules: 40,000 take seconds to compile, even in a release build.
+    func writeLargePolicy(rules: Int) {
+        var text = "policy: edge\nidentities:\n"
+        text += "  alice: { key: \"\(Self.aliceKey)\", user: alice@example.com, tags: [managed] }\n"
+        text += "rules:\n"
+        for n in 0..<rules { text += "  - allow tag:managed -> 10.\(n >> 8 & 255).\(n & 255).0/24:\(n % 1000 + 1)/tcp\n" }
+        FileManager.default.createFile(atPath: "\(dir)/edge.yaml", contents: Data(text.utf8))
+    }
+
+    func status(_ s: EdgeService) throws -> [String: Any] {
+        let document = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(s.status().utf8)) as? [String: Any])
+        return try XCTUnwrap(document["policy"] as? [String: Any])
+    }
+
+    func testTheTripleReferencedGroupFileReloadsAndAGoodEditAfterItTakesEffect() throws {
+        write(["allow tag:managed -> 10.10.0.0/24:5432/tcp"])
+        let s = try service()
+        let alice = try PublicKey(base64: Self.aliceKey), bob = try PublicKey(base64: Self.bobKey)
+        writeTripleReferencedGroups()
+        XCTAssertTrue(reload(s), "compiles at once, and right")
+        XCTAssertEqual(s.enforcer.store.generation.number, 2)
+        s.hooks.sessionEstablished?(alice, nil)
+        s.hooks.sessionEstablished?(bob, nil)
+        XCTAssertEqual(tcp("10.99.0.2", 40000, "10.10.0.7", 22).withUnsafeBytes { s.hooks.packetFilter!(.inbound, alice, $0) }, .pass)
+        XCTAssertEqual(tcp("10.99.0.3", 40000, "10.10.0.7", 22).withUnsafeBytes { s.hooks.packetFilter!(.inbound, bob, $0) }, .drop)
+        write(["allow tag:managed -> 10.10.0.0/24:5432/tcp"])
+        XCTAssertTrue(reload(s))
+        XCTAssertEqual(s.enforcer.store.generation.number, 3)
+    }
+
+    func testACompilePastTheTimeLimitIsRefusedAndALaterGoodEditTakesEffect() throws {
+        write(["allow tag:managed -> 10.10.0.0/24:5432/tcp"])
+        let s = try EdgeService(
+            source: .directory(dir), cacheSize: 64, allowLogSample: 1, decisionLog: nil, logger: Logger(label: "test"),
+            reloadTimeout: 0.25)
+        writeLargePolicy(rules: 40_000)
+        XCTAssertFalse(reload(s))
+        XCTAssertEqual(s.enforcer.store.generation.number, 1, "the old policy stays")
+        var policy = try status(s)
+        XCTAssertEqual(policy["reload_failures"] as? Int, 1)
+        XCTAssertEqual(
+            policy["last_reload_error"] as? String,
+            "policy too complex: compiling took longer than 0.25 s [policy-too-complex]")
+
+        write(["allow tag:managed -> 10.10.0.0/24:22/tcp"])
+        XCTAssertTrue(reload(s))
+        XCTAssertEqual(s.enforcer.store.generation.number, 2)
+        policy = try status(s)
+        XCTAssertTrue(policy["last_reload_error"] is NSNull, "cleared by the good reload")
+    }
+
+    func testANewChangeSupersedesACompileStillRunningAndTheNewestFilesWin() throws {
+        write(["allow tag:managed -> 10.10.0.0/24:5432/tcp"])
+        let s = try service()
+        writeLargePolicy(rules: 40_000)
+        let first = expectation(description: "first reload"), second = expectation(description: "second reload")
+        let results = LockedBox<[Bool]>([])
+        s.reload(reason: "slow") { ok in
+            results.value.append(ok)
+            first.fulfill()
+        }
+        // Let the slow compile get under way (it takes seconds), then change the files.
+        Thread.sleep(forTimeInterval: 0.2)
+        write(["allow tag:managed -> 10.10.0.0/24:22/tcp"])
+        s.reload(reason: "newer") { ok in
+            results.value.append(ok)
+            second.fulfill()
+        }
+        wait(for: [first, second], timeout: 60)
+        XCTAssertEqual(results.value, [true, true], "both requests are served by the newest compile")
+        XCTAssertEqual(s.enforcer.store.generation.number, 2, "one generation installed: the slow compile was abandoned")
+        XCTAssertEqual(s.enforcer.store.generation.tables.rules.count, 1, "the newest files are in force")
+        let policy = try status(s)
+        XCTAssertEqual(policy["reloads_superseded"] as? Int, 1)
+        XCTAssertEqual(policy["reloads"] as? Int, 1)
+        XCTAssertEqual(policy["reload_failures"] as? Int, 0)
+    }
+
+    func testABurstOfRequestsIsServedByFewCompiles() throws {
+        write(["allow tag:managed -> 10.10.0.0/24:5432/tcp"])
+        let s = try service()
+        let done = expectation(description: "all served")
+        done.expectedFulfillmentCount = 20
+        for n in 0..<20 { s.reload(reason: "burst \(n)") { _ in done.fulfill() } }
+        wait(for: [done], timeout: 30)
+        let policy = try status(s)
+        let compiles = (policy["reloads"] as? Int ?? 0) + (policy["reloads_superseded"] as? Int ?? 0)
+        XCTAssertLessThanOrEqual(compiles, 3, "\(policy)")
+        XCTAssertEqual(policy["reload_failures"] as? Int, 0)
+    }
+}
+
 /// A value shared with a completion handler.
 final class LockedBox<T>: @unchecked Sendable {
     private let lock = NSLock()

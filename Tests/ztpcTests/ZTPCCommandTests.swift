@@ -64,6 +64,34 @@ final class ZTPCCommandTests: XCTestCase {
         XCTAssertTrue(r.out.hasSuffix("1 error, 0 warnings\n"), r.out)
     }
 
+    func testCheckFinishesTheSixtyLevelTripleReferencedGroupFile() throws {
+        // Issue 15: this 2.5 KB file once took ztpc check past any time limit.
+        var text = "policy: hostile\ngroups:\n  g0: [zz@example.com]\n"
+        for n in 1...60 { text += "  g\(n): [group:g\(n - 1), group:g\(n - 1), group:g\(n - 1)]\n" }
+        text += "rules:\n  - allow group:g60 -> 10.0.0.0/8:22/tcp\n"
+        let dir = temporary(["hostile.yaml": text])
+        let r = try ztpc("check", dir)
+        XCTAssertEqual(r.status, 0, r.out + r.err)
+        XCTAssertEqual(r.out, "ok: 1 file, 1 rule, no findings\n")
+    }
+
+    func testCheckRefusesAFiftyMegabyteFileWithoutParsingIt() throws {
+        let dir = temporary([:])
+        let path = "\(dir)/hosts.yaml"
+        FileManager.default.createFile(atPath: path, contents: Data("policy: big\nhosts:\n".utf8))
+        let handle = try XCTUnwrap(FileHandle(forWritingAtPath: path))
+        handle.seekToEndOfFile()
+        let block = Data((0..<10_000).map { "  h\($0): 10.0.\($0 >> 8 & 255).\($0 & 255)\n" }.joined().utf8)
+        while handle.offsetInFile < 50_000_000 { handle.write(block) }
+        try handle.close()
+        let r = try ztpc("check", "--format", "json", dir)
+        XCTAssertEqual(r.status, 1, r.out + r.err)
+        let document = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(r.out.utf8)) as? [String: Any], r.out)
+        let findings = try XCTUnwrap(document["diagnostics"] as? [[String: Any]], r.out)
+        XCTAssertEqual(findings.map { $0["code"] as? String }, ["file-too-large"])
+        XCTAssertTrue((findings.first?["message"] as? String)?.contains("is 47.") == true, r.out)
+    }
+
     func testWarningsFailOnlyWithStrict() throws {
         let dir = temporary(["p.yaml": warned])
         XCTAssertEqual(try ztpc("check", dir).status, 0)

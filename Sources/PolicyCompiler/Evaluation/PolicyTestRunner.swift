@@ -13,9 +13,21 @@ public struct PolicyTestResult: Sendable {
 /// the enforcer will run.
 public enum PolicyTestRunner {
     public static func run(_ set: ResolvedPolicySet, _ tables: DecisionTables, now: Int64) -> [PolicyTestResult] {
+        do {
+            return try run(set, tables, now: now, budget: nil)
+        } catch {
+            preconditionFailure("a test run without a budget cannot be interrupted")
+        }
+    }
+
+    /// ``run(_:_:now:)`` under a compile budget, checked per test.
+    public static func run(
+        _ set: ResolvedPolicySet, _ tables: DecisionTables, now: Int64, budget: CompileBudget?
+    ) throws(CompileInterrupted) -> [PolicyTestResult] {
         var results: [PolicyTestResult] = []
         for file in set.parsed.files {
             for test in file.tests {
+                try budget?.check()
                 let identity =
                     tables.identity(named: test.subject.value)
                     ?? PeerKey(base64: test.subject.value).flatMap { tables.identity(forKey: $0) }

@@ -4,9 +4,18 @@ import PolicyLang
 public enum Linter {
     /// Runs every check and returns their warnings.
     public static func lint(_ set: ResolvedPolicySet) -> [Diagnostic] {
+        do {
+            return try lint(set, budget: nil)
+        } catch {
+            preconditionFailure("a lint without a budget cannot be interrupted")
+        }
+    }
+
+    /// ``lint(_:)`` under a compile budget, checked per rule and per identity.
+    public static func lint(_ set: ResolvedPolicySet, budget: CompileBudget?) throws(CompileInterrupted) -> [Diagnostic] {
         let coverage = Coverage(set: set)
-        return allowAll(set) + shadowedRules(set, coverage) + unusedGroups(set) + unusedHosts(set)
-            + unusedIdentities(set)
+        return try allowAll(set) + shadowedRules(set, coverage, budget) + unusedGroups(set) + unusedHosts(set)
+            + unusedIdentities(set, budget)
     }
 
     /// `allow * -> *:*` with no condition lets every identity reach everything.
@@ -23,9 +32,12 @@ public enum Linter {
 
     /// Allows that a deny covers completely (unreachable), and rules that another rule of the
     /// same effect covers completely (redundant).
-    static func shadowedRules(_ set: ResolvedPolicySet, _ coverage: Coverage) -> [Diagnostic] {
+    static func shadowedRules(
+        _ set: ResolvedPolicySet, _ coverage: Coverage, _ budget: CompileBudget? = nil
+    ) throws(CompileInterrupted) -> [Diagnostic] {
         var out: [Diagnostic] = []
         for a in set.rules {
+            try budget?.check()
             let candidates = coverage.candidates(covering: a).filter { $0 != a.index }
             if a.action == .allow,
                 let d = candidates.first(where: { set.rules[$0].action == .deny && coverage.covers(set.rules[$0], a) })
@@ -93,8 +105,15 @@ public enum Linter {
         }
     }
 
-    static func unusedIdentities(_ set: ResolvedPolicySet) -> [Diagnostic] {
-        set.identities.filter { i in !set.rules.contains { set.rule($0, appliesTo: i) } }.map {
+    static func unusedIdentities(
+        _ set: ResolvedPolicySet, _ budget: CompileBudget? = nil
+    ) throws(CompileInterrupted) -> [Diagnostic] {
+        var unused: [ResolvedIdentity] = []
+        for i in set.identities {
+            try budget?.check()
+            if !set.rules.contains(where: { set.rule($0, appliesTo: i) }) { unused.append(i) }
+        }
+        return unused.map {
             .warning(
                 .unusedIdentity, "identity '\($0.name)' is matched by no rule: it can reach nothing", at: $0.decl.name.span,
                 help: "give it a user, group or tag that a rule names, or remove it")
@@ -107,9 +126,12 @@ struct Coverage {
     let set: ResolvedPolicySet
     /// Rules by each range of their targets, to find covering rules without comparing all pairs.
     private var byRange: [AddressRange: [Int]] = [:]
+    /// Identities by name: a subject naming one is looked up once per comparison, not searched.
+    private var identities: [String: ResolvedIdentity] = [:]
 
     init(set: ResolvedPolicySet) {
         self.set = set
+        for i in set.identities { identities[i.name] = i }
         for r in set.rules {
             for t in r.targets {
                 for range in t.ranges { byRange[range, default: []].append(r.index) }
@@ -156,7 +178,7 @@ struct Coverage {
             guard let inner = set.groupUsers[h], !inner.isEmpty else { return false }
             return inner.isSubset(of: set.groupUsers[g] ?? [])
         case (_, .identity(let n)):
-            guard let i = set.identities.first(where: { $0.name == n }) else { return false }
+            guard let i = identities[n] else { return false }
             return set.subject(b, matches: i)
         default: return false
         }

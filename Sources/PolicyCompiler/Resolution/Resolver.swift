@@ -4,19 +4,38 @@ import PolicyLang
 /// group nesting flattened, keys decoded, host aliases expanded to address ranges.
 public struct Resolver {
     private let parsed: ParsedPolicySet
+    private let limits: PolicyLimits
+    private let budget: CompileBudget?
     private var diagnostics: [Diagnostic] = []
+    /// Did-you-mean suggestions made so far: each scans every name of its kind, so a set with
+    /// very many undefined references gets suggestions for the first ones only.
+    private var suggestions = 0
+    private static let maxSuggestions = 100
 
-    public static func resolve(_ parsed: ParsedPolicySet) -> (ResolvedPolicySet, [Diagnostic]) {
-        var r = Resolver(parsed: parsed)
-        let set = r.run()
+    public static func resolve(_ parsed: ParsedPolicySet, limits: PolicyLimits = .default) -> (ResolvedPolicySet, [Diagnostic]) {
+        do {
+            return try resolve(parsed, limits: limits, budget: nil)
+        } catch {
+            preconditionFailure("a resolution without a budget cannot be interrupted")
+        }
+    }
+
+    /// ``resolve(_:limits:)`` under a compile budget, checked per group, identity and rule.
+    public static func resolve(
+        _ parsed: ParsedPolicySet, limits: PolicyLimits, budget: CompileBudget?
+    ) throws(CompileInterrupted) -> (ResolvedPolicySet, [Diagnostic]) {
+        var r = Resolver(parsed: parsed, limits: limits, budget: budget)
+        let set = try r.run()
         return (set, r.diagnostics)
     }
 
-    private init(parsed: ParsedPolicySet) {
+    private init(parsed: ParsedPolicySet, limits: PolicyLimits, budget: CompileBudget?) {
         self.parsed = parsed
+        self.limits = limits
+        self.budget = budget
     }
 
-    private mutating func run() -> ResolvedPolicySet {
+    private mutating func run() throws(CompileInterrupted) -> ResolvedPolicySet {
         var policies: [String: SourceSpan] = [:]
         var identityDecls: [String: (IdentityDecl, PolicyFile)] = [:]
         var groups: [String: GroupDecl] = [:]
@@ -51,15 +70,24 @@ public struct Resolver {
                 }
             }
         }
-        reportCycles(groups)
-        var groupUsers: [String: Set<String>] = [:]
-        for name in groups.keys { groupUsers[name] = flatten(name, groups, &groupUsers, visiting: []) }
+        let graph = try GroupGraph(groups, limits: limits, budget: budget)
+        diagnostics += graph.diagnostics
+        let groupUsers = graph.users
+        // Each user's groups, inverted once from the flattened sets, for the users identities
+        // name; an identity's groups are then one lookup.
+        let identityUsers = Set(identityDecls.values.compactMap { $0.0.user?.value })
+        var groupsOfUser: [String: Set<String>] = [:]
+        for (group, users) in groupUsers {
+            for u in users where identityUsers.contains(u) { groupsOfUser[u, default: []].insert(group) }
+        }
+        var memberships = groupUsers.values.reduce(0) { $0 + $1.count }
 
         // Identities, in source order so that diagnostics and classes are stable.
         var identities: [ResolvedIdentity] = []
         var keys: [PeerKey: SourceSpan] = [:]
         for file in parsed.files {
             for decl in file.identities where identityDecls[decl.name.value]?.0.name.span == decl.name.span {
+                try budget?.check()
                 guard let key = PeerKey(base64: decl.key.value) else {
                     diagnostics.append(
                         .error(.invalidKey, "'\(decl.key.value)' is not a WireGuard public key", at: decl.key.span,
@@ -74,7 +102,14 @@ public struct Resolver {
                 }
                 keys[key] = decl.key.span
                 let user = decl.user?.value
-                let memberOf = Set(groupUsers.filter { user != nil && $0.value.contains(user!) }.keys)
+                var memberOf = user.flatMap { groupsOfUser[$0] } ?? []
+                memberships += memberOf.count
+                if memberships > limits.maxMemberships {
+                    if memberships - memberOf.count <= limits.maxMemberships {
+                        diagnostics.append(GroupGraph.tooManyMemberships(limits, at: decl.name.span))
+                    }
+                    memberOf = []
+                }
                 identities.append(
                     ResolvedIdentity(
                         name: decl.name.value, key: key, user: user, tags: Set(decl.tags.map(\.value)), groups: memberOf,
@@ -86,6 +121,7 @@ public struct Resolver {
         var rules: [ResolvedRule] = []
         for file in parsed.files {
             for rule in file.rules {
+                try budget?.check()
                 for s in rule.subjects {
                     switch s.value {
                     case .group(let g) where groups[g] == nil:
@@ -138,49 +174,6 @@ public struct Resolver {
         }
     }
 
-    private func flatten(
-        _ name: String, _ groups: [String: GroupDecl], _ memo: inout [String: Set<String>], visiting: Set<String>
-    ) -> Set<String> {
-        if let done = memo[name] { return done }
-        guard let g = groups[name], !visiting.contains(name) else { return [] }
-        var users: Set<String> = []
-        for m in g.members {
-            switch m.value {
-            case .user(let u): users.insert(u)
-            case .group(let inner): users.formUnion(flatten(inner, groups, &memo, visiting: visiting.union([name])))
-            }
-        }
-        return users
-    }
-
-    /// Reports each cycle once, at the member reference that closes it.
-    private mutating func reportCycles(_ groups: [String: GroupDecl]) {
-        var state: [String: Int] = [:]  // 1 visiting, 2 done
-        var reported = Set<[String]>()
-        func visit(_ name: String, _ path: [String], _ diags: inout [Diagnostic]) {
-            state[name] = 1
-            for m in groups[name]?.members ?? [] {
-                guard case .group(let inner) = m.value, groups[inner] != nil else { continue }
-                if state[inner] == 1 {
-                    let cycle = Array(path.drop { $0 != inner }) + [name, inner]
-                    let key = Set(cycle).sorted()
-                    if reported.insert(key).inserted {
-                        diags.append(
-                            .error(.groupCycle, "group cycle: \(cycle.joined(separator: " -> "))", at: m.span,
-                                   notes: [.init("'\(inner)' is defined here", at: groups[inner]?.name.span)],
-                                   help: "a group cannot contain itself, directly or through other groups"))
-                    }
-                } else if state[inner] == nil {
-                    visit(inner, path + [name], &diags)
-                }
-            }
-            state[name] = 2
-        }
-        var diags: [Diagnostic] = []
-        for name in groups.keys.sorted() where state[name] == nil { visit(name, [], &diags) }
-        diagnostics += diags
-    }
-
     private mutating func define(
         _ name: Located<String>, kind: String, in table: inout [String: SourceSpan], _ f: (SourceSpan) -> SourceSpan
     ) {
@@ -195,7 +188,8 @@ public struct Resolver {
     }
 
     private mutating func undefined(_ name: String, kind: String, at span: SourceSpan, among names: some Sequence<String>) {
-        let guess = Suggest.closest(to: name, among: names)
+        suggestions += 1
+        let guess = suggestions <= Self.maxSuggestions ? Suggest.closest(to: name, among: names) : nil
         diagnostics.append(
             .error(.undefinedReference, "undefined \(kind) '\(name)'", at: span,
                    help: guess.map { "did you mean '\($0)'?" }))

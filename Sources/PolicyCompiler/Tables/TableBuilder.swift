@@ -44,12 +44,16 @@ struct TableBuilder {
         self.set = set
     }
 
-    static func build(_ set: ResolvedPolicySet, sourceHash: [UInt8]) -> DecisionTables {
+    static func build(
+        _ set: ResolvedPolicySet, sourceHash: [UInt8], limits: PolicyLimits = .default, budget: CompileBudget? = nil
+    ) throws(CompileInterrupted) -> DecisionTables {
         var b = TableBuilder(set: set)
-        return b.run(sourceHash: sourceHash)
+        return try b.run(sourceHash: sourceHash, limits: limits, budget: budget)
     }
 
-    private mutating func run(sourceHash: [UInt8]) -> DecisionTables {
+    private mutating func run(
+        sourceHash: [UInt8], limits: PolicyLimits, budget: CompileBudget?
+    ) throws(CompileInterrupted) -> DecisionTables {
         let rules = set.rules.map { r in
             RuleInfo(
                 id: r.id, action: r.action, rate: r.rule.effectiveRate, ttlMilliseconds: r.rule.effectiveTTL.milliseconds,
@@ -83,6 +87,7 @@ struct TableBuilder {
         }
         var identities: [IdentityEntry] = []
         for identity in set.identities {
+            try budget?.check()
             let cls = classOf(view(identity, set.rules.filter { set.rule($0, appliesTo: identity) }))
             identities.append(
                 IdentityEntry(
@@ -119,8 +124,10 @@ struct TableBuilder {
                 }
             }
         }
-        let (v4Starts128, v4Active) = Self.partition(v4Ranges, max: UInt128(UInt32.max))
-        let (v6Starts, v6Active) = Self.partition(v6Ranges, max: .max)
+        var size = TableSize(limits: limits, budget: budget)
+        let (v4Starts128, v4Active) = try Self.partition(v4Ranges, max: UInt128(UInt32.max), &size)
+        let (v6Starts, v6Active) = try Self.partition(v6Ranges, max: .max, &size)
+        try size.check(classes: classes.count, segments: v4Starts128.count + v6Starts.count)
 
         // 3. Port tables per class and distinct active set.
         var v4Segments = [Int32](repeating: -1, count: classes.count * v4Starts128.count)
@@ -134,6 +141,7 @@ struct TableBuilder {
                     if let known = memo[setId * 2 + segments] {
                         table = known
                     } else {
+                        try budget?.check()
                         var filtered: [Candidate2] = []
                         for e in members {
                             if let expr = ruleMap[entries[Int(e)].rule] { filtered.append(Candidate2(entry: e, expression: expr)) }
@@ -170,7 +178,9 @@ struct TableBuilder {
         var segments: [(Int, [Int32])]
     }
 
-    private static func partition(_ ranges: [(Int32, UInt128, UInt128)], max: UInt128) -> ([UInt128], Active) {
+    private static func partition(
+        _ ranges: [(Int32, UInt128, UInt128)], max: UInt128, _ size: inout TableSize
+    ) throws(CompileInterrupted) -> ([UInt128], Active) {
         var points: Set<UInt128> = [0]
         for (_, lo, hi) in ranges {
             points.insert(lo)
@@ -196,6 +206,7 @@ struct TableBuilder {
                 if counts[e] == 0 { counts[e] = nil }
             }
             for e in adds[i] { counts[e, default: 0] += 1 }
+            try size.add(members: counts.count)
             let members = counts.keys.sorted()
             let id: Int
             if let known = setIds[members] { id = known } else {

@@ -3,25 +3,42 @@ import Yams
 
 /// Reads one policy file: YAML through Yams (libyaml), then each rule and test line through
 /// ``RuleParser``. It reports every fault it can find in one pass, each with file:line:column.
+/// Sections, lists, nesting and rule lines are held to ``PolicyLimits``.
 public struct PolicyFileParser {
     private let source: SourceFile
+    private let limits: PolicyLimits
+    private let budget: CompileBudget?
     private var diagnostics: [Diagnostic] = []
 
     static let topLevelKeys = ["policy", "description", "defaults", "identities", "groups", "hosts", "block", "rules", "tests"]
 
-    public init(source: SourceFile) {
+    public init(source: SourceFile, limits: PolicyLimits = .default, budget: CompileBudget? = nil) {
         self.source = source
+        self.limits = limits
+        self.budget = budget
     }
 
-    /// Parses the file. The result is nil only when the YAML itself is unreadable or has no
-    /// policy name; otherwise it holds everything that parsed, beside the diagnostics.
-    public static func parse(_ source: SourceFile) -> (PolicyFile?, [Diagnostic]) {
-        var parser = PolicyFileParser(source: source)
-        let file = parser.run()
+    /// Parses the file. The result is nil only when the YAML itself is unreadable (or past a
+    /// limit) or has no policy name; otherwise it holds everything that parsed, beside the
+    /// diagnostics.
+    public static func parse(_ source: SourceFile, limits: PolicyLimits = .default) -> (PolicyFile?, [Diagnostic]) {
+        do {
+            return try parse(source, limits: limits, budget: nil)
+        } catch {
+            preconditionFailure("a parse without a budget cannot be interrupted")
+        }
+    }
+
+    /// ``parse(_:limits:)`` under a compile budget, checked once per section entry.
+    public static func parse(
+        _ source: SourceFile, limits: PolicyLimits, budget: CompileBudget?
+    ) throws(CompileInterrupted) -> (PolicyFile?, [Diagnostic]) {
+        var parser = PolicyFileParser(source: source, limits: limits, budget: budget)
+        let file = try parser.run()
         return (file, parser.diagnostics)
     }
 
-    private mutating func run() -> PolicyFile? {
+    private mutating func run() throws(CompileInterrupted) -> PolicyFile? {
         let root: Node?
         do {
             root = try Yams.compose(yaml: source.text)
@@ -30,6 +47,10 @@ public struct PolicyFileParser {
             return nil
         } catch {
             diagnostics.append(.error(.yaml, "\(error)", at: SourceSpan(location(line: 1, column: 1))))
+            return nil
+        }
+        if let root, let fault = YAMLShape.check(root, sourceBytes: source.text.utf8.count, limits: limits, path: source.path) {
+            diagnostics.append(fault)
             return nil
         }
         guard let root, let mapping = root.mapping else {
@@ -75,12 +96,12 @@ public struct PolicyFileParser {
         var file = PolicyFile(path: source.path, name: policyName)
         if let d = fields["description"] { file.description = string(d.value, what: "the description")?.value }
         if let d = fields["defaults"] { file.defaults = parseDefaults(d.value) }
-        if let i = fields["identities"] { file.identities = parseIdentities(i.value) }
-        if let g = fields["groups"] { file.groups = parseGroups(g.value) }
-        if let h = fields["hosts"] { file.hosts = parseHosts(h.value) }
-        if let r = fields["rules"] { file.rules = parseRules(r.value, policy: policyName.value, defaults: file.defaults) }
-        if let t = fields["tests"] { file.tests = parseTests(t.value) }
-        if let b = fields["block"] { file.blocks = parseBlocks(b.value) }
+        if let i = fields["identities"] { file.identities = try parseIdentities(i.value) }
+        if let g = fields["groups"] { file.groups = try parseGroups(g.value) }
+        if let h = fields["hosts"] { file.hosts = try parseHosts(h.value) }
+        if let r = fields["rules"] { file.rules = try parseRules(r.value, policy: policyName.value, defaults: file.defaults) }
+        if let t = fields["tests"] { file.tests = try parseTests(t.value) }
+        if let b = fields["block"] { file.blocks = try parseBlocks(b.value) }
         return file
     }
 
@@ -118,10 +139,11 @@ public struct PolicyFileParser {
         return defaults
     }
 
-    private mutating func parseIdentities(_ node: Node) -> [IdentityDecl] {
-        guard let mapping = mappingOf(node, what: "identities") else { return [] }
+    private mutating func parseIdentities(_ node: Node) throws(CompileInterrupted) -> [IdentityDecl] {
+        guard let mapping = mappingOf(node, what: "identities"), within(mapping.count, node, "identities") else { return [] }
         var result: [IdentityDecl] = []
         for (key, value) in mapping {
+            try budget?.check()
             guard let name = declName(key) else { continue }
             guard let fields = mappingOf(value, what: "identity '\(name.value)' (write { key: ..., user: ..., tags: [...] })")
             else { continue }
@@ -134,7 +156,7 @@ public struct PolicyFileParser {
                 case "key": keyText = string(v, what: "a key")
                 case "user": user = string(v, what: "a user")
                 case "tags":
-                    guard let seq = sequenceOf(v, what: "tags") else { continue }
+                    guard let seq = sequenceOf(v, what: "tags"), within(seq.count, v, "tags", list: true) else { continue }
                     for t in seq {
                         guard let tag = string(t, what: "a tag") else { continue }
                         if Names.isValid(tag.value) {
@@ -145,6 +167,7 @@ public struct PolicyFileParser {
                     }
                 case "allowed_ips":
                     let items: [Node] = v.sequence.map { Array($0) } ?? [v]
+                    guard within(items.count, v, "allowed_ips", list: true) else { continue }
                     for item in items {
                         guard let text = string(item, what: "an address or CIDR") else { continue }
                         do {
@@ -171,12 +194,14 @@ public struct PolicyFileParser {
         return result
     }
 
-    private mutating func parseGroups(_ node: Node) -> [GroupDecl] {
-        guard let mapping = mappingOf(node, what: "groups") else { return [] }
+    private mutating func parseGroups(_ node: Node) throws(CompileInterrupted) -> [GroupDecl] {
+        guard let mapping = mappingOf(node, what: "groups"), within(mapping.count, node, "groups") else { return [] }
         var result: [GroupDecl] = []
         for (key, value) in mapping {
+            try budget?.check()
             guard let name = declName(key) else { continue }
-            guard let seq = sequenceOf(value, what: "group '\(name.value)' (write [user@example.com, group:other])")
+            guard let seq = sequenceOf(value, what: "group '\(name.value)' (write [user@example.com, group:other])"),
+                within(seq.count, value, "members of group '\(name.value)'", list: true)
             else { continue }
             var members: [Located<GroupMember>] = []
             for item in seq {
@@ -202,12 +227,14 @@ public struct PolicyFileParser {
         return result
     }
 
-    private mutating func parseHosts(_ node: Node) -> [HostDecl] {
-        guard let mapping = mappingOf(node, what: "hosts") else { return [] }
+    private mutating func parseHosts(_ node: Node) throws(CompileInterrupted) -> [HostDecl] {
+        guard let mapping = mappingOf(node, what: "hosts"), within(mapping.count, node, "hosts") else { return [] }
         var result: [HostDecl] = []
         for (key, value) in mapping {
+            try budget?.check()
             guard let name = declName(key) else { continue }
             let items: [Node] = value.sequence.map { Array($0) } ?? [value]
+            guard within(items.count, value, "addresses of host '\(name.value)'", list: true) else { continue }
             var prefixes: [Located<CIDR>] = []
             for item in items {
                 guard let text = string(item, what: "an address or CIDR") else { continue }
@@ -225,10 +252,12 @@ public struct PolicyFileParser {
         return result
     }
 
-    private mutating func parseBlocks(_ node: Node) -> [Located<CIDR>] {
-        guard let seq = sequenceOf(node, what: "block (write [203.0.113.0/24, ...])") else { return [] }
+    private mutating func parseBlocks(_ node: Node) throws(CompileInterrupted) -> [Located<CIDR>] {
+        guard let seq = sequenceOf(node, what: "block (write [203.0.113.0/24, ...])"), within(seq.count, node, "block")
+        else { return [] }
         var result: [Located<CIDR>] = []
         for item in seq {
+            try budget?.check()
             guard let text = string(item, what: "an address or CIDR") else { continue }
             do {
                 result.append(Located(try RuleParser.parseCIDR(Substring(text.value), text.span), text.span))
@@ -239,11 +268,12 @@ public struct PolicyFileParser {
         return result
     }
 
-    private mutating func parseRules(_ node: Node, policy: String, defaults: Defaults) -> [Rule] {
-        guard let seq = sequenceOf(node, what: "rules") else { return [] }
+    private mutating func parseRules(_ node: Node, policy: String, defaults: Defaults) throws(CompileInterrupted) -> [Rule] {
+        guard let seq = sequenceOf(node, what: "rules"), within(seq.count, node, "rules") else { return [] }
         var rules: [Rule] = []
         var names: [String: SourceSpan] = [:]
         for (index, item) in seq.enumerated() {
+            try budget?.check()
             var id = "\(policy)/\(index + 1)"
             let textNode: Node
             if let fields = item.mapping {
@@ -291,10 +321,11 @@ public struct PolicyFileParser {
         return rules
     }
 
-    private mutating func parseTests(_ node: Node) -> [PolicyTest] {
-        guard let seq = sequenceOf(node, what: "tests") else { return [] }
+    private mutating func parseTests(_ node: Node) throws(CompileInterrupted) -> [PolicyTest] {
+        guard let seq = sequenceOf(node, what: "tests"), within(seq.count, node, "tests") else { return [] }
         var tests: [PolicyTest] = []
         for item in seq {
+            try budget?.check()
             guard let (text, base) = ruleText(item, what: "a test") else { continue }
             var parser = RuleParser(text, at: base)
             do {
@@ -308,6 +339,17 @@ public struct PolicyFileParser {
 
     // MARK: Node helpers
 
+    /// Whether a section (or, with `list`, one list) is within its entry limit; reports it if not.
+    private mutating func within(_ count: Int, _ node: Node, _ what: String, list: Bool = false) -> Bool {
+        let limit = list ? limits.maxListItems : limits.maxSectionEntries
+        guard count > limit else { return true }
+        diagnostics.append(
+            .error(
+                .tooManyEntries, "\(count) \(what); the limit is \(limit)", at: span(node),
+                help: list ? "a list holds at most \(limit) items" : "a section holds at most \(limit) entries"))
+        return false
+    }
+
     /// The text of a rule or test scalar and the location of its first character.
     private mutating func ruleText(_ node: Node, what: String) -> (String, SourceLocation)? {
         guard let scalar = node.scalar else {
@@ -317,6 +359,14 @@ public struct PolicyFileParser {
             return nil
         }
         var base = span(node)?.start ?? location(line: 1, column: 1)
+        let length = scalar.string.utf8.count
+        guard length <= limits.maxRuleLength else {
+            diagnostics.append(
+                .error(
+                    .ruleTooLong, "\(what) of \(length) characters; the limit is \(limits.maxRuleLength)",
+                    at: SourceSpan(base), help: "split it into several rules, or name the addresses in a host alias"))
+            return nil
+        }
         switch scalar.style {
         case .singleQuoted, .doubleQuoted: base = base.advanced(by: 1)
         default: break
