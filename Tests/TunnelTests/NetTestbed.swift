@@ -99,6 +99,9 @@ final class NetTestbed {
         guard bytes.withUnsafeBytes({ send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }) == bytes.count else {
             throw NetLabError("send(\(path)): errno \(errno)")
         }
+        // One connection may carry several requests (as with wireguard-go): the half-close
+        // tells the server this was the last, so it answers and closes.
+        shutdown(fd, Int32(SHUT_WR))
         var reply: [UInt8] = [], chunk = [UInt8](repeating: 0, count: 4096)
         while true {
             let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
