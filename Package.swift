@@ -5,6 +5,7 @@ let package = Package(
     name: "ztp",
     platforms: [.macOS(.v14)],
     products: [
+        .library(name: "NetPrimitives", targets: ["NetPrimitives"]),
         .library(name: "PolicyLang", targets: ["PolicyLang"]),
         .library(name: "PolicyCompiler", targets: ["PolicyCompiler"]),
         .library(name: "Enforcer", targets: ["Enforcer"]),
@@ -22,6 +23,9 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
     ],
     targets: [
+        // The value types every layer shares: IP addresses and prefixes, public keys, the IP
+        // packet parser. Pure Swift, no C library, so that it sits below everything else.
+        .target(name: "NetPrimitives"),
         // The rule language: YAML front (through Yams), rule DSL lexer/parser, AST, diagnostics.
         .target(name: "PolicyLang", dependencies: [.product(name: "Yams", package: "Yams")]),
         // Resolution, lint, decision tables, bundle format and the evaluator.
@@ -72,6 +76,7 @@ let package = Package(
         // The XDP guard of the tunnel port: loads bpf/ztp_xdp.o, attaches it, drives its maps.
         .target(name: "XDP", dependencies: ["CLibBPF"]),
 
+        .testTarget(name: "NetPrimitivesTests", dependencies: ["NetPrimitives"]),
         .testTarget(name: "PolicyLangTests", dependencies: ["PolicyLang"]),
         .testTarget(name: "PolicyCompilerTests", dependencies: ["PolicyCompiler", "PolicyLang"]),
         .testTarget(name: "ztpcTests", dependencies: ["ztpc"]),
