@@ -27,19 +27,19 @@ let package = Package(
         // packet parser. Pure Swift, no C library, so that it sits below everything else.
         .target(name: "NetPrimitives"),
         // The rule language: YAML front (through Yams), rule DSL lexer/parser, AST, diagnostics.
-        .target(name: "PolicyLang", dependencies: [.product(name: "Yams", package: "Yams")]),
+        .target(name: "PolicyLang", dependencies: ["NetPrimitives", .product(name: "Yams", package: "Yams")]),
         // Resolution, lint, decision tables, bundle format and the evaluator.
-        .target(name: "PolicyCompiler", dependencies: ["PolicyLang", "CSodium"]),
+        .target(name: "PolicyCompiler", dependencies: ["NetPrimitives", "PolicyLang", "CSodium"]),
         // Per-packet enforcement of compiled tables: flows, decision cache, rate limits, reloads.
         .target(
             name: "Enforcer",
-            dependencies: ["PolicyCompiler", "PolicyLang", .product(name: "Atomics", package: "swift-atomics")]
+            dependencies: ["NetPrimitives", "PolicyCompiler", "PolicyLang", .product(name: "Atomics", package: "swift-atomics")]
         ),
         // The edge daemon's parts: config, policy reloads, tunnel hooks, metrics, control socket.
         .target(
             name: "Edge",
             dependencies: [
-                "Enforcer", "PolicyCompiler", "PolicyLang", "Tunnel",
+                "Enforcer", "NetPrimitives", "PolicyCompiler", "PolicyLang", "Tunnel",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -59,7 +59,7 @@ let package = Package(
         // WireGuard in userspace: primitives, Noise_IKpsk2, transport.
         // recvmmsg/sendmmsg for the tunnel's batched UDP I/O (Glibc does not export them).
         .target(name: "CTunnelShim"),
-        .target(name: "Tunnel", dependencies: ["CSodium", "CTunnelShim"]),
+        .target(name: "Tunnel", dependencies: ["NetPrimitives", "CSodium", "CTunnelShim"]),
         // The userspace WireGuard daemon: TUN + UDP + the Tunnel runtime, wg-style config.
         .executableTarget(
             name: "ztpd",
@@ -74,7 +74,7 @@ let package = Package(
         // libbpf (and the XDP program's shared header bpf/ztp_xdp.h), from Debian's libbpf-dev.
         .systemLibrary(name: "CLibBPF", pkgConfig: "libbpf", providers: [.apt(["libbpf-dev"])]),
         // The XDP guard of the tunnel port: loads bpf/ztp_xdp.o, attaches it, drives its maps.
-        .target(name: "XDP", dependencies: ["CLibBPF"]),
+        .target(name: "XDP", dependencies: ["NetPrimitives", "CLibBPF"]),
 
         .testTarget(name: "NetPrimitivesTests", dependencies: ["NetPrimitives"]),
         .testTarget(name: "PolicyLangTests", dependencies: ["PolicyLang"]),

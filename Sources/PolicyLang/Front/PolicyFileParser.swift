@@ -128,7 +128,7 @@ public struct PolicyFileParser {
             var keyText: Located<String>? = nil
             var user: Located<String>? = nil
             var tags: [Located<String>] = []
-            var allowedIPs: [Located<CIDR>] = []
+            var allowedIPs: [Located<IPPrefix>] = []
             for (k, v) in fields {
                 switch k.scalar?.string {
                 case "key": keyText = string(v, what: "a key")
@@ -208,7 +208,7 @@ public struct PolicyFileParser {
         for (key, value) in mapping {
             guard let name = declName(key) else { continue }
             let items: [Node] = value.sequence.map { Array($0) } ?? [value]
-            var prefixes: [Located<CIDR>] = []
+            var prefixes: [Located<IPPrefix>] = []
             for item in items {
                 guard let text = string(item, what: "an address or CIDR") else { continue }
                 do {
@@ -225,9 +225,9 @@ public struct PolicyFileParser {
         return result
     }
 
-    private mutating func parseBlocks(_ node: Node) -> [Located<CIDR>] {
+    private mutating func parseBlocks(_ node: Node) -> [Located<IPPrefix>] {
         guard let seq = sequenceOf(node, what: "block (write [203.0.113.0/24, ...])") else { return [] }
-        var result: [Located<CIDR>] = []
+        var result: [Located<IPPrefix>] = []
         for item in seq {
             guard let text = string(item, what: "an address or CIDR") else { continue }
             do {
