@@ -27,6 +27,13 @@ public struct PublicKey: Hashable, Sendable, CustomStringConvertible {
 
     /// Wraps 32 key bytes; throws ``FormatError/invalidLength(expected:actual:)`` for another count.
     public init(rawBytes: some Collection<UInt8>) throws(FormatError) {
+        // Arrays and slices are read as memory: this init is generic and not specialized across the
+        // module boundary, and walking the collection through its witnesses cost microseconds.
+        if let key = rawBytes.withContiguousStorageIfAvailable({ try? PublicKey(raw: UnsafeRawBufferPointer($0)) }) {
+            guard let key else { throw .invalidLength(expected: Self.byteCount, actual: rawBytes.count) }
+            self = key
+            return
+        }
         guard rawBytes.count == Self.byteCount else {
             throw .invalidLength(expected: Self.byteCount, actual: rawBytes.count)
         }
@@ -93,12 +100,11 @@ public struct PublicKey: Hashable, Sendable, CustomStringConvertible {
         ((a.w0 ^ b.w0) | (a.w1 ^ b.w1) | (a.w2 ^ b.w2) | (a.w3 ^ b.w3)) == 0
     }
 
-    /// Four words into the hasher: cheaper than hashing 32 bytes as a buffer.
+    /// The 32 bytes in one call: measured faster than combining the four words one by one, and
+    /// peers are looked up by key on every packet.
     @inlinable
     public func hash(into hasher: inout Hasher) {
-        hasher.combine(w0)
-        hasher.combine(w1)
-        hasher.combine(w2)
-        hasher.combine(w3)
+        var words = (w0, w1, w2, w3)
+        Swift.withUnsafeBytes(of: &words) { hasher.combine(bytes: $0) }
     }
 }
