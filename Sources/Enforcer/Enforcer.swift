@@ -1,6 +1,6 @@
 import Foundation
-import PolicyCompiler
 import NetPrimitives
+import PolicyCompiler
 import PolicyLang
 
 /// Decides every packet of every session against the policy in force.
