@@ -5,6 +5,7 @@ let package = Package(
     name: "ztp",
     platforms: [.macOS(.v14)],
     products: [
+        .library(name: "NetPrimitives", targets: ["NetPrimitives"]),
         .library(name: "PolicyLang", targets: ["PolicyLang"]),
         .library(name: "PolicyCompiler", targets: ["PolicyCompiler"]),
         .library(name: "Enforcer", targets: ["Enforcer"]),
@@ -22,14 +23,17 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
     ],
     targets: [
+        // The value types every layer shares: IP addresses and prefixes, public keys, the IP
+        // packet parser. Pure Swift, no C library, so that it sits below everything else.
+        .target(name: "NetPrimitives"),
         // The rule language: YAML front (through Yams), rule DSL lexer/parser, AST, diagnostics.
-        .target(name: "PolicyLang", dependencies: [.product(name: "Yams", package: "Yams")]),
+        .target(name: "PolicyLang", dependencies: ["NetPrimitives", .product(name: "Yams", package: "Yams")]),
         // Resolution, lint, decision tables, bundle format and the evaluator.
-        .target(name: "PolicyCompiler", dependencies: ["PolicyLang", "CSodium"]),
+        .target(name: "PolicyCompiler", dependencies: ["NetPrimitives", "PolicyLang", "CSodium"]),
         // Per-packet enforcement of compiled tables: flows, decision cache, rate limits, reloads.
         .target(
             name: "Enforcer",
-            dependencies: ["PolicyCompiler", "PolicyLang", .product(name: "Atomics", package: "swift-atomics")]
+            dependencies: ["NetPrimitives", "PolicyCompiler", "PolicyLang", .product(name: "Atomics", package: "swift-atomics")]
         ),
         // The daemon's sockets, inotify and process spawning: every raw system call of Edge, ztpd and ztpc.
         .target(name: "SystemSupport", dependencies: ["CSystemShim"]),
@@ -39,7 +43,7 @@ let package = Package(
         .target(
             name: "Edge",
             dependencies: [
-                "Enforcer", "PolicyCompiler", "PolicyLang", "Tunnel", "SystemSupport",
+                "Enforcer", "NetPrimitives", "PolicyCompiler", "PolicyLang", "Tunnel", "SystemSupport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -59,7 +63,7 @@ let package = Package(
         // WireGuard in userspace: primitives, Noise_IKpsk2, transport.
         // recvmmsg/sendmmsg for the tunnel's batched UDP I/O (Glibc does not export them).
         .target(name: "CTunnelShim"),
-        .target(name: "Tunnel", dependencies: ["CSodium", "CTunnelShim"]),
+        .target(name: "Tunnel", dependencies: ["NetPrimitives", "CSodium", "CTunnelShim"]),
         // The userspace WireGuard daemon: TUN + UDP + the Tunnel runtime, wg-style config.
         .executableTarget(
             name: "ztpd",
@@ -74,8 +78,9 @@ let package = Package(
         // libbpf (and the XDP program's shared header bpf/ztp_xdp.h), from Debian's libbpf-dev.
         .systemLibrary(name: "CLibBPF", pkgConfig: "libbpf", providers: [.apt(["libbpf-dev"])]),
         // The XDP guard of the tunnel port: loads bpf/ztp_xdp.o, attaches it, drives its maps.
-        .target(name: "XDP", dependencies: ["CLibBPF"]),
+        .target(name: "XDP", dependencies: ["NetPrimitives", "CLibBPF"]),
 
+        .testTarget(name: "NetPrimitivesTests", dependencies: ["NetPrimitives"]),
         .testTarget(name: "PolicyLangTests", dependencies: ["PolicyLang"]),
         .testTarget(name: "PolicyCompilerTests", dependencies: ["PolicyCompiler", "PolicyLang"]),
         .testTarget(name: "ztpcTests", dependencies: ["ztpc"]),

@@ -63,7 +63,7 @@ public final class DecisionLog: @unchecked Sendable {
         let s = r.summary
         let family = s.family
         func address(_ v: UInt128) -> String {
-            (family == .v4 ? IPAddress(v4: UInt32(truncatingIfNeeded: v)) : IPAddress(v6: v)).description
+            IPAddress(family: family, value: v).description
         }
         let proto: String
         switch s.ipProtocol {

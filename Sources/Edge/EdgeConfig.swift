@@ -120,7 +120,7 @@ public struct EdgeConfig: Sendable, Equatable {
                 let items = v.sequence.map { Array($0) } ?? [v]
                 c.addresses = []
                 for item in items {
-                    guard let s = item.scalar?.string, s.contains("/"), case .success = CIDR.parse(String(s.split(separator: "/")[0]))
+                    guard let s = item.scalar?.string, s.contains("/"), IPPrefix(s) != nil
                     else { throw fail(item, "an address is written with its prefix length, such as 10.99.0.1/24") }
                     c.addresses.append(s)
                 }

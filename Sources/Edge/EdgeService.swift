@@ -72,13 +72,12 @@ public final class EdgeService: @unchecked Sendable {
     }
 
     private func sessionEstablished(_ key: PublicKey, _ endpoint: Endpoint?) {
-        guard let peerKey = PeerKey(bytes: key.bytes) else { return }
         lock.lock()
         if peers[key] != nil {
             lock.unlock()
             return
         }
-        let context = enforcer.sessionEstablished(peerKey)
+        let context = enforcer.sessionEstablished(key)
         peers[key] = context
         let runtime = self.runtime
         lock.unlock()
@@ -87,7 +86,7 @@ public final class EdgeService: @unchecked Sendable {
             let name = enforcer.store.generation.tables.identities.first { $0.key == context.key }?.name ?? "?"
             logger.info("session established: \(name) (\(key.base64))\(at)")
         } else {
-            let known = enforcer.store.generation.tables.identity(forKey: peerKey) != nil
+            let known = enforcer.store.generation.tables.identity(forKey: key) != nil
             logger.warning(
                 "session refused: peer \(key.base64)\(at) \(known ? "is allowed nothing by the policy" : "has no identity in the policy"); closing it")
             lock.lock()
@@ -155,8 +154,7 @@ public final class EdgeService: @unchecked Sendable {
         }
         var wanted: [PublicKey: [IPPrefix]] = [:]
         for identity in tables.identities where !identity.allowedIPs.isEmpty {
-            guard let key = try? PublicKey(rawBytes: identity.key.bytes) else { continue }
-            wanted[key] = identity.allowedIPs.compactMap { IPPrefix($0.description) }
+            wanted[identity.key] = identity.allowedIPs
         }
         let previous = policyPeers
         policyPeers = wanted

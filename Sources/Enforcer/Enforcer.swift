@@ -1,4 +1,5 @@
 import Foundation
+import NetPrimitives
 import PolicyCompiler
 import PolicyLang
 
@@ -34,7 +35,7 @@ public final class Enforcer: @unchecked Sendable {
     /// A decision made on a cache miss, for the decision log.
     public struct DecisionRecord: Sendable {
         public var time: Int64
-        public var peer: PeerKey
+        public var peer: PublicKey
         public var identity: String?
         public var summary: PacketSummary
         public var decision: Decision
@@ -60,14 +61,14 @@ public final class Enforcer: @unchecked Sendable {
 
     /// Per-session state: who the peer is and its budgets.
     public final class PeerContext: @unchecked Sendable {
-        public let key: PeerKey
+        public let key: PublicKey
         let slot: UInt32
         var identity: Int?
         var resolvedIn: UInt64
         var evaluations: TokenBucket
         var flows: [Int32: TokenBucket] = [:]
 
-        init(key: PeerKey, slot: UInt32, identity: Int?, generation: PolicyGeneration, now: Int64) {
+        init(key: PublicKey, slot: UInt32, identity: Int?, generation: PolicyGeneration, now: Int64) {
             self.key = key
             self.slot = slot
             self.identity = identity
@@ -104,7 +105,7 @@ public final class Enforcer: @unchecked Sendable {
 
     /// Called when a session is established. Returns the peer's context, or nil when the policy
     /// does not know the key or allows it nothing: the caller closes such a session.
-    public func sessionEstablished(_ key: PeerKey, now: Int64 = Enforcer.now()) -> PeerContext? {
+    public func sessionEstablished(_ key: PublicKey, now: Int64 = Enforcer.now()) -> PeerContext? {
         let g = store.generation
         guard let identity = g.tables.identity(forKey: key), g.tables.allowsAnything(identity: identity) else { return nil }
         defer { nextSlot &+= 1 }
@@ -309,12 +310,5 @@ public final class Enforcer: @unchecked Sendable {
         var ts = timespec()
         clock_gettime(CLOCK_REALTIME, &ts)
         return Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000
-    }
-}
-
-extension IPAddress {
-    /// An address of `family` from its numeric value.
-    init(family: Family, value: UInt128) {
-        self = family == .v4 ? IPAddress(v4: UInt32(truncatingIfNeeded: value)) : IPAddress(v6: value)
     }
 }

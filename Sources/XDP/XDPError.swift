@@ -22,8 +22,6 @@ public enum XDPError: Error, Equatable, CustomStringConvertible {
     case mapOperationFailed(map: String, errno: Int32)
     /// Running the program on a test frame (BPF_PROG_TEST_RUN) failed.
     case testRunFailed(errno: Int32)
-    /// A prefix that is not `address/length` with no bits set below the length.
-    case invalidPrefix(String)
 
     public var description: String {
         switch self {
@@ -47,8 +45,6 @@ public enum XDPError: Error, Equatable, CustomStringConvertible {
             "XDP map \(map): \(Self.message(code))"
         case .testRunFailed(let code):
             "BPF_PROG_TEST_RUN: \(Self.message(code))"
-        case .invalidPrefix(let text):
-            "'\(text)' is not an IPv4 or IPv6 prefix with no host bits set"
         }
     }
 

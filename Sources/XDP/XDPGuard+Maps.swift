@@ -64,11 +64,11 @@ extension XDPGuard {
         let wanted = Set(prefixes)
         try state.withLock { state in
             for prefix in state.blocked.subtracting(wanted) {
-                try Self.blockMap(for: prefix, in: state).delete(keyBytes: Self.lpmKey(prefix))
+                try Self.blockMap(for: prefix, in: state).delete(keyBytes: LPMKey.bytes(prefix))
                 state.blocked.remove(prefix)
             }
             for prefix in wanted.subtracting(state.blocked) {
-                try Self.blockMap(for: prefix, in: state).update(keyBytes: Self.lpmKey(prefix), value: UInt8(1))
+                try Self.blockMap(for: prefix, in: state).update(keyBytes: LPMKey.bytes(prefix), value: UInt8(1))
                 state.blocked.insert(prefix)
             }
         }
@@ -97,13 +97,6 @@ extension XDPGuard {
     }
 
     private static func blockMap(for prefix: IPPrefix, in state: State) -> BPFMap {
-        state.object.map(prefix.isIPv6 ? "ztp_block6" : "ztp_block4")
-    }
-
-    /// `struct ztp_lpm4_key` / `ztp_lpm6_key`: the prefix length in host order, then the address.
-    private static func lpmKey(_ prefix: IPPrefix) -> [UInt8] {
-        let key = withUnsafeBytes(of: UInt32(prefix.length)) { Array($0) } + prefix.address
-        assert(key.count == (prefix.isIPv6 ? MemoryLayout<ztp_lpm6_key>.size : MemoryLayout<ztp_lpm4_key>.size))
-        return key
+        state.object.map(LPMKey.mapName(prefix))
     }
 }

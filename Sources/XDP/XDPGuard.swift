@@ -11,7 +11,7 @@ import Synchronization
 ///     let xdp = try XDPGuard.attach(interface: "eth0", port: 51820, mode: .automatic,
 ///                                   log: { logger.notice("\($0)") })
 ///     try xdp.setHandshakeRate(perSecond: 20, burst: 40)
-///     try xdp.setBlocklist(policy.blockedSources.map(IPPrefix.init))          // on every policy reload
+///     try xdp.setBlocklist(policy.blockedSources)             // on every policy reload
 ///     try xdp.updateSessions(receiverIndices: device.liveReceiverIndices)     // on every session change
 ///     let counters = try xdp.statistics()                    // metrics, `ztpc xdp stats`
 ///     try xdp.detach()                                       // on shutdown

@@ -50,7 +50,7 @@ struct EvalCommand: ParsableCommand {
                 Console.err("\(error.diagnostic.span?.start.description ?? requests): error: \(error.diagnostic.message)\n")
                 continue
             }
-            let index = tables.identity(named: subject.value) ?? PeerKey(base64: subject.value).flatMap { tables.identity(forKey: $0) }
+            let index = tables.identity(named: subject.value) ?? (try? PublicKey(base64: subject.value)).flatMap { tables.identity(forKey: $0) }
             let ms = at.map { $0 * 1000 } ?? now
             let d = tables.decide(
                 identity: index, address: request.address, port: request.port, ipProtocol: request.proto.ipProtocolNumber, at: ms)

@@ -43,7 +43,7 @@ struct ExplainCommand: ParsableCommand {
             DiagnosticPrinter(format: .human).print(compilation.diagnostics, sources: compilation.sources)
             throw ExitCode(compilation.diagnostics.contains { $0.code == .io } ? Status.usage : Status.findings)
         }
-        let index = tables.identity(named: subject) ?? PeerKey(base64: subject).flatMap { tables.identity(forKey: $0) }
+        let index = tables.identity(named: subject) ?? (try? PublicKey(base64: subject)).flatMap { tables.identity(forKey: $0) }
         let decision = tables.decide(
             identity: index, address: request.address, port: request.port, ipProtocol: request.proto.ipProtocolNumber,
             at: seconds * 1000)

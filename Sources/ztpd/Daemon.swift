@@ -192,7 +192,7 @@ final class EdgeDaemon: Service, @unchecked Sendable {
         if let edge {
             let apply: @Sendable (DecisionTables) -> Void = { tables in
                 do {
-                    try xdp.setBlocklist(try tables.blockedSources.map { try XDP.IPPrefix($0.description) })
+                    try xdp.setBlocklist(tables.blockedSources)
                     log.info("XDP deny list: \(tables.blockedSources.count) prefixes")
                 } catch {
                     log.error("cannot load the XDP deny list: \(error)")

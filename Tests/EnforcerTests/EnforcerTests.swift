@@ -40,7 +40,7 @@ final class EnforcerTests: XCTestCase {
         Enforcer(store: PolicyStore(try tables(policy(rules, rateLimit: rateLimit)), origin: "test"), cacheCapacity: capacity)
     }
 
-    func key(_ b64: String) -> PeerKey { PeerKey(base64: b64)! }
+    func key(_ b64: String) -> PublicKey { try! PublicKey(base64: b64) }
 
     func inbound(_ e: Enforcer, _ p: Enforcer.PeerContext, _ packet: [UInt8], at: Int64) -> Enforcer.Verdict {
         packet.withUnsafeBytes { e.inbound(p, $0, now: at) }
@@ -137,7 +137,7 @@ final class EnforcerTests: XCTestCase {
 
     func testUnknownPeersAndPeersAllowedNothingGetNoSession() throws {
         let e = try enforcer(["allow tag:managed -> 10.10.0.0/24:5432/tcp"])
-        XCTAssertNil(e.sessionEstablished(PeerKey(bytes: [UInt8](repeating: 9, count: 32))!, now: t0))
+        XCTAssertNil(e.sessionEstablished(try PublicKey(rawBytes: [UInt8](repeating: 9, count: 32)), now: t0))
         XCTAssertNil(e.sessionEstablished(key(Self.carol), now: t0), "carol has no tag a rule needs")
         XCTAssertNotNil(e.sessionEstablished(key(Self.alice), now: t0))
     }

@@ -93,4 +93,28 @@ final class BundleTests: XCTestCase {
             guard case .inconsistent = $0 as? PolicyBundle.LoadError else { return XCTFail("\($0)") }
         }
     }
+
+    /// A prefix the bundle holds is refused, with a valid checksum, when its length is past the
+    /// family's width or it has host bits set: tables never hold a prefix the parser would refuse.
+    func testMalformedPrefixesWithAValidChecksumAreRefused() throws {
+        var t = tables!
+        t.blockedSources = [try IPPrefix(parsing: "10.0.0.0/8")]
+        let bytes = PolicyBundle.encode(t)
+        // The blocked list ends the body: family, the address as a little-endian UInt128, length,
+        // then the checksum.
+        let lengthAt = bytes.count - 33, familyAt = lengthAt - 17
+        XCTAssertEqual(bytes[lengthAt], 8)
+        XCTAssertEqual(bytes[familyAt], 4)
+        XCTAssertEqual(bytes[familyAt + 4], 10)
+        // Length 33, host bits (10.0.0.1/8), bits above an IPv4 address's 32, an unknown family.
+        for (at, value) in [(lengthAt, UInt8(33)), (familyAt + 1, UInt8(1)), (lengthAt - 1, UInt8(1)), (familyAt, UInt8(5))] {
+            var broken = bytes
+            broken[at] = value
+            broken.replaceSubrange((broken.count - 32)..., with: SHA256.hash(Array(broken.prefix(broken.count - 32))))
+            XCTAssertThrowsError(try PolicyBundle.decode(broken), "byte \(at) = \(value)") {
+                XCTAssertEqual($0 as? PolicyBundle.LoadError, .inconsistent("blocked prefixes"))
+            }
+        }
+        XCTAssertEqual(try PolicyBundle.decode(bytes).blockedSources, t.blockedSources)
+    }
 }

@@ -98,13 +98,13 @@ final class DecisionTests: XCTestCase {
         XCTAssertEqual(other.verdict, .allow, "GRE reaches a protocol-less target with ports *")
     }
 
-    func testAnUnknownPeerGetsNothing() {
+    func testAnUnknownPeerGetsNothing() throws {
         let c = PolicyFixtures.compile(["p.yaml": PolicyFixtures.organisation(rules: ["allow * -> *:*"])], lint: false)
-        let stranger = PeerKey(bytes: [UInt8](repeating: 7, count: 32))!
+        let stranger = try PublicKey(rawBytes: [UInt8](repeating: 7, count: 32))
         let d = c.tables!.decide(key: stranger, address: IPAddress("10.0.0.1")!, port: 1, ipProtocol: 6, at: 0)
         XCTAssertEqual(d.verdict, .deny)
         XCTAssertEqual(d.reason, .unknownIdentity)
-        let known = PeerKey(base64: PolicyFixtures.keys[0])!
+        let known = try PublicKey(base64: PolicyFixtures.keys[0])
         XCTAssertEqual(c.tables!.decide(key: known, address: IPAddress("10.0.0.1")!, port: 1, ipProtocol: 6, at: 0).verdict, .allow)
     }
 

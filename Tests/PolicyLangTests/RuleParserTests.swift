@@ -32,7 +32,7 @@ final class RuleParserTests: XCTestCase {
         XCTAssertEqual(r1.condition?.description, "tag:managed")
 
         let r2 = try rule("allow group:sre -> 10.0.0.0/8:*")
-        XCTAssertEqual(r2.targets[0].host.value, .prefix(CIDR(address: IPAddress("10.0.0.0")!, prefixLength: 8)))
+        XCTAssertEqual(r2.targets[0].host.value, .prefix(try IPPrefix(exactly: IPAddress("10.0.0.0")!, length: 8)))
         XCTAssertEqual(r2.targets[0].ports, [.all])
         XCTAssertNil(r2.targets[0].proto)
 
@@ -66,8 +66,8 @@ final class RuleParserTests: XCTestCase {
 
     func testIPv6TargetsAreWrittenInBrackets() throws {
         let r = try rule("allow * -> [fd00:30::/64]:443/tcp [fd00::1]:*")
-        XCTAssertEqual(r.targets[0].host.value, .prefix(CIDR(address: IPAddress("fd00:30::")!, prefixLength: 64)))
-        XCTAssertEqual(r.targets[1].host.value, .prefix(CIDR(address: IPAddress("fd00::1")!, prefixLength: 128)))
+        XCTAssertEqual(r.targets[0].host.value, .prefix(try IPPrefix(exactly: IPAddress("fd00:30::")!, length: 64)))
+        XCTAssertEqual(r.targets[1].host.value, .prefix(try IPPrefix(exactly: IPAddress("fd00::1")!, length: 128)))
     }
 
     func testOptionsMayComeAfterTheCondition() throws {

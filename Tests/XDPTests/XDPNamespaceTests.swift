@@ -75,7 +75,7 @@ final class XDPNamespaceTests: XCTestCase {
     }
 
     func testABlockedPrefixGetsNothingOnEitherFamily() throws {
-        try xdp.setBlocklist([IPPrefix("10.203.0.64/28"), IPPrefix("fd00:203::ba0/124")])
+        try xdp.setBlocklist([IPPrefix(parsing: "10.203.0.64/28"), IPPrefix(parsing: "fd00:203::ba0/124")])
         let before = try xdp.statistics()
 
         let receiver = try TunnelPortTraffic.Receiver(pair: pair)
@@ -102,7 +102,7 @@ final class XDPNamespaceTests: XCTestCase {
     }
 
     func testAnUpgradeSwapsTheProgramWithoutLosingItsMaps() throws {
-        try xdp.setBlocklist([IPPrefix("10.203.0.64/28")])
+        try xdp.setBlocklist([IPPrefix(parsing: "10.203.0.64/28")])
         let firstID = try attachedProgramID()
         try pair.inside(pair.edge) { try xdp.replaceProgram(objectPath: XDPTestSupport.objectPath()) }
         let secondID = try attachedProgramID()

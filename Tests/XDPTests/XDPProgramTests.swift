@@ -167,7 +167,7 @@ final class XDPProgramTests: XCTestCase {
     // MARK: Deny list
 
     func testBlockedPrefixesAreDroppedWhateverTheyCarry() throws {
-        try xdp.setBlocklist([IPPrefix("198.51.100.0/28"), IPPrefix("2001:db8:0:1::/64")])
+        try xdp.setBlocklist([IPPrefix(parsing: "198.51.100.0/28"), IPPrefix(parsing: "2001:db8:0:1::/64")])
         try expect(Frames.udp4(Frames.initiation()), .drop, .dropBlocked)
         try expect(Frames.udp4(Frames.message(type: 9, length: 5)), .drop, .dropBlocked)
         try expect(Frames.udp6(Frames.transport(receiver: 1)), .drop, .dropBlocked)
@@ -175,7 +175,7 @@ final class XDPProgramTests: XCTestCase {
         try expect(Frames.udp6(Frames.initiation(), source: Frames.edge6), .pass, .passInitiation)
         // The deny list guards the tunnel port only.
         try expect(Frames.udp4(Frames.initiation(), port: 22), .pass, .passNotTunnel)
-        try xdp.setBlocklist([IPPrefix("2001:db8:0:1::/64")])
+        try xdp.setBlocklist([IPPrefix(parsing: "2001:db8:0:1::/64")])
         try expect(Frames.udp4(Frames.initiation()), .pass, .passInitiation)
         try expect(Frames.udp6(Frames.initiation()), .drop, .dropBlocked)
         try xdp.setBlocklist([])
@@ -255,7 +255,7 @@ final class XDPProgramTests: XCTestCase {
 
     func testAReplacementProgramKeepsMapsAndCounters() throws {
         try xdp.updateSessions(receiverIndices: [42])
-        try xdp.setBlocklist([IPPrefix("203.0.113.0/24")])
+        try xdp.setBlocklist([IPPrefix(parsing: "203.0.113.0/24")])
         try expect(Frames.udp4(Frames.transport(receiver: 42)), .pass, .passTransport)
         let before = try xdp.statistics()
         try xdp.replaceProgram(objectPath: XDPTestSupport.objectPath())

@@ -53,7 +53,7 @@ public enum PolicyBundle {
             w.array(i.allowedIPs) { w, c in
                 w.u8(c.address.family.rawValue)
                 w.u128(c.address.value)
-                w.u8(UInt8(c.prefixLength))
+                w.u8(UInt8(c.length))
             }
         }
         body.u32(UInt32(t.classCount))
@@ -94,7 +94,7 @@ public enum PolicyBundle {
         body.array(t.blockedSources) { w, c in
             w.u8(c.address.family.rawValue)
             w.u128(c.address.value)
-            w.u8(UInt8(c.prefixLength))
+            w.u8(UInt8(c.length))
         }
 
         var out = BinaryWriter()
@@ -139,11 +139,14 @@ public enum PolicyBundle {
                 id: try r.string(), action: try r.u8() == 1 ? .allow : .deny, rate: try r.rate(),
                 ttlMilliseconds: try r.i64(), file: try r.string(), line: try r.i32(), column: try r.i32())
         }
+        // Allowed IPs are checked once the list is read: the reader's closures throw only Truncated.
         let identities = try r.array(minimumElementSize: 48) { r throws(BinaryReader.Truncated) in
-            IdentityEntry(
-                name: try r.string(), key: PeerKey(bytes: try r.raw(32))!, classIndex: try r.i32(),
-                evaluationRate: try r.rate(),
-                allowedIPs: try r.array(minimumElementSize: 18) { r throws(BinaryReader.Truncated) in try readCIDR(&r) })
+            (IdentityEntry(name: try r.string(), key: try readKey(&r), classIndex: try r.i32(), evaluationRate: try r.rate()),
+             try r.array(minimumElementSize: 18) { r throws(BinaryReader.Truncated) in try readCIDR(&r) })
+        }.map { entry, prefixes throws(LoadError) in
+            var entry = entry
+            entry.allowedIPs = try wellFormed(prefixes, "identity allowed IPs")
+            return entry
         }
         let classCount = Int(try r.u32())
         let defaultTTL = try r.i64()
@@ -182,7 +185,8 @@ public enum PolicyBundle {
         let v6Segments = try r.array(minimumElementSize: 4) { r throws(BinaryReader.Truncated) in try r.i32() }
         let classWide = try r.array(minimumElementSize: 4) { r throws(BinaryReader.Truncated) in try r.i32() }
         let anyoneClass = try r.i32()
-        let blocked = try r.array(minimumElementSize: 18) { r throws(BinaryReader.Truncated) in try readCIDR(&r) }
+        let blocked = try wellFormed(
+            try r.array(minimumElementSize: 18) { r throws(BinaryReader.Truncated) in try readCIDR(&r) }, "blocked prefixes")
         guard r.remaining == 32 else { throw LoadError.inconsistent("unexpected bytes after the tables") }
         var t = DecisionTables(
             sourceHash: sourceHash, policyNames: policyNames, rules: rules, identities: identities,
@@ -194,12 +198,25 @@ public enum PolicyBundle {
         return t
     }
 
-    /// A prefix as the bundle stores it: family, address, length. Its shape is checked in validate().
-    private static func readCIDR(_ r: inout BinaryReader) throws(BinaryReader.Truncated) -> CIDR {
+    private static func readKey(_ r: inout BinaryReader) throws(BinaryReader.Truncated) -> PublicKey {
+        let raw = try r.raw(32)
+        // raw(32) returns 32 bytes or throws, so the key cannot have the wrong length.
+        return try! PublicKey(rawBytes: raw)
+    }
+
+    /// A prefix as the bundle stores it: family, address, length. Nil for an unknown family, a
+    /// length past the family's width or host bits set; decodeBody refuses the bundle then.
+    private static func readCIDR(_ r: inout BinaryReader) throws(BinaryReader.Truncated) -> IPPrefix? {
         let family = try r.u8(), value = try r.u128(), length = Int(try r.u8())
-        // An unknown family reads as IPv6 with an impossible length, which validate() refuses.
-        let address = family == 4 ? IPAddress(v4: UInt32(truncatingIfNeeded: value)) : IPAddress(v6: value)
-        return CIDR(address: address, prefixLength: family == 4 || family == 6 ? length : 255)
+        guard let family = IPAddress.Family(rawValue: family), family == .v6 || value >> 32 == 0 else { return nil }
+        return try? IPPrefix(exactly: IPAddress(family: family, value: value), length: length)
+    }
+
+    /// Every prefix of a list read by readCIDR, or the error that refuses the bundle.
+    private static func wellFormed(_ prefixes: [IPPrefix?], _ what: String) throws(LoadError) -> [IPPrefix] {
+        let valid = prefixes.compactMap { $0 }
+        guard valid.count == prefixes.count else { throw .inconsistent(what) }
+        return valid
     }
 
     private static func validate(_ t: DecisionTables) throws(LoadError) {
@@ -207,10 +224,6 @@ public enum PolicyBundle {
             if !ok { throw .inconsistent(what) }
         }
         try check(t.identities.allSatisfy { $0.classIndex >= 0 && Int($0.classIndex) < t.classCount }, "identity class out of range")
-        try check(
-            t.identities.allSatisfy { $0.allowedIPs.allSatisfy { $0.prefixLength <= $0.address.bitWidth && $0.first == $0.address } },
-            "identity allowed IPs")
-        try check(t.blockedSources.allSatisfy { $0.prefixLength <= $0.address.bitWidth && $0.first == $0.address }, "blocked prefixes")
         try check(t.rules.allSatisfy { $0.rate.count > 0 && $0.rate.seconds > 0 && $0.ttlMilliseconds > 0 }, "rule limits out of range")
         try check(t.defaultTTLMilliseconds > 0 && t.defaultRate.seconds > 0, "defaults out of range")
         try check(t.zones.allSatisfy { $0.offsets.count == $0.transitions.count + 1 }, "zone table shape")

@@ -79,7 +79,7 @@ extension DecisionTables {
     }
 
     /// Decides for a peer by its WireGuard public key; unknown keys get `unknownIdentity`.
-    public func decide(key: PeerKey, address: IPAddress, port: UInt16, ipProtocol: UInt8, at milliseconds: Int64)
+    public func decide(key: PublicKey, address: IPAddress, port: UInt16, ipProtocol: UInt8, at milliseconds: Int64)
         -> Decision
     {
         decide(identity: identity(forKey: key), address: address, port: port, ipProtocol: ipProtocol, at: milliseconds)

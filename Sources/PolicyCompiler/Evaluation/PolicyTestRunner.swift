@@ -30,7 +30,7 @@ public enum PolicyTestRunner {
                 try budget?.check()
                 let identity =
                     tables.identity(named: test.subject.value)
-                    ?? PeerKey(base64: test.subject.value).flatMap { tables.identity(forKey: $0) }
+                    ?? (try? PublicKey(base64: test.subject.value)).flatMap { tables.identity(forKey: $0) }
                 let at = test.at.map { $0 * 1000 } ?? now
                 let d = tables.decide(
                     identity: identity, address: test.request.address, port: test.request.port,

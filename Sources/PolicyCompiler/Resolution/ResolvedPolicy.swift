@@ -1,46 +1,10 @@
 import Foundation
 import PolicyLang
 
-/// A WireGuard public key: 32 bytes, held as four words so that it hashes and compares fast.
-public struct PeerKey: Hashable, Sendable, CustomStringConvertible {
-    public var words: (UInt64, UInt64, UInt64, UInt64)
-
-    public init?(bytes: some Collection<UInt8>) {
-        guard bytes.count == 32 else { return nil }
-        var w: [UInt64] = [0, 0, 0, 0]
-        for (i, b) in bytes.enumerated() { w[i / 8] |= UInt64(b) << (8 * UInt64(i % 8)) }
-        words = (w[0], w[1], w[2], w[3])
-    }
-
-    /// Decodes the base64 text `wg genkey | wg pubkey` prints; nil unless it is exactly 32 bytes.
-    public init?(base64: String) {
-        guard base64.count == 44, base64.hasSuffix("="), let data = Data(base64Encoded: base64) else { return nil }
-        self.init(bytes: data)
-    }
-
-    public var bytes: [UInt8] {
-        let w = [words.0, words.1, words.2, words.3]
-        return (0..<32).map { UInt8(truncatingIfNeeded: w[$0 / 8] >> (8 * UInt64($0 % 8))) }
-    }
-
-    public var base64: String { Data(bytes).base64EncodedString() }
-
-    public static func == (a: PeerKey, b: PeerKey) -> Bool { a.words == b.words }
-
-    public func hash(into h: inout Hasher) {
-        h.combine(words.0)
-        h.combine(words.1)
-        h.combine(words.2)
-        h.combine(words.3)
-    }
-
-    public var description: String { base64 }
-}
-
 /// An identity after resolution: its key decoded, its groups flattened.
 public struct ResolvedIdentity: Sendable {
     public var name: String
-    public var key: PeerKey
+    public var key: PublicKey
     public var user: String?
     public var tags: Set<String>
     /// Every group the identity's user belongs to, directly or through nesting.
@@ -56,7 +20,7 @@ public struct AddressRange: Hashable, Sendable {
     public var lower: UInt128
     public var upper: UInt128
 
-    public init(_ cidr: CIDR) {
+    public init(_ cidr: IPPrefix) {
         family = cidr.address.family
         lower = cidr.first.value
         upper = cidr.last.value

@@ -84,11 +84,11 @@ public struct Resolver {
 
         // Identities, in source order so that diagnostics and classes are stable.
         var identities: [ResolvedIdentity] = []
-        var keys: [PeerKey: SourceSpan] = [:]
+        var keys: [PublicKey: SourceSpan] = [:]
         for file in parsed.files {
             for decl in file.identities where identityDecls[decl.name.value]?.0.name.span == decl.name.span {
                 try budget?.check()
-                guard let key = PeerKey(base64: decl.key.value) else {
+                guard let key = try? PublicKey(base64: decl.key.value) else {
                     diagnostics.append(
                         .error(.invalidKey, "'\(decl.key.value)' is not a WireGuard public key", at: decl.key.span,
                                help: "a key is the base64 of 32 bytes (44 characters ending in '='), as `wg pubkey` prints"))
@@ -150,7 +150,7 @@ public struct Resolver {
                 rules.append(ResolvedRule(index: rules.count, rule: rule, targets: targets))
             }
             for test in file.tests where identityDecls[test.subject.value] == nil {
-                if PeerKey(base64: test.subject.value).map({ keys[$0] != nil }) == true { continue }
+                if (try? PublicKey(base64: test.subject.value)).map({ keys[$0] != nil }) == true { continue }
                 undefined(test.subject.value, kind: "identity", at: test.subject.span, among: identityDecls.keys)
             }
         }

@@ -16,12 +16,12 @@ public struct RuleInfo: Sendable, Equatable {
 /// A known peer: its key, its name, and the identity class its decisions come from.
 public struct IdentityEntry: Sendable, Equatable {
     public var name: String
-    public var key: PeerKey
+    public var key: PublicKey
     public var classIndex: Int32
     /// Policy evaluations per second this client may cause.
     public var evaluationRate: Rate
     /// The peer's tunnel addresses (WireGuard allowed IPs), as the policy lists them.
-    public var allowedIPs: [CIDR] = []
+    public var allowedIPs: [IPPrefix] = []
 }
 
 /// A rule that matches a cell of the tables, with the time condition that must hold for it (-1: none).
@@ -83,13 +83,13 @@ public struct DecisionTables: Sendable, Equatable {
     /// Per class: the port table of its rules' `*` targets, read for every destination; -1 if none.
     public var classWide: [Int32]
     /// Outer source prefixes blocked from the tunnel port (`block:`), sorted and without duplicates.
-    public var blockedSources: [CIDR] = []
+    public var blockedSources: [IPPrefix] = []
     /// The class of "anyone" (the `*` rules, for someone with no user, group or tag), or -1 when
     /// no such rule exists: what decides traffic toward a client that no flow of its explains.
     public var anyoneClass: Int32 = -1
 
     // Derived on construction and on load; not part of the bundle.
-    var keyIndex: [PeerKey: Int32] = [:]
+    var keyIndex: [PublicKey: Int32] = [:]
     var nameIndex: [String: Int32] = [:]
     var staticDecisions: [Decision?] = []
     var classAllows: [Bool] = []
@@ -176,7 +176,7 @@ public struct DecisionTables: Sendable, Equatable {
     }
 
     /// Index of the identity with this key, if the policy knows it.
-    public func identity(forKey key: PeerKey) -> Int? { keyIndex[key].map(Int.init) }
+    public func identity(forKey key: PublicKey) -> Int? { keyIndex[key].map(Int.init) }
 
     /// Index of the identity with this name, if the policy knows it.
     public func identity(named name: String) -> Int? { nameIndex[name].map(Int.init) }

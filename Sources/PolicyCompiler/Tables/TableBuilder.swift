@@ -98,7 +98,7 @@ struct TableBuilder {
         // It decides traffic toward a client that no flow of the client explains (a host of the
         // origin network opening a connection to a client), which only such rules can allow.
         let nobody = ResolvedIdentity(
-            name: "", key: PeerKey(bytes: [UInt8](repeating: 0, count: 32))!, user: nil, tags: [], groups: [],
+            name: "", key: try! PublicKey(rawBytes: [UInt8](repeating: 0, count: 32)), user: nil, tags: [], groups: [],
             evaluationRate: set.defaultRate,
             decl: IdentityDecl(name: Located("", SourceSpan(SourceLocation(file: "", line: 1, column: 1))),
                                key: Located("", SourceSpan(SourceLocation(file: "", line: 1, column: 1))), user: nil, tags: []))
@@ -168,7 +168,7 @@ struct TableBuilder {
             v6Segments: v6Segments, classWide: classWide)
         tables.anyoneClass = anyoneClass
         tables.blockedSources = Array(Set(set.parsed.files.flatMap { $0.blocks.map(\.value) }))
-            .sorted { ($0.address, $0.prefixLength) < ($1.address, $1.prefixLength) }
+            .sorted { ($0.address, $0.length) < ($1.address, $1.length) }
         return tables
     }
 

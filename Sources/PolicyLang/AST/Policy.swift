@@ -27,7 +27,7 @@ public struct PolicyFile: Sendable {
     public var tests: [PolicyTest]
     /// Outer (underlay) source prefixes that may not reach the tunnel at all: ztpd's XDP program
     /// drops their packets before the kernel's stack sees them.
-    public var blocks: [Located<CIDR>]
+    public var blocks: [Located<IPPrefix>]
 
     public init(path: String, name: Located<String>) {
         self.path = path
@@ -61,11 +61,11 @@ public struct IdentityDecl: Sendable, Hashable {
     public var tags: [Located<String>]
     /// The tunnel addresses the peer may use (its WireGuard allowed IPs), when ztpd adds peers
     /// from the policy.
-    public var allowedIPs: [Located<CIDR>]
+    public var allowedIPs: [Located<IPPrefix>]
 
     public init(
         name: Located<String>, key: Located<String>, user: Located<String>?, tags: [Located<String>],
-        allowedIPs: [Located<CIDR>] = []
+        allowedIPs: [Located<IPPrefix>] = []
     ) {
         self.name = name
         self.key = key
@@ -95,9 +95,9 @@ public struct GroupDecl: Sendable, Hashable {
 /// An entry of `hosts:`: an alias for one or more prefixes.
 public struct HostDecl: Sendable, Hashable {
     public var name: Located<String>
-    public var prefixes: [Located<CIDR>]
+    public var prefixes: [Located<IPPrefix>]
 
-    public init(name: Located<String>, prefixes: [Located<CIDR>]) {
+    public init(name: Located<String>, prefixes: [Located<IPPrefix>]) {
         self.name = name
         self.prefixes = prefixes
     }
@@ -126,14 +126,14 @@ public enum Subject: Hashable, Sendable, CustomStringConvertible {
 public enum TargetHost: Hashable, Sendable, CustomStringConvertible {
     case any
     case alias(String)
-    case prefix(CIDR)
+    case prefix(IPPrefix)
 
     public var description: String {
         switch self {
         case .any: "*"
         case .alias(let a): a
         case .prefix(let c):
-            c.prefixLength == c.address.bitWidth
+            c.length == c.address.bitWidth
                 ? (c.address.family == .v6 ? "[\(c.address)]" : "\(c.address)")
                 : (c.address.family == .v6 ? "[\(c)]" : "\(c)")
         }

@@ -150,7 +150,7 @@ public struct PolicyFileParser {
             var keyText: Located<String>? = nil
             var user: Located<String>? = nil
             var tags: [Located<String>] = []
-            var allowedIPs: [Located<CIDR>] = []
+            var allowedIPs: [Located<IPPrefix>] = []
             for (k, v) in fields {
                 switch k.scalar?.string {
                 case "key": keyText = string(v, what: "a key")
@@ -235,7 +235,7 @@ public struct PolicyFileParser {
             guard let name = declName(key) else { continue }
             let items: [Node] = value.sequence.map { Array($0) } ?? [value]
             guard within(items.count, value, "addresses of host '\(name.value)'", list: true) else { continue }
-            var prefixes: [Located<CIDR>] = []
+            var prefixes: [Located<IPPrefix>] = []
             for item in items {
                 guard let text = string(item, what: "an address or CIDR") else { continue }
                 do {
@@ -252,10 +252,10 @@ public struct PolicyFileParser {
         return result
     }
 
-    private mutating func parseBlocks(_ node: Node) throws(CompileInterrupted) -> [Located<CIDR>] {
+    private mutating func parseBlocks(_ node: Node) throws(CompileInterrupted) -> [Located<IPPrefix>] {
         guard let seq = sequenceOf(node, what: "block (write [203.0.113.0/24, ...])"), within(seq.count, node, "block")
         else { return [] }
-        var result: [Located<CIDR>] = []
+        var result: [Located<IPPrefix>] = []
         for item in seq {
             try budget?.check()
             guard let text = string(item, what: "an address or CIDR") else { continue }

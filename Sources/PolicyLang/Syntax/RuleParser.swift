@@ -238,8 +238,8 @@ public struct RuleParser {
     }
 
     /// Parses a CIDR or address, turning each failure into a located diagnostic.
-    public static func parseCIDR(_ text: Substring, _ sp: SourceSpan) throws(ParseFailure) -> CIDR {
-        switch CIDR.parse(text) {
+    public static func parseCIDR(_ text: Substring, _ sp: SourceSpan) throws(ParseFailure) -> IPPrefix {
+        switch IPPrefix.parse(text) {
         case .success(let c): return c
         case .failure(.malformedAddress):
             throw ParseFailure(.error(.invalidAddress, "'\(text)' is not a valid IP address or CIDR", at: sp))
@@ -248,7 +248,7 @@ public struct RuleParser {
         case .failure(.hostBitsSet(let suggestion)):
             throw ParseFailure(
                 .error(
-                    .hostBitsSet, "'\(text)' has host bits set below its /\(suggestion.prefixLength) prefix", at: sp,
+                    .hostBitsSet, "'\(text)' has host bits set below its /\(suggestion.length) prefix", at: sp,
                     help: "did you mean '\(suggestion)'?"))
         }
     }

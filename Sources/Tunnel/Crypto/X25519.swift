@@ -36,7 +36,7 @@ public enum X25519 {
         var failed = false
         let key = SymmetricKey { out in
             privateKey.withUnsafeBytes { scalar in
-                publicKey.bytes.withUnsafeBytes { point in
+                publicKey.withUnsafeBytes { point in
                     failed = crypto_scalarmult_curve25519(
                         out.baseAddress!.assumingMemoryBound(to: UInt8.self),
                         scalar.baseAddress!.assumingMemoryBound(to: UInt8.self),

@@ -34,8 +34,8 @@ public struct Endpoint: Hashable, Sendable, CustomStringConvertible {
         }
         var host = String(trimmed[..<colon])
         if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
-        guard let address = IPAddressParser.parse(host) else { throw SystemError("endpoint \"\(text)\"", code: EINVAL) }
-        self.init(address: address, port: port)
+        guard let address = IPAddress(host) else { throw SystemError("endpoint \"\(text)\"", code: EINVAL) }
+        self.init(address: address.bytes, port: port)
     }
 
     /// True for an IPv4-mapped address.
@@ -48,9 +48,14 @@ public struct Endpoint: Hashable, Sendable, CustomStringConvertible {
         return isIPv4 ? Array(all[12...]) : all
     }
 
+    /// The address, IPv4 addresses unmapped.
+    public var address: IPAddress {
+        let mapped = IPAddress(v6: UInt128(high) << 64 | UInt128(low))
+        return mapped.unmappedV4 ?? mapped
+    }
+
     public var description: String {
-        let text = IPAddressParser.format(addressBytes)
-        return isIPv4 ? "\(text):\(port)" : "[\(text)]:\(port)"
+        isIPv4 ? "\(address):\(port)" : "[\(address)]:\(port)"
     }
 
     /// The `sockaddr_in6` for `sendto` on the dual-stack socket.
@@ -88,25 +93,6 @@ public struct Endpoint: Hashable, Sendable, CustomStringConvertible {
         } else {
             return nil
         }
-    }
-}
-
-/// Numeric address text through `inet_pton` / `inet_ntop`.
-enum IPAddressParser {
-    /// 4 bytes for IPv4 text, 16 for IPv6 text, nil otherwise.
-    static func parse(_ text: String) -> [UInt8]? {
-        var v4 = in_addr()
-        if inet_pton(AF_INET, text, &v4) == 1 { return withUnsafeBytes(of: v4) { Array($0) } }
-        var v6 = in6_addr()
-        if inet_pton(AF_INET6, text, &v6) == 1 { return withUnsafeBytes(of: v6) { Array($0) } }
-        return nil
-    }
-
-    static func format(_ bytes: [UInt8]) -> String {
-        var text = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN) + 1)
-        let family = bytes.count == 4 ? AF_INET : AF_INET6
-        _ = bytes.withUnsafeBytes { raw in inet_ntop(family, raw.baseAddress, &text, socklen_t(text.count)) }
-        return String(decoding: text.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 }
 
