@@ -35,13 +35,15 @@ let package = Package(
         .target(
             name: "Edge",
             dependencies: [
-                "Enforcer", "PolicyCompiler", "PolicyLang", "Tunnel",
+                "Enforcer", "PolicyCompiler", "PolicyLang", "Tunnel", "CBuildInfo",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Yams", package: "Yams"),
             ]
         ),
+        // The commit a build came from, given to the C compiler by scripts/package.
+        .target(name: "CBuildInfo"),
         .executableTarget(
             name: "ztpc",
             dependencies: [

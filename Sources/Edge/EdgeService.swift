@@ -203,12 +203,14 @@ public final class EdgeService: @unchecked Sendable {
         let stats = enforcer.snapshot()
         let sessions = peers.count
         let cached = enforcer.cachedFlows
-        let reloads = reloadCount, failures = reloadFailureCount
+        let reloads = reloadCount, failures = reloadFailureCount, failing = lastReloadError != nil
         let runtime = self.runtime
         lock.unlock()
+        let g = enforcer.store.generation
         metrics.sample(
             enforcer: stats, tunnel: runtime?.statistics(), sessions: sessions, cached: cached,
-            generation: enforcer.store.generation.number, reloads: reloads, reloadFailures: failures)
+            generation: g.number, reloads: reloads, reloadFailures: failures, policyLoadedAt: g.loadedAt,
+            lastReloadFailed: failing)
     }
 
     /// The answer to `ztpc status`: one JSON document.
