@@ -211,7 +211,7 @@ final class EdgeDaemon: Service, @unchecked Sendable {
         let rate = settings.handshakeRate.perSecond
         try xdp.setHandshakeRate(perSecond: UInt32(max(1, rate.rounded())), burst: UInt32(max(2, (2 * rate).rounded())))
         logger.info(
-            "XDP guard on \(settings.interface) (\(xdp.attachment.map { "\($0.mode)" } ?? "?") mode) for UDP port \(port); handshakes \(settings.handshakeRate) per source")
+            "XDP guard on \(settings.interface) (\(xdp.attachment.map { "\($0.mode)" } ?? "?") mode) for UDP port \(port); handshakes \(settings.handshakeRate) per source; program \(xdp.objectPath)")
         if let edge {
             let apply: @Sendable (DecisionTables) -> Void = { tables in
                 do {
