@@ -148,6 +148,7 @@ final class ServiceModeTests: XCTestCase {
             }
         }
         XCTAssertTrue(pair.lab.log("edge.log").contains("policy generation 2 loaded"))
+        XCTAssertTrue(pair.lab.log("edge.log").contains("\"session established: client ("), "the run had no session")
         XCTAssertTrue(pair.lab.log("edge.log").contains(pair.clientKeys.publicKey), "the log names peers by public key")
     }
 
