@@ -7,8 +7,8 @@ public enum BuildInfo {
     /// so that the two cannot disagree.
     public static let version = "0.1.0"
 
-    /// The git commit the binary was built from, compiled in by scripts/package (see
-    /// `CBuildInfo.h`); "unknown" for builds made otherwise.
+    /// The git commit the binary was built from, compiled in by scripts/package
+    /// (`ZTP_BUILD_COMMIT`, see `CBuildInfo.h`); "unknown" for builds made otherwise.
     public static let commit = String(cString: ztp_build_commit())
 
     /// `0.1.0 (commit 1a2b3c4d5e6f)`, as the `--version` flags print it.

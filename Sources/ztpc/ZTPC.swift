@@ -35,7 +35,10 @@ struct ZTPC: ParsableCommand {
             let code = exitCode(for: error)
             let message = fullMessage(for: error)
             if !message.isEmpty {
-                FileHandle.standardError.write(Data((message + "\n").utf8))
+                // --help, --version and the help dump are answers, not errors: standard output,
+                // as ArgumentParser's own exit does (the man page generator reads the dump there).
+                let stream = code == .success ? FileHandle.standardOutput : FileHandle.standardError
+                stream.write(Data((message + "\n").utf8))
             }
             if code == .validationFailure {
                 Foundation.exit(2)

@@ -9,13 +9,16 @@ final class MonitoringTests: XCTestCase {
     static let alertsPath = deploy.appendingPathComponent("prometheus/alerts.yaml").path
     static let dashboardPath = deploy.appendingPathComponent("grafana/ztp.json").path
 
-    func testAlertRulesPassPromtool() throws {
+    func testAlertRulesPassPromtoolAndItsUnitTests() throws {
         guard let promtool = Command.which("promtool") else {
             throw XCTSkip("ALERT RULES TEST SKIPPED: promtool is not installed (Debian's prometheus package; scripts/setup installs it)")
         }
         let r = try Command.run(promtool, ["check", "rules", Self.alertsPath])
         XCTAssertTrue(r.succeeded, "\(r)")
         XCTAssertTrue(r.output.contains("SUCCESS"), r.output)
+        // Each alert fires on the series that should raise it, and not on a healthy edge.
+        let unit = try Command.run(promtool, ["test", "rules", Self.deploy.appendingPathComponent("prometheus/alerts_test.yaml").path])
+        XCTAssertTrue(unit.succeeded, "\(unit)")
         for alert in ["ZTPPolicyReloadFailing", "ZTPEdgeEnforcingOldPolicy", "ZTPHighDropRatio", "ZTPHandshakeFlood", "ZTPNoSessions"] {
             XCTAssertTrue(try String(contentsOfFile: Self.alertsPath, encoding: .utf8).contains("alert: \(alert)"), alert)
         }
