@@ -33,6 +33,11 @@ final class MonitoringTests: XCTestCase {
                       "Enforcer drops by reason", "Tunnel drops by reason", "XDP verdicts", "Reloads and refusals", "Tunnel traffic"] {
             XCTAssertTrue(titles.contains(title), "no panel '\(title)' in \(titles)")
         }
+        if Command.which("python3") != nil {
+            let generated = try Command.run("python3", [Self.deploy.appendingPathComponent("grafana/dashboard.py").path])
+            XCTAssertEqual(generated.output, String(decoding: data, as: UTF8.self),
+                           "ztp.json is not what dashboard.py writes: run python3 deploy/grafana/dashboard.py > deploy/grafana/ztp.json")
+        }
         for panel in panels where panel["type"] as? String != "row" {
             let targets = panel["targets"] as? [[String: Any]] ?? []
             XCTAssertFalse(targets.isEmpty, "panel '\(panel["title"] ?? "?")' has no query")
