@@ -1,6 +1,11 @@
 // swift-tools-version: 6.0
 import PackageDescription
 
+/// `ZTP_BUILD_COMMIT` from the environment when it looks like a (short) git commit, maybe `-dirty`.
+let buildCommit = Context.environment["ZTP_BUILD_COMMIT"].flatMap { commit in
+    !commit.isEmpty && commit.allSatisfy { $0.isHexDigit || $0.isLetter || $0 == "-" } ? commit : nil
+}
+
 let package = Package(
     name: "ztp",
     platforms: [.macOS(.v14)],
@@ -43,13 +48,16 @@ let package = Package(
         .target(
             name: "Edge",
             dependencies: [
-                "Enforcer", "NetPrimitives", "PolicyCompiler", "PolicyLang", "Tunnel", "SystemSupport",
+                "Enforcer", "NetPrimitives", "PolicyCompiler", "PolicyLang", "Tunnel", "SystemSupport", "CBuildInfo",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Yams", package: "Yams"),
             ]
         ),
+        // The commit a build came from: scripts/package sets ZTP_BUILD_COMMIT, and only this
+        // one C file is compiled again when it changes.
+        .target(name: "CBuildInfo", cSettings: buildCommit.map { [.define("ZTP_BUILD_COMMIT", to: "\"\($0)\"")] } ?? []),
         .executableTarget(
             name: "ztpc",
             dependencies: [

@@ -18,6 +18,8 @@ public final class EdgeMetrics: @unchecked Sendable {
     private let sessions: CoreMetrics.Gauge
     private let generation: CoreMetrics.Gauge
     private let cachedFlows: CoreMetrics.Gauge
+    private let policyLoaded: CoreMetrics.Gauge
+    private let reloadFailing: CoreMetrics.Gauge
 
     public init() {
         registry = PrometheusCollectorRegistry()
@@ -25,6 +27,14 @@ public final class EdgeMetrics: @unchecked Sendable {
         sessions = CoreMetrics.Gauge(label: "ztp_sessions", dimensions: [], factory: factory)
         generation = CoreMetrics.Gauge(label: "ztp_policy_generation", dimensions: [], factory: factory)
         cachedFlows = CoreMetrics.Gauge(label: "ztp_cached_flows", dimensions: [], factory: factory)
+        policyLoaded = CoreMetrics.Gauge(label: "ztp_policy_loaded_timestamp_seconds", dimensions: [], factory: factory)
+        reloadFailing = CoreMetrics.Gauge(label: "ztp_policy_reload_failing", dimensions: [], factory: factory)
+        // The usual Prometheus info metric: always 1, the facts are in the labels, so that a
+        // dashboard or an alert can join on them (`* on(instance) group_left(version)`).
+        CoreMetrics.Gauge(
+            label: "ztp_build_info", dimensions: [("version", BuildInfo.version), ("commit", BuildInfo.commit)],
+            factory: factory
+        ).record(1)
     }
 
     /// Adds the growth of a monotonic count since the last sample.
@@ -52,7 +62,8 @@ public final class EdgeMetrics: @unchecked Sendable {
     /// Records the enforcer's and tunnel's counters and the reload state.
     public func sample(
         enforcer: Enforcer.Statistics, tunnel: TunnelStatistics?, sessions liveSessions: Int, cached: Int,
-        generation g: UInt64, reloads: UInt64, reloadFailures: UInt64
+        generation g: UInt64, reloads: UInt64, reloadFailures: UInt64,
+        policyLoadedAt: Date? = nil, lastReloadFailed: Bool = false
     ) {
         lock.lock()
         defer { lock.unlock() }
@@ -83,6 +94,8 @@ public final class EdgeMetrics: @unchecked Sendable {
         sessions.record(Int64(liveSessions))
         generation.record(Int64(g))
         cachedFlows.record(Int64(cached))
+        if let policyLoadedAt { policyLoaded.record(policyLoadedAt.timeIntervalSince1970) }
+        reloadFailing.record(lastReloadFailed ? 1 : 0)
     }
 
     /// The Prometheus text exposition.

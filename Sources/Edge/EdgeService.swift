@@ -189,10 +189,11 @@ public final class EdgeService: @unchecked Sendable {
         let runtime = self.runtime
         lock.unlock()
         let reloads = reloader.snapshot
+        let g = enforcer.store.generation
         metrics.sample(
             enforcer: stats, tunnel: runtime?.statistics(), sessions: sessions, cached: cached,
-            generation: enforcer.store.generation.number, reloads: reloads.reloads,
-            reloadFailures: reloads.failures)
+            generation: g.number, reloads: reloads.reloads, reloadFailures: reloads.failures, policyLoadedAt: g.loadedAt,
+            lastReloadFailed: reloads.lastError != nil)
     }
 
     /// The answer to `ztpc status`: one JSON document.

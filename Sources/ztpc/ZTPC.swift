@@ -1,10 +1,12 @@
 import ArgumentParser
+import Edge
 import Foundation
 
 /// `ztpc`: lint, test, explain and compile ztp policies.
 @main
 struct ZTPC: ParsableCommand {
-    static let version = "0.1.0"
+    /// The release version, shared with ztpd (`Edge.BuildInfo`).
+    static let version = BuildInfo.version
 
     static let configuration = CommandConfiguration(
         commandName: "ztpc",
@@ -13,7 +15,7 @@ struct ZTPC: ParsableCommand {
             Exit status: 0 when clean, 1 when the policy has errors (or warnings with --strict) or a \
             test fails, 2 on usage or I/O errors.
             """,
-        version: version,
+        version: BuildInfo.versionLine,
         subcommands: [
             CheckCommand.self, TestCommand.self, ExplainCommand.self, CompileCommand.self, InspectCommand.self,
             EvalCommand.self, StatusCommand.self,
@@ -33,7 +35,10 @@ struct ZTPC: ParsableCommand {
             let code = exitCode(for: error)
             let message = fullMessage(for: error)
             if !message.isEmpty {
-                FileHandle.standardError.write(Data((message + "\n").utf8))
+                // --help, --version and the help dump are answers, not errors: standard output,
+                // as ArgumentParser's own exit does (the man page generator reads the dump there).
+                let stream = code == .success ? FileHandle.standardOutput : FileHandle.standardError
+                stream.write(Data((message + "\n").utf8))
             }
             if code == .validationFailure {
                 Foundation.exit(2)

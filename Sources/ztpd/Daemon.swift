@@ -32,6 +32,7 @@ final class EdgeDaemon: Service, @unchecked Sendable {
 
     func run() async throws {
         let log = logger
+        let notifier = SystemdNotifier.fromEnvironment()
         var edge: EdgeService? = nil
         if let source = settings.policy {
             let decisionLog = try settings.edge.decisionLog.map { try DecisionLog(path: $0) }
@@ -94,12 +95,12 @@ final class EdgeDaemon: Service, @unchecked Sendable {
         var sampler: DispatchSourceTimer? = nil
         if let edge {
             if case .directory(let dir) = edge.source {
-                watcher = try DirectoryWatcher(path: dir) { edge.reload(reason: "files changed") }
+                watcher = try DirectoryWatcher(path: dir) { Self.reload(edge, reason: "files changed", notifier: notifier) }
                 watcher?.start()
             }
             signal(SIGHUP, SIG_IGN)
             hangup = DispatchSource.makeSignalSource(signal: SIGHUP, queue: .global())
-            hangup?.setEventHandler { edge.reload(reason: "SIGHUP") }
+            hangup?.setEventHandler { Self.reload(edge, reason: "SIGHUP", notifier: notifier) }
             hangup?.resume()
             if let address = settings.edge.metrics.flatMap(HostPort.init) {
                 do {
@@ -144,6 +145,10 @@ final class EdgeDaemon: Service, @unchecked Sendable {
                 "public-key": "\(runtime.publicKey)", "listen-port": "\(socket.port)",
                 "peers": "\(runtime.status().count)", "policy": "\(settings.policy.map { "\($0)" } ?? "none")",
             ])
+        // Interface, policy and XDP are up: systemd may start what is ordered after us.
+        notifier?.ready(status: Self.status(edge, interface: tun.name, port: socket.port))
+        let watchdog = NotifyWatchdog(notifier: notifier, runtime: runtime, logger: logger)
+        watchdog?.start()
         if WG.testTimersScale != 1 {
             logger.warning("TEST ONLY: protocol timers scaled by \(WG.testTimersScale) (REKEY_AFTER_TIME \(WG.REKEY_AFTER_TIME))")
         }
@@ -151,6 +156,8 @@ final class EdgeDaemon: Service, @unchecked Sendable {
         try? await gracefulShutdown()
 
         logger.notice("shutting down")
+        notifier?.stopping()
+        watchdog?.stop()
         sampler?.cancel()
         hangup?.cancel()
         watcher?.stop()
@@ -167,6 +174,21 @@ final class EdgeDaemon: Service, @unchecked Sendable {
             }
         }
         logger.info("stopped")
+    }
+
+    /// Reloads the policy, telling systemd (`RELOADING=1`, then `READY=1` with the outcome).
+    private static func reload(_ edge: EdgeService, reason: String, notifier: SystemdNotifier?) {
+        notifier?.reloading(status: "reloading the policy (\(reason))")
+        edge.reload(reason: reason) { installed in
+            let g = edge.enforcer.store.generation.number
+            notifier?.ready(status: installed ? "policy generation \(g) in force" : "policy reload refused; generation \(g) stays in force")
+        }
+    }
+
+    /// The one-line status systemd shows (`systemctl status ztpd@IFACE`).
+    private static func status(_ edge: EdgeService?, interface: String, port: UInt16) -> String {
+        let policy = edge.map { "policy generation \($0.enforcer.store.generation.number) in force" } ?? "no policy"
+        return "\(interface) up on UDP port \(port); \(policy)"
     }
 
     /// Attaches the XDP guard to the underlay interface when configured: handshake rate from the
@@ -188,7 +210,7 @@ final class EdgeDaemon: Service, @unchecked Sendable {
         let rate = settings.handshakeRate.perSecond
         try xdp.setHandshakeRate(perSecond: UInt32(max(1, rate.rounded())), burst: UInt32(max(2, (2 * rate).rounded())))
         logger.info(
-            "XDP guard on \(settings.interface) (\(xdp.attachment.map { "\($0.mode)" } ?? "?") mode) for UDP port \(port); handshakes \(settings.handshakeRate) per source")
+            "XDP guard on \(settings.interface) (\(xdp.attachment.map { "\($0.mode)" } ?? "?") mode) for UDP port \(port); handshakes \(settings.handshakeRate) per source; program \(xdp.objectPath)")
         if let edge {
             let apply: @Sendable (DecisionTables) -> Void = { tables in
                 do {

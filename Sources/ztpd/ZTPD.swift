@@ -17,8 +17,10 @@ struct ZTPD: AsyncParsableCommand {
             Settings come from --daemon-config (YAML; see README) and are overridden by flags. Peers come \
             from the policy's identities that list allowed_ips, from a wg-style --config file, and from \
             `wg set` on the UAPI socket. Without --policies or --bundle the interface is a plain WireGuard \
-            interface. SIGHUP, or any change in the policy directory, reloads the policy.
-            """)
+            interface. SIGHUP, or any change in the policy directory, reloads the policy. Under systemd \
+            (ztpd@.service) it reports readiness and reloads on $NOTIFY_SOCKET and feeds the watchdog.
+            """,
+        version: BuildInfo.versionLine)
 
     @Argument(help: "Name of the TUN interface to create (at most 15 bytes); default from the daemon config, else ztp0.")
     var interface: String?
@@ -67,6 +69,9 @@ struct ZTPD: AsyncParsableCommand {
 
     @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: String?
+
+    @Option(name: .long, help: "Log format on standard error: auto (journal under systemd, else text), text, json (one object a line), journal.")
+    var logFormat: LogFormat = .auto
 
     @Option(name: .long, help: "MTU of the interface (default 1420, or MTU from the config).")
     var mtu: Int?
@@ -161,12 +166,9 @@ struct ZTPD: AsyncParsableCommand {
         }
         if policies != nil && bundle != nil { throw ValidationError("give either --policies or --bundle, not both") }
 
+        let format = logFormat
         let level = Logger.Level(rawValue: edge.logLevel) ?? .info
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
-        }
+        LoggingSystem.bootstrap { label in format.makeHandler(label: label, level: level) }
         var logger = Logger(label: "ztpd")
         logger[metadataKey: "interface"] = "\(edge.interface)"
 

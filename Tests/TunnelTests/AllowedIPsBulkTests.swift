@@ -25,14 +25,14 @@ final class AllowedIPsBulkTests: XCTestCase {
         let comparisons = Comparisons()
         var table = AllowedIPs<CountedValue>()
         let values = (0..<20_000).map { CountedValue(id: $0, comparisons: comparisons) }
-        for (i, value) in values.enumerated() { table.insert(IPPrefix(address: .v4(0x0A00_0000 + UInt32(i)), length: 32)!, value) }
+        for (i, value) in values.enumerated() { table.insert(IPPrefix(masking: IPAddress(v4: 0x0A00_0000 + UInt32(i)), length: 32)!, value) }
         comparisons.count = 0
         table.removeAll(values[12_345])
         XCTAssertLessThan(comparisons.count, 20, "removing one value's single prefix compared \(comparisons.count) values")
-        XCTAssertNil(table.lookup(.v4(0x0A00_0000 + 12_345)))
-        XCTAssertEqual(table.lookup(.v4(0x0A00_0000 + 12_346)), values[12_346])
+        XCTAssertNil(table.lookup(IPAddress(v4: 0x0A00_0000 + 12_345)))
+        XCTAssertEqual(table.lookup(IPAddress(v4: 0x0A00_0000 + 12_346)), values[12_346])
         comparisons.count = 0
-        table.insert(IPPrefix(address: .v4(0x0B00_0000), length: 32)!, values[7])
+        table.insert(IPPrefix(masking: IPAddress(v4: 0x0B00_0000), length: 32)!, values[7])
         XCTAssertLessThan(comparisons.count, 20, "one insert compared \(comparisons.count) values")
     }
 
@@ -41,18 +41,18 @@ final class AllowedIPsBulkTests: XCTestCase {
         // 10.0.0.0/16 for value -1 under 10,000 host routes and a v6 twin of each.
         table.insert(IPPrefix("10.0.0.0/16")!, -1)
         for i in 0..<10_000 {
-            table.insert(IPPrefix(address: .v4(0x0A00_0000 + UInt32(i)), length: 32)!, i)
-            table.insert(IPPrefix(address: .v6(0xFD00_0000_0000_0000, UInt64(i)), length: 128)!, i)
+            table.insert(IPPrefix(masking: IPAddress(v4: 0x0A00_0000 + UInt32(i)), length: 32)!, i)
+            table.insert(IPPrefix(masking: IPAddress(v6: UInt128(0xFD00_0000_0000_0000) << 64 | UInt128(UInt64(i))), length: 128)!, i)
         }
         for i in stride(from: 0, to: 10_000, by: 2) { table.removeAll(i) }
         for i in 0..<10_000 {
-            XCTAssertEqual(table.lookup(.v4(0x0A00_0000 + UInt32(i))), i % 2 == 0 ? -1 : i, "10.0.x.y #\(i)")
-            XCTAssertEqual(table.lookup(.v6(0xFD00_0000_0000_0000, UInt64(i))), i % 2 == 0 ? nil : i, "fd00::#\(i)")
+            XCTAssertEqual(table.lookup(IPAddress(v4: 0x0A00_0000 + UInt32(i))), i % 2 == 0 ? -1 : i, "10.0.x.y #\(i)")
+            XCTAssertEqual(table.lookup(IPAddress(v6: UInt128(0xFD00_0000_0000_0000) << 64 | UInt128(UInt64(i)))), i % 2 == 0 ? nil : i, "fd00::#\(i)")
             XCTAssertEqual(table.count(of: i), i % 2 == 0 ? 0 : 2)
         }
         table.removeAll(-1)
-        XCTAssertNil(table.lookup(.v4(0x0A00_0000)))
-        XCTAssertNil(table.lookup(.v4(0x0A00_FFFF)), "the /16 is gone, so is its length")
+        XCTAssertNil(table.lookup(IPAddress(v4: 0x0A00_0000)))
+        XCTAssertNil(table.lookup(IPAddress(v4: 0x0A00_FFFF)), "the /16 is gone, so is its length")
     }
 
     func testAPrefixTakenOverLeavesItsFormerOwner() {

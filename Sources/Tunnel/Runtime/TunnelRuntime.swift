@@ -137,6 +137,8 @@ public final class TunnelRuntime: @unchecked Sendable {
     /// Scratch for keepalives and staged packets; used only under `lock`.
     private let scratch: UnsafeMutableRawBufferPointer
     private let threadsDone = DispatchGroup()
+    /// Rounds of the TUN, UDP and timer loops, counted under `lock` where each checks `running`.
+    private var rounds: [UInt64] = [0, 0, 0]
 
     /// Takes ownership of `tun` and `socket` (closed by ``stop()``).
     ///
@@ -525,10 +527,22 @@ public final class TunnelRuntime: @unchecked Sendable {
         socket.close()
     }
 
-    private var isRunning: Bool {
+    /// Whether the threads should go on; counts a round of loop `index` of ``loopRounds()`` in
+    /// the same lock acquisition.
+    private func nextRound(_ index: Int) -> Bool {
         lock.lock()
         defer { lock.unlock() }
+        rounds[index] &+= 1
         return running
+    }
+
+    /// How many rounds the TUN, UDP and timer threads have made. Each goes round at least every
+    /// 200 ms while it runs, idle or not, so a count that stops growing is a stuck or dead
+    /// thread: ztpd feeds systemd's watchdog only while all three grow.
+    public func loopRounds() -> [UInt64] {
+        lock.lock()
+        defer { lock.unlock() }
+        return rounds
     }
 
     private func spawn(_ name: String, _ body: @escaping @Sendable (TunnelRuntime) -> Void) {
@@ -607,7 +621,7 @@ public final class TunnelRuntime: @unchecked Sendable {
         let batch = DatagramBatch(capacity: Self.batchSize, stride: Self.messageBufferSize)
         var jobs: [SendJob] = []
         jobs.reserveCapacity(Self.batchSize)
-        while isRunning {
+        while nextRound(0) {
             var count = 0
             while count < batch.capacity {
                 // Packets are read right behind the header's room, then sealed in place.
@@ -640,7 +654,7 @@ public final class TunnelRuntime: @unchecked Sendable {
         let batch = DatagramBatch(capacity: Self.batchSize, stride: Self.messageBufferSize)
         let plain = DatagramBatch(capacity: Self.batchSize, stride: Self.messageBufferSize)
         var jobs = [ReceiveJob?](repeating: nil, count: Self.batchSize)
-        while isRunning {
+        while nextRound(1) {
             do {
                 let count = try socket.receive(into: batch)
                 if count == 0 {
@@ -657,7 +671,7 @@ public final class TunnelRuntime: @unchecked Sendable {
     }
 
     private func timerLoop() {
-        while isRunning {
+        while nextRound(2) {
             _ = poll(nil, 0, Self.timerInterval)
             runTimers(now: .now)
         }
