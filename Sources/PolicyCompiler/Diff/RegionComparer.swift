@@ -1,0 +1,333 @@
+import PolicyLang
+
+/// Compares two sets of decision tables cell by cell and returns the regions of requests whose
+/// verdict differs, named and merged.
+///
+/// The tables already partition the request space: identities into classes, each family's
+/// addresses into segments, ports into ranges per protocol, and time into the windows the
+/// cells' conditions name. Overlaying the two partitions (merging the segment starts of both
+/// sides, then the port starts of the four port tables in play) gives cells in which both sides
+/// are constant; comparing them is exact, with no sampling. Equal inputs are computed once:
+/// (port tables) and (cells) pairs are memoised, so the cost follows the number of distinct
+/// pairs rather than identities × segments × ports.
+struct RegionComparer {
+    /// One side: its tables, and its atoms as windows.
+    struct Side {
+        var tables: DecisionTables
+        var windows: [TimeWindow]
+        /// The IPv4 segment starts widened, so that both families share one walk.
+        var v4Starts: [UInt128]
+
+        init(_ tables: DecisionTables) {
+            self.tables = tables
+            v4Starts = tables.v4Starts.map { UInt128($0) }
+            windows = tables.atoms.map { a in
+                TimeWindow(days: a.days, startMinute: Int(a.startMinute), endMinute: Int(a.endMinute), zone: tables.zones[Int(a.zone)].name)
+            }
+        }
+    }
+
+    /// What part of the request space to look at.
+    struct Scope {
+        /// Address ranges to restrict to; nil for every address.
+        var addresses: [AddressSpan]?
+        var ports: PortRange = .all
+        var protocols: Set<RegionProtocol> = Set(RegionProtocol.allCases)
+    }
+
+    /// A row of the identity axis: one identity, or "anyone".
+    struct Row {
+        var name: String?
+        var oldClass: Int32
+        var newClass: Int32
+        /// The identity is missing on that side (so every request of it is refused there).
+        var oldUnknown: Bool
+        var newUnknown: Bool
+    }
+
+    /// A differing outcome of one cell pair.
+    struct Outcome: Hashable {
+        var time: TimeCondition
+        var before: RegionVerdict
+        var after: RegionVerdict
+    }
+
+    /// The part of a region that does not depend on the identity row or addresses.
+    struct PortOutcome: Hashable {
+        var proto: RegionProtocol
+        var ports: PortRange
+        var outcome: Outcome
+    }
+
+    private struct CellKey: Hashable {
+        var oldA, oldB, newA, newB: Int32
+        var unknown: UInt8
+    }
+
+    private struct TableKey: Hashable {
+        var oldA, oldB, newA, newB: Int32
+        var unknown: UInt8
+    }
+
+    let old: Side
+    let new: Side
+    let scope: Scope
+    private var space: WindowSpace
+    private var cellMemo: [CellKey: [Outcome]] = [:]
+    private var tableMemo: [TableKey: Int] = [:]
+    private var tableOutcomes: [[PortOutcome]] = []
+
+    init(old: DecisionTables, new: DecisionTables, scope: Scope = Scope()) {
+        self.old = Side(old)
+        self.new = Side(new)
+        self.scope = scope
+        space = WindowSpace(zones: old.zones + new.zones)
+    }
+
+    /// Every identity of either side by key, then "anyone".
+    func rows() -> [Row] {
+        var rows: [Row] = []
+        var seen = Set<PeerKey>()
+        for e in new.tables.identities {
+            seen.insert(e.key)
+            let o = old.tables.identity(forKey: e.key)
+            rows.append(
+                Row(name: e.name, oldClass: o.map { old.tables.identities[$0].classIndex } ?? -1, newClass: e.classIndex,
+                    oldUnknown: o == nil, newUnknown: false))
+        }
+        for e in old.tables.identities where !seen.contains(e.key) {
+            rows.append(Row(name: e.name, oldClass: e.classIndex, newClass: -1, oldUnknown: false, newUnknown: true))
+        }
+        rows.append(Row(name: nil, oldClass: old.tables.anyoneClass, newClass: new.tables.anyoneClass, oldUnknown: false, newUnknown: false))
+        return rows
+    }
+
+    /// The differing regions of the rows, merged along addresses and then across identities.
+    mutating func regions(rows: [Row]) -> [DecisionRegion] {
+        // Rows with the same classes on both sides decide alike: compute each pair once.
+        struct Pair: Hashable {
+            var oldClass, newClass: Int32
+            var oldUnknown, newUnknown, anyone: Bool
+        }
+        var pairs: [Pair: [String]] = [:]
+        var order: [Pair] = []
+        for r in rows {
+            let p = Pair(oldClass: r.oldClass, newClass: r.newClass, oldUnknown: r.oldUnknown, newUnknown: r.newUnknown, anyone: r.name == nil)
+            if pairs[p] == nil { order.append(p) }
+            pairs[p, default: []].append(contentsOf: r.name.map { [$0] } ?? [])
+        }
+        struct Box: Hashable {
+            var addresses: AddressSpan
+            var port: PortOutcome
+        }
+        var byBox: [Box: (names: [String], anyone: Bool)] = [:]
+        var boxOrder: [Box] = []
+        for p in order {
+            for (span, port) in classRegions(p.oldClass, p.newClass, p.oldUnknown, p.newUnknown) {
+                let box = Box(addresses: span, port: port)
+                if byBox[box] == nil {
+                    boxOrder.append(box)
+                    byBox[box] = ([], false)
+                }
+                byBox[box]!.names += pairs[p]!
+                if p.anyone { byBox[box]!.anyone = true }
+            }
+        }
+        return boxOrder.map { box in
+            let who = byBox[box]!
+            return DecisionRegion(
+                identities: who.names.sorted(), label: nil, anyone: who.anyone, addresses: box.addresses,
+                proto: box.port.proto, ports: box.port.ports, time: box.port.outcome.time,
+                before: box.port.outcome.before, after: box.port.outcome.after)
+        }
+    }
+
+    /// For one pair of classes: (address span, port outcome) with spans merged where adjacent.
+    private mutating func classRegions(_ co: Int32, _ cn: Int32, _ ou: Bool, _ nu: Bool) -> [(AddressSpan, PortOutcome)] {
+        var out: [(AddressSpan, PortOutcome)] = []
+        let unknown: UInt8 = (ou ? 1 : 0) | (nu ? 2 : 0)
+        let oldWide = co >= 0 ? old.tables.classWide[Int(co)] : -1
+        let newWide = cn >= 0 ? new.tables.classWide[Int(cn)] : -1
+        for family in [IPAddress.Family.v4, .v6] {
+            let oldStarts = family == .v4 ? old.v4Starts : old.tables.v6Starts
+            let newStarts = family == .v4 ? new.v4Starts : new.tables.v6Starts
+            let oldSegments = family == .v4 ? old.tables.v4Segments : old.tables.v6Segments
+            let newSegments = family == .v4 ? new.tables.v4Segments : new.tables.v6Segments
+            let top: UInt128 = family == .v4 ? UInt128(UInt32.max) : .max
+            let ranges = scope.addresses.map { $0.filter { $0.family == family } } ?? [AddressSpan(family: family, lower: 0, upper: top)]
+            // Open spans per port outcome, extended while segments stay adjacent.
+            var open: [PortOutcome: AddressSpan] = [:]
+            var finished: [(AddressSpan, PortOutcome)] = []
+            for range in ranges.sorted() {
+                var i = max(0, DecisionTables.segment(of: range.lower, in: oldStarts))
+                var j = max(0, DecisionTables.segment(of: range.lower, in: newStarts))
+                var lo = range.lower
+                var previous: TableKey?
+                var previousOutcomes: [PortOutcome] = []
+                while true {
+                    let nextOld = i + 1 < oldStarts.count ? oldStarts[i + 1] : nil
+                    let nextNew = j + 1 < newStarts.count ? newStarts[j + 1] : nil
+                    let next = [nextOld, nextNew].compactMap { $0 }.min()
+                    let hi = min(range.upper, next.map { $0 - 1 } ?? top)
+                    let key = TableKey(
+                        oldA: co >= 0 ? oldSegments[Int(co) * oldStarts.count + i] : -1, oldB: oldWide,
+                        newA: cn >= 0 ? newSegments[Int(cn) * newStarts.count + j] : -1, newB: newWide, unknown: unknown)
+                    let outcomes: [PortOutcome]
+                    if key == previous { outcomes = previousOutcomes } else {
+                        outcomes = portOutcomes(key)
+                        previous = key
+                        previousOutcomes = outcomes
+                    }
+                    var live = Set<PortOutcome>()
+                    for o in outcomes {
+                        live.insert(o)
+                        if var span = open[o], span.upper &+ 1 == lo {
+                            span.upper = hi
+                            open[o] = span
+                        } else {
+                            if let span = open[o] { finished.append((span, o)) }
+                            open[o] = AddressSpan(family: family, lower: lo, upper: hi)
+                        }
+                    }
+                    // Spans not continued here are closed.
+                    for (o, span) in open where !live.contains(o) {
+                        finished.append((span, o))
+                        open[o] = nil
+                    }
+                    guard hi < range.upper, let n = next else { break }
+                    lo = n
+                    if nextOld == n { i += 1 }
+                    if nextNew == n { j += 1 }
+                }
+            }
+            for (o, span) in open { finished.append((span, o)) }
+            out += finished
+        }
+        return out
+    }
+
+    /// The differing (protocol, ports, outcome) of one combination of port tables.
+    private mutating func portOutcomes(_ key: TableKey) -> [PortOutcome] {
+        if let known = tableMemo[key] { return tableOutcomes[known] }
+        var result: [PortOutcome] = []
+        func table(_ side: Side, _ t: Int32) -> PortTable? { t >= 0 ? side.tables.portTables[Int(t)] : nil }
+        let tables = (table(old, key.oldA), table(old, key.oldB), table(new, key.newA), table(new, key.newB))
+        for proto in RegionProtocol.allCases where scope.protocols.contains(proto) {
+            if proto.hasPorts {
+                func startsCells(_ p: PortTable?) -> ([UInt16], [Int32]) {
+                    guard let p else { return ([0], [0]) }
+                    return proto == .tcp ? (p.tcpStarts, p.tcpCells) : (p.udpStarts, p.udpCells)
+                }
+                let sides = [startsCells(tables.0), startsCells(tables.1), startsCells(tables.2), startsCells(tables.3)]
+                var points = Set<UInt16>([scope.ports.lower])
+                for (starts, _) in sides {
+                    for s in starts where s > scope.ports.lower && s <= scope.ports.upper { points.insert(s) }
+                }
+                let starts = points.sorted()
+                var runs: [(PortRange, [Outcome])] = []
+                for (k, s) in starts.enumerated() {
+                    let e = k + 1 < starts.count ? starts[k + 1] - 1 : scope.ports.upper
+                    let cells = sides.map { $0.1[DecisionTables.segment(of: s, in: $0.0)] }
+                    let outcomes = cellOutcomes(CellKey(oldA: cells[0], oldB: cells[1], newA: cells[2], newB: cells[3], unknown: key.unknown))
+                    if let last = runs.last, last.1 == outcomes, last.0.upper &+ 1 == s {
+                        runs[runs.count - 1].0.upper = e
+                    } else {
+                        runs.append((PortRange(s, e), outcomes))
+                    }
+                }
+                for (range, outcomes) in runs {
+                    for o in outcomes { result.append(PortOutcome(proto: proto, ports: range, outcome: o)) }
+                }
+            } else {
+                func cell(_ p: PortTable?) -> Int32 { p.map { proto == .icmp ? $0.icmpCell : $0.otherCell } ?? 0 }
+                let outcomes = cellOutcomes(
+                    CellKey(oldA: cell(tables.0), oldB: cell(tables.1), newA: cell(tables.2), newB: cell(tables.3), unknown: key.unknown))
+                for o in outcomes { result.append(PortOutcome(proto: proto, ports: .all, outcome: o)) }
+            }
+        }
+        tableMemo[key] = tableOutcomes.count
+        tableOutcomes.append(result)
+        return result
+    }
+
+    /// The differing outcomes of a pair of cell pairs: one, when neither side has a time
+    /// condition; else one per distinct (before, after) over the combinations of windows.
+    private mutating func cellOutcomes(_ key: CellKey) -> [Outcome] {
+        if let known = cellMemo[key] { return known }
+        let oldCandidates = Self.union(old.tables.cells[Int(key.oldA)].candidates, old.tables.cells[Int(key.oldB)].candidates)
+        let newCandidates = Self.union(new.tables.cells[Int(key.newA)].candidates, new.tables.cells[Int(key.newB)].candidates)
+        var windows: [TimeWindow] = []
+        var windowIndex: [TimeWindow: Int] = [:]
+        func collect(_ side: Side, _ candidates: [Candidate]) {
+            for c in candidates where c.expression >= 0 {
+                for op in side.tables.expressions[Int(c.expression)] where op >= 0 {
+                    let w = side.windows[Int(op)]
+                    if windowIndex[w] == nil {
+                        windowIndex[w] = windows.count
+                        windows.append(w)
+                    }
+                }
+            }
+        }
+        collect(old, oldCandidates)
+        collect(new, newCandidates)
+        var result: [Outcome] = []
+        if windows.isEmpty {
+            let b = verdict(old, oldCandidates, unknown: key.unknown & 1 != 0) { _ in true }
+            let a = verdict(new, newCandidates, unknown: key.unknown & 2 != 0) { _ in true }
+            if b.verdict != a.verdict { result.append(Outcome(time: .always, before: b, after: a)) }
+        } else {
+            // Sorted windows make the memo of occurring combinations shareable between cells.
+            let sorted = windows.sorted { $0.description < $1.description }
+            windowIndex = Dictionary(uniqueKeysWithValues: sorted.enumerated().map { ($1, $0) })
+            let feasible = space.feasible(sorted)
+            var groups: [[RegionVerdict]: Set<[Bool]>] = [:]
+            for m in feasible {
+                func holds(_ side: Side, _ expression: Int32) -> Bool {
+                    var stack: [Bool] = []
+                    for op in side.tables.expressions[Int(expression)] {
+                        switch op {
+                        case TimeExpression.Opcode.not: stack[stack.count - 1].toggle()
+                        case TimeExpression.Opcode.and:
+                            let b = stack.removeLast()
+                            stack[stack.count - 1] = stack[stack.count - 1] && b
+                        case TimeExpression.Opcode.or:
+                            let b = stack.removeLast()
+                            stack[stack.count - 1] = stack[stack.count - 1] || b
+                        default: stack.append(m[windowIndex[side.windows[Int(op)]]!])
+                        }
+                    }
+                    return stack.last ?? false
+                }
+                let b = verdict(old, oldCandidates, unknown: key.unknown & 1 != 0) { holds(old, $0) }
+                let a = verdict(new, newCandidates, unknown: key.unknown & 2 != 0) { holds(new, $0) }
+                if b.verdict != a.verdict { groups[[b, a], default: []].insert(m) }
+            }
+            for (verdicts, minterms) in groups {
+                result.append(Outcome(time: TimeCondition.make(windows: sorted, holding: minterms, feasible: feasible), before: verdicts[0], after: verdicts[1]))
+            }
+            result.sort { $0.time.description < $1.time.description }
+        }
+        cellMemo[key] = result
+        return result
+    }
+
+    private static func union(_ a: [Candidate], _ b: [Candidate]) -> [Candidate] {
+        if b.isEmpty { return a }
+        if a.isEmpty { return b }
+        return Array(Set(a + b)).sorted { ($0.rule, $0.expression) < ($1.rule, $1.expression) }
+    }
+
+    /// Deny beats allow, as ``DecisionTables/combine`` decides; `holds` evaluates a time condition.
+    private func verdict(_ side: Side, _ candidates: [Candidate], unknown: Bool, holds: (Int32) -> Bool) -> RegionVerdict {
+        if unknown { return RegionVerdict(verdict: .deny, reason: .unknownIdentity, rules: []) }
+        var denies: [String] = [], allows: [String] = []
+        for c in candidates where c.expression < 0 || holds(c.expression) {
+            let rule = side.tables.rules[Int(c.rule)]
+            if rule.action == .deny { denies.append(rule.id) } else { allows.append(rule.id) }
+        }
+        if !denies.isEmpty { return RegionVerdict(verdict: .deny, reason: .denied, rules: Array(Set(denies)).sorted()) }
+        if !allows.isEmpty { return RegionVerdict(verdict: .allow, reason: .allowed, rules: Array(Set(allows)).sorted()) }
+        return RegionVerdict(verdict: .deny, reason: .noRuleMatched, rules: [])
+    }
+}
