@@ -39,7 +39,7 @@ public struct RegionVerdict: Sendable, Hashable {
 }
 
 /// A contiguous range of addresses of one family.
-public struct AddressSpan: Sendable, Hashable, Comparable {
+public struct AddressSpan: Sendable, Hashable, Comparable, CustomStringConvertible {
     public var family: IPAddress.Family
     public var lower: UInt128
     public var upper: UInt128

@@ -224,19 +224,30 @@ struct RegionComparer {
                     for s in starts where s > scope.ports.lower && s <= scope.ports.upper { points.insert(s) }
                 }
                 let starts = points.sorted()
-                var runs: [(PortRange, [Outcome])] = []
+                // Each outcome's port ranges are extended while adjacent, as address spans are.
+                var open: [Outcome: PortRange] = [:]
+                var finished: [(PortRange, Outcome)] = []
                 for (k, s) in starts.enumerated() {
                     let e = k + 1 < starts.count ? starts[k + 1] - 1 : scope.ports.upper
                     let cells = sides.map { $0.1[DecisionTables.segment(of: s, in: $0.0)] }
                     let outcomes = cellOutcomes(CellKey(oldA: cells[0], oldB: cells[1], newA: cells[2], newB: cells[3], unknown: key.unknown))
-                    if let last = runs.last, last.1 == outcomes, last.0.upper &+ 1 == s {
-                        runs[runs.count - 1].0.upper = e
-                    } else {
-                        runs.append((PortRange(s, e), outcomes))
+                    for o in outcomes {
+                        if var range = open[o], range.upper &+ 1 == s {
+                            range.upper = e
+                            open[o] = range
+                        } else {
+                            if let range = open[o] { finished.append((range, o)) }
+                            open[o] = PortRange(s, e)
+                        }
+                    }
+                    for (o, range) in open where !outcomes.contains(o) {
+                        finished.append((range, o))
+                        open[o] = nil
                     }
                 }
-                for (range, outcomes) in runs {
-                    for o in outcomes { result.append(PortOutcome(proto: proto, ports: range, outcome: o)) }
+                finished += open.map { ($0.value, $0.key) }
+                for (range, o) in finished.sorted(by: { $0.0.lower < $1.0.lower }) {
+                    result.append(PortOutcome(proto: proto, ports: range, outcome: o))
                 }
             } else {
                 func cell(_ p: PortTable?) -> Int32 { p.map { proto == .icmp ? $0.icmpCell : $0.otherCell } ?? 0 }
