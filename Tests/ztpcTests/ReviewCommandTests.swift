@@ -3,29 +3,12 @@ import XCTest
 
 /// `ztpc diff`, `who-can` and `can`, run as a user would.
 final class ReviewCommandTests: XCTestCase {
-    struct Run {
-        var status: Int32
-        var out: String
-        var err: String
+    func ztpc(_ args: [String], in directory: String? = nil) throws -> ProcessRun {
+        try ProcessRun.ztpc(args, in: directory)
     }
 
-    func ztpc(_ args: [String], in directory: String? = nil) throws -> Run {
-        try run(ZTPCCommandTests.binary, args, in: directory)
-    }
-
-    func run(_ binary: URL, _ args: [String], in directory: String? = nil) throws -> Run {
-        let p = Process()
-        p.executableURL = binary
-        p.arguments = args
-        if let directory { p.currentDirectoryURL = URL(fileURLWithPath: directory) }
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        let o = out.fileHandleForReading.readDataToEndOfFile()
-        let e = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return Run(status: p.terminationStatus, out: String(decoding: o, as: UTF8.self), err: String(decoding: e, as: UTF8.self))
+    func run(_ binary: URL, _ args: [String], in directory: String? = nil) throws -> ProcessRun {
+        try ProcessRun.run(binary, args, in: directory)
     }
 
     func temporary() -> String {
