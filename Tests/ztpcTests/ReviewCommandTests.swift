@@ -119,4 +119,25 @@ final class ReviewCommandTests: XCTestCase {
         XCTAssertEqual(unknown.status, 2)
         XCTAssertTrue(unknown.err.contains("did you mean 'bob-phone'?"), unknown.err)
     }
+
+    func testFmtCheckPrintsADiffAndFmtWritesTheCanonicalLayout() throws {
+        let dir = temporary()
+        let file = "\(dir)/p.yaml"
+        try "rules:\n  - allow   * ->  10.0.0.53:53   # dns\npolicy: p\n".write(toFile: file, atomically: true, encoding: .utf8)
+        let check = try ztpc(["fmt", "--check", dir])
+        XCTAssertEqual(check.status, 1)
+        XCTAssertTrue(check.out.contains("-  - allow   * ->  10.0.0.53:53   # dns\n"), check.out)
+        XCTAssertTrue(check.out.contains("+rules:\n+  - allow * -> 10.0.0.53:53      # dns\n"), check.out)
+        XCTAssertTrue(check.err.contains("1 file is not formatted"), check.err)
+        XCTAssertEqual(try String(contentsOfFile: file, encoding: .utf8), "rules:\n  - allow   * ->  10.0.0.53:53   # dns\npolicy: p\n", "--check writes nothing")
+        let write = try ztpc(["fmt", file])
+        XCTAssertEqual(write.status, 0, write.err)
+        XCTAssertEqual(try String(contentsOfFile: file, encoding: .utf8), "policy: p\nrules:\n  - allow * -> 10.0.0.53:53      # dns\n", "the comment keeps its column")
+        XCTAssertEqual(try ztpc(["fmt", "--check", dir]).status, 0)
+        XCTAssertEqual(try ztpc(["fmt", "--check", ZTPCCommandTests.policies]).status, 0, "the example policies are formatted")
+        try "policy: p\nrules: [unclosed\n".write(toFile: file, atomically: true, encoding: .utf8)
+        let bad = try ztpc(["fmt", "--check", file])
+        XCTAssertEqual(bad.status, 1)
+        XCTAssertTrue(bad.err.contains("not readable YAML"), bad.err)
+    }
 }
