@@ -33,7 +33,10 @@ struct ZTPC: ParsableCommand {
             let code = exitCode(for: error)
             let message = fullMessage(for: error)
             if !message.isEmpty {
-                FileHandle.standardError.write(Data((message + "\n").utf8))
+                // Help, --version, completion scripts and --experimental-dump-help (which the
+                // man page generator reads) are answers, not errors: they go to standard output.
+                let stream = code == .success ? FileHandle.standardOutput : FileHandle.standardError
+                stream.write(Data((message + "\n").utf8))
             }
             if code == .validationFailure {
                 Foundation.exit(2)

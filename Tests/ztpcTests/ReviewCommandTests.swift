@@ -140,4 +140,18 @@ final class ReviewCommandTests: XCTestCase {
         XCTAssertEqual(bad.status, 1)
         XCTAssertTrue(bad.err.contains("not readable YAML"), bad.err)
     }
+
+    func testCompletionScriptsAndTheManualDumpGoToStandardOutput() throws {
+        let bash = try ztpc(["--generate-completion-script", "bash"])
+        XCTAssertEqual(bash.status, 0, bash.err)
+        XCTAssertTrue(bash.out.contains("who-can") && bash.out.contains("fmt"), bash.out)
+        let dump = try ztpc(["--experimental-dump-help"])
+        let doc = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(dump.out.utf8)) as? [String: Any], dump.out + dump.err)
+        let subcommands = ((doc["command"] as? [String: Any])?["subcommands"] as? [[String: Any]])?.compactMap { $0["commandName"] as? String }
+        XCTAssertEqual(Set(subcommands ?? []).isSuperset(of: ["diff", "who-can", "can", "fmt", "schema"]), true, "\(subcommands ?? [])")
+        let help = try ztpc(["diff", "--help"])
+        XCTAssertEqual(help.status, 0)
+        XCTAssertTrue(help.out.contains("--fail-on"), help.out)
+        XCTAssertEqual(try ztpc(["diff", "--format", "xml", "a", "b"]).status, 2)
+    }
 }
