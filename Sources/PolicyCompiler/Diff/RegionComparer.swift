@@ -17,14 +17,28 @@ struct RegionComparer {
         var windows: [TimeWindow]
         /// The IPv4 segment starts widened, so that both families share one walk.
         var v4Starts: [UInt128]
+        /// What each cell decides when it needs no clock.
+        var kinds: [CellKind]
 
         init(_ tables: DecisionTables) {
             self.tables = tables
             v4Starts = tables.v4Starts.map { UInt128($0) }
+            kinds = tables.cells.map { cell in
+                if cell.candidates.contains(where: { $0.expression >= 0 }) { return .timed }
+                if cell.candidates.contains(where: { tables.rules[Int($0.rule)].action == .deny }) { return .deny }
+                return cell.candidates.isEmpty ? .none : .allow
+            }
             windows = tables.atoms.map { a in
                 TimeWindow(days: a.days, startMinute: Int(a.startMinute), endMinute: Int(a.endMinute), zone: tables.zones[Int(a.zone)].name)
             }
         }
+    }
+
+    /// A cell's decision without a clock, ordered so that two cells combine by `max`: a deny
+    /// beats an allow, which beats nothing; a time condition needs the full evaluation.
+    enum CellKind: UInt8, Comparable {
+        case none, allow, deny, timed
+        static func < (a: CellKind, b: CellKind) -> Bool { a.rawValue < b.rawValue }
     }
 
     /// What part of the request space to look at.
@@ -56,7 +70,8 @@ struct RegionComparer {
     struct PortOutcome: Hashable {
         var proto: RegionProtocol
         var ports: PortRange
-        var outcome: Outcome
+        /// Index into `outcomes`: outcomes are interned, so that comparing and hashing them is cheap.
+        var outcome: Int32
     }
 
     private struct CellKey: Hashable {
@@ -73,7 +88,17 @@ struct RegionComparer {
     let new: Side
     let scope: Scope
     private var space: WindowSpace
-    private var cellMemo: [CellKey: [Outcome]] = [:]
+    private var cellMemo: [CellKey: [Int32]] = [:]
+    private var outcomes: [Outcome] = []
+    private var outcomeIndex: [Outcome: Int32] = [:]
+    /// Per side and cell: the ids of its distinct (verdict, condition) pairs, with windows named
+    /// the same on both sides; and per pair of cells, an id of the union of those sets. Equal
+    /// signatures decide alike at every instant, whatever the rules are called.
+    private var oldPairs: [[Int32]] = []
+    private var newPairs: [[Int32]] = []
+    private var signatureIDs: [[Int32]: Int32] = [:]
+    private var oldSignatures: [UInt64: Int32] = [:]
+    private var newSignatures: [UInt64: Int32] = [:]
     private var tableMemo: [TableKey: Int] = [:]
     private var tableOutcomes: [[PortOutcome]] = []
 
@@ -82,6 +107,45 @@ struct RegionComparer {
         self.new = Side(new)
         self.scope = scope
         space = WindowSpace(zones: old.zones + new.zones)
+        var windowIDs: [TimeWindow: Int32] = [:]
+        var pairIDs: [[Int32]: Int32] = [:]
+        func pairs(_ side: Side) -> [[Int32]] {
+            side.tables.cells.map { cell in
+                var ids = Set<Int32>()
+                for c in cell.candidates {
+                    var pair: [Int32] = [side.tables.rules[Int(c.rule)].action == .deny ? 1 : 0]
+                    if c.expression >= 0 {
+                        for op in side.tables.expressions[Int(c.expression)] {
+                            if op < 0 { pair.append(op) } else {
+                                let w = side.windows[Int(op)]
+                                if windowIDs[w] == nil { windowIDs[w] = Int32(windowIDs.count) }
+                                pair.append(windowIDs[w]!)
+                            }
+                        }
+                    }
+                    if pairIDs[pair] == nil { pairIDs[pair] = Int32(pairIDs.count) }
+                    ids.insert(pairIDs[pair]!)
+                }
+                return ids.sorted()
+            }
+        }
+        oldPairs = pairs(self.old)
+        newPairs = pairs(self.new)
+    }
+
+    /// The signature of the union of cells `a` and `b` of one side (0 is the empty cell).
+    private mutating func signature(old isOld: Bool, _ a: Int32, _ b: Int32) -> Int32 {
+        let key = UInt64(UInt32(bitPattern: a)) << 32 | UInt64(UInt32(bitPattern: b))
+        if let known = isOld ? oldSignatures[key] : newSignatures[key] { return known }
+        let table = isOld ? oldPairs : newPairs
+        let merged = b == 0 ? table[Int(a)] : a == 0 ? table[Int(b)] : Array(Set(table[Int(a)] + table[Int(b)])).sorted()
+        let id: Int32
+        if let known = signatureIDs[merged] { id = known } else {
+            id = Int32(signatureIDs.count)
+            signatureIDs[merged] = id
+        }
+        if isOld { oldSignatures[key] = id } else { newSignatures[key] = id }
+        return id
     }
 
     /// Every identity of either side by key, then "anyone".
@@ -135,10 +199,11 @@ struct RegionComparer {
         }
         return boxOrder.map { box in
             let who = byBox[box]!
+            let outcome = outcomes[Int(box.port.outcome)]
             return DecisionRegion(
                 identities: who.names.sorted(), label: nil, anyone: who.anyone, addresses: box.addresses,
-                proto: box.port.proto, ports: box.port.ports, time: box.port.outcome.time,
-                before: box.port.outcome.before, after: box.port.outcome.after)
+                proto: box.port.proto, ports: box.port.ports, time: outcome.time,
+                before: outcome.before, after: outcome.after)
         }
     }
 
@@ -210,49 +275,68 @@ struct RegionComparer {
     private mutating func portOutcomes(_ key: TableKey) -> [PortOutcome] {
         if let known = tableMemo[key] { return tableOutcomes[known] }
         var result: [PortOutcome] = []
-        func table(_ side: Side, _ t: Int32) -> PortTable? { t >= 0 ? side.tables.portTables[Int(t)] : nil }
-        let tables = (table(old, key.oldA), table(old, key.oldB), table(new, key.newA), table(new, key.newB))
+        // Offsets into each side's flattened port tables (see DecisionTables.flatPorts); -1: none.
+        let bases = [
+            key.oldA >= 0 ? Int(old.tables.flatPortOffsets[Int(key.oldA)]) : -1,
+            key.oldB >= 0 ? Int(old.tables.flatPortOffsets[Int(key.oldB)]) : -1,
+            key.newA >= 0 ? Int(new.tables.flatPortOffsets[Int(key.newA)]) : -1,
+            key.newB >= 0 ? Int(new.tables.flatPortOffsets[Int(key.newB)]) : -1,
+        ]
+        let flats = [old.tables.flatPorts, old.tables.flatPorts, new.tables.flatPorts, new.tables.flatPorts]
         for proto in RegionProtocol.allCases where scope.protocols.contains(proto) {
             if proto.hasPorts {
-                func startsCells(_ p: PortTable?) -> ([UInt16], [Int32]) {
-                    guard let p else { return ([0], [0]) }
-                    return proto == .tcp ? (p.tcpStarts, p.tcpCells) : (p.udpStarts, p.udpCells)
+                // Per table: where its starts begin, how many, and the index of the current range.
+                var first = [Int](repeating: 0, count: 4), count = [Int](repeating: 0, count: 4), at = [Int](repeating: 0, count: 4)
+                for t in 0..<4 where bases[t] >= 0 {
+                    let f = flats[t], b = bases[t]
+                    let tcp = Int(f[b]), udp = Int(f[b + 1])
+                    (first[t], count[t]) = proto == .tcp ? (b + 4, tcp) : (b + 4 + 2 * tcp, udp)
+                    // The range holding the scope's first port: the last start at or below it.
+                    var i = 0
+                    while i + 1 < count[t] && f[first[t] + i + 1] <= UInt32(scope.ports.lower) { i += 1 }
+                    at[t] = i
                 }
-                let sides = [startsCells(tables.0), startsCells(tables.1), startsCells(tables.2), startsCells(tables.3)]
-                var points = Set<UInt16>([scope.ports.lower])
-                for (starts, _) in sides {
-                    for s in starts where s > scope.ports.lower && s <= scope.ports.upper { points.insert(s) }
+                func cell(_ t: Int) -> Int32 {
+                    bases[t] < 0 ? 0 : Int32(bitPattern: flats[t][first[t] + count[t] + at[t]])
                 }
-                let starts = points.sorted()
                 // Each outcome's port ranges are extended while adjacent, as address spans are.
-                var open: [Outcome: PortRange] = [:]
-                var finished: [(PortRange, Outcome)] = []
-                for (k, s) in starts.enumerated() {
-                    let e = k + 1 < starts.count ? starts[k + 1] - 1 : scope.ports.upper
-                    let cells = sides.map { $0.1[DecisionTables.segment(of: s, in: $0.0)] }
-                    let outcomes = cellOutcomes(CellKey(oldA: cells[0], oldB: cells[1], newA: cells[2], newB: cells[3], unknown: key.unknown))
+                var open: [Int32: PortRange] = [:]
+                var finished: [(PortRange, Int32)] = []
+                var s = UInt32(scope.ports.lower)
+                let upper = UInt32(scope.ports.upper)
+                while true {
+                    var next = upper + 1
+                    for t in 0..<4 where bases[t] >= 0 && at[t] + 1 < count[t] {
+                        next = min(next, flats[t][first[t] + at[t] + 1])
+                    }
+                    let e = UInt16(next - 1), lo = UInt16(s)
+                    let outcomes = cellOutcomes(CellKey(oldA: cell(0), oldB: cell(1), newA: cell(2), newB: cell(3), unknown: key.unknown))
                     for o in outcomes {
-                        if var range = open[o], range.upper &+ 1 == s {
+                        if var range = open[o], range.upper &+ 1 == lo {
                             range.upper = e
                             open[o] = range
                         } else {
                             if let range = open[o] { finished.append((range, o)) }
-                            open[o] = PortRange(s, e)
+                            open[o] = PortRange(lo, e)
                         }
                     }
-                    for (o, range) in open where !outcomes.contains(o) {
-                        finished.append((range, o))
-                        open[o] = nil
+                    if !open.isEmpty {
+                        for (o, range) in open where !outcomes.contains(o) {
+                            finished.append((range, o))
+                            open[o] = nil
+                        }
                     }
+                    guard next <= upper else { break }
+                    s = next
+                    for t in 0..<4 where bases[t] >= 0 && at[t] + 1 < count[t] && flats[t][first[t] + at[t] + 1] == next { at[t] += 1 }
                 }
                 finished += open.map { ($0.value, $0.key) }
                 for (range, o) in finished.sorted(by: { $0.0.lower < $1.0.lower }) {
                     result.append(PortOutcome(proto: proto, ports: range, outcome: o))
                 }
             } else {
-                func cell(_ p: PortTable?) -> Int32 { p.map { proto == .icmp ? $0.icmpCell : $0.otherCell } ?? 0 }
-                let outcomes = cellOutcomes(
-                    CellKey(oldA: cell(tables.0), oldB: cell(tables.1), newA: cell(tables.2), newB: cell(tables.3), unknown: key.unknown))
+                func cell(_ t: Int) -> Int32 { bases[t] < 0 ? 0 : Int32(bitPattern: flats[t][bases[t] + (proto == .icmp ? 2 : 3)]) }
+                let outcomes = cellOutcomes(CellKey(oldA: cell(0), oldB: cell(1), newA: cell(2), newB: cell(3), unknown: key.unknown))
                 for o in outcomes { result.append(PortOutcome(proto: proto, ports: .all, outcome: o)) }
             }
         }
@@ -263,7 +347,12 @@ struct RegionComparer {
 
     /// The differing outcomes of a pair of cell pairs: one, when neither side has a time
     /// condition; else one per distinct (before, after) over the combinations of windows.
-    private mutating func cellOutcomes(_ key: CellKey) -> [Outcome] {
+    private mutating func cellOutcomes(_ key: CellKey) -> [Int32] {
+        // Most cell pairs have no time condition and decide alike: settle those without hashing.
+        let oldKind = key.unknown & 1 != 0 ? CellKind.none : max(old.kinds[Int(key.oldA)], old.kinds[Int(key.oldB)])
+        let newKind = key.unknown & 2 != 0 ? CellKind.none : max(new.kinds[Int(key.newA)], new.kinds[Int(key.newB)])
+        if oldKind != .timed && newKind != .timed && (oldKind == .allow) == (newKind == .allow) { return [] }
+        if key.unknown == 0 && signature(old: true, key.oldA, key.oldB) == signature(old: false, key.newA, key.newB) { return [] }
         if let known = cellMemo[key] { return known }
         let oldCandidates = Self.union(old.tables.cells[Int(key.oldA)].candidates, old.tables.cells[Int(key.oldB)].candidates)
         let newCandidates = Self.union(new.tables.cells[Int(key.newA)].candidates, new.tables.cells[Int(key.newB)].candidates)
@@ -319,8 +408,15 @@ struct RegionComparer {
             }
             result.sort { $0.time.description < $1.time.description }
         }
-        cellMemo[key] = result
-        return result
+        let ids = result.map { o in
+            if let known = outcomeIndex[o] { return known }
+            let id = Int32(outcomes.count)
+            outcomes.append(o)
+            outcomeIndex[o] = id
+            return id
+        }
+        cellMemo[key] = ids
+        return ids
     }
 
     private static func union(_ a: [Candidate], _ b: [Candidate]) -> [Candidate] {
