@@ -114,9 +114,11 @@ public struct DecisionRegion: Sendable, Hashable {
 
     /// Who, as a person reads it: `group:eng (alice-laptop, bob-phone)`.
     public var who: String {
-        if anyone && identities.isEmpty { return "anyone (traffic toward clients)" }
+        let toClients = "anyone (traffic toward clients)"
+        if identities.isEmpty { return toClients }
         let names = identities.joined(separator: ", ")
-        return label.map { "\($0) (\(names))" } ?? names
+        let who = label.map { "\($0) (\(names))" } ?? names
+        return anyone ? "\(who); \(toClients)" : who
     }
 
     /// `10.20.1.5/32 tcp 22`, `fd00::/64 icmp`.

@@ -24,7 +24,8 @@ public enum PolicyFormatter {
     static let sectionOrder = ["policy", "description", "defaults", "identities", "groups", "hosts", "block", "rules", "tests"]
 
     /// The canonical text of `source`; throws when it is not YAML or has a shape fmt does not
-    /// rewrite (a top level that is not a block mapping, anchors, block scalars outside `description`).
+    /// rewrite (a top level that is not a block mapping, block scalars outside `description`).
+    /// YAML aliases (`*name`) are written out as the values they stand for.
     public static func format(_ source: String) throws(Failure) -> String {
         let root: Node?
         do {
