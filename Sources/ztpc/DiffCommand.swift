@@ -35,8 +35,8 @@ struct DiffCommand: ParsableCommand {
 
     func run() throws {
         let gitDefault = { (other: String) in other.hasPrefix("git:") ? "policies" : other }
-        let before = try PolicyInput.load(old, defaultGitPath: gitDefault(new))
-        let after = try PolicyInput.load(new, defaultGitPath: gitDefault(old))
+        let (before, after) = try PolicyInput.loadPair(
+            (old, gitDefault(new)), (new, gitDefault(old)))
         let diff = PolicyDiff.compare(old: before.tables, new: after.tables, oldSet: before.resolved, newSet: after.resolved)
         let hosts = HostNames([after.resolved, before.resolved])
         let report = DiffReport(diff: diff, hosts: hosts, old: before.label, new: after.label)
