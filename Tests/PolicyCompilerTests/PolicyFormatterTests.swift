@@ -147,6 +147,40 @@ final class PolicyFormatterTests: XCTestCase {
         }
     }
 
+    func testEmptyCollectionsQuotedHashesAndBlockDescriptionsSurvive() throws {
+        let text = """
+            tests: []
+            identities: {}
+            rules:
+              - 'allow * -> 10.0.0.3:22/tcp if tag:a'   # real
+            description: |
+              two lines
+              # of text, not a comment
+
+            policy: "p"
+            hosts:
+              db: "10.0.0.1"   # a quoted value: # stays quoted
+
+            """
+        let formatted = try PolicyFormatter.format(text)
+        XCTAssertEqual(formatted, """
+            description: |
+              two lines
+              # of text, not a comment
+
+            policy: "p"
+            identities: {}
+            hosts:
+              db: "10.0.0.1"   # a quoted value: # stays quoted
+            rules:
+              - allow * -> 10.0.0.3:22/tcp if tag:a     # real
+            tests: []
+
+            """.replacingOccurrences(of: "description: |\n  two lines\n  # of text, not a comment\n\npolicy: \"p\"\n", with: "policy: \"p\"\ndescription: |\n  two lines\n  # of text, not a comment\n\n"))
+        XCTAssertEqual(try PolicyFormatter.format(formatted), formatted)
+        XCTAssertTrue(try layoutFreeBundle(["p.yaml": formatted]) == layoutFreeBundle(["p.yaml": text]))
+    }
+
     func testUnreadableYAMLIsRefused() {
         XCTAssertThrowsError(try PolicyFormatter.format("policy: p\nrules: [unclosed\n"))
         XCTAssertThrowsError(try PolicyFormatter.format("- just\n- a list\n"))

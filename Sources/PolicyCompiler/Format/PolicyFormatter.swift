@@ -36,7 +36,19 @@ public enum PolicyFormatter {
         guard let root, let mapping = root.mapping, mapping.style != .flow else {
             throw Failure(line: 1, message: "a policy file is a block mapping of keys such as 'policy:' and 'rules:'")
         }
-        var writer = Writer(lines: SourceLines(source))
+        var lines = SourceLines(source)
+        // The lines of a block scalar (`description: |`) are its text, even those that look
+        // like comments or blanks: they stay with it, as written.
+        let starts = mapping.compactMap { $0.key.mark?.line }.sorted()
+        for (key, value) in mapping {
+            guard let scalar = value.scalar, scalar.style == .literal || scalar.style == .folded, let line = key.mark?.line else { continue }
+            let next = starts.first { $0 > line } ?? lines.text.count + 1
+            for l in (line + 1)..<max(line + 1, next) {
+                lines.comments[l] = nil
+                lines.trivia.remove(l)
+            }
+        }
+        var writer = Writer(lines: lines)
         return try writer.file(mapping)
     }
 
@@ -184,14 +196,15 @@ public enum PolicyFormatter {
             _ s: Item, _ m: Node.Mapping, order: [String]?, entry: (Node, Node) throws(Failure) -> String
         ) throws(Failure) {
             let name = s.key!.scalar!.string
-            out.append(withComment("\(name):", line: s.start))
+            // An empty mapping stays one (a bare `key:` would be null).
+            out.append(withComment(m.count == 0 ? "\(name): {}" : "\(name):", line: s.start))
             let entries = try items(m.map { ($0.key, $0.value) }, last: s.end)
             try write(entries, of: s, order: order) { (item) throws(Failure) in [try entry(item.key!, item.value)] }
         }
 
         mutating func sequenceSection(_ s: Item, _ q: Node.Sequence, entry: (Node) throws(Failure) -> [String]) throws(Failure) {
             let name = s.key!.scalar!.string
-            out.append(withComment("\(name):", line: s.start))
+            out.append(withComment(q.count == 0 ? "\(name): []" : "\(name):", line: s.start))
             let entries = try items(q.map { (nil, $0) }, last: s.end)
             try write(entries, of: s, order: nil) { (item) throws(Failure) in try entry(item.value) }
         }
