@@ -34,7 +34,10 @@ let package = Package(
         // The rule language: YAML front (through Yams), rule DSL lexer/parser, AST, diagnostics.
         .target(name: "PolicyLang", dependencies: ["NetPrimitives", .product(name: "Yams", package: "Yams")]),
         // Resolution, lint, decision tables, bundle format and the evaluator.
-        .target(name: "PolicyCompiler", dependencies: ["NetPrimitives", "PolicyLang", "CSodium"]),
+        .target(
+            name: "PolicyCompiler",
+            dependencies: ["NetPrimitives", "PolicyLang", "CSodium", .product(name: "Yams", package: "Yams")]
+        ),
         // Per-packet enforcement of compiled tables: flows, decision cache, rate limits, reloads.
         .target(
             name: "Enforcer",

@@ -18,7 +18,7 @@ struct ZTPC: ParsableCommand {
         version: BuildInfo.versionLine,
         subcommands: [
             CheckCommand.self, TestCommand.self, ExplainCommand.self, CompileCommand.self, InspectCommand.self,
-            EvalCommand.self, StatusCommand.self,
+            EvalCommand.self, StatusCommand.self, DiffCommand.self, WhoCanCommand.self, CanCommand.self, SchemaCommand.self, FmtCommand.self,
         ]
     )
 
@@ -35,8 +35,8 @@ struct ZTPC: ParsableCommand {
             let code = exitCode(for: error)
             let message = fullMessage(for: error)
             if !message.isEmpty {
-                // --help, --version and the help dump are answers, not errors: standard output,
-                // as ArgumentParser's own exit does (the man page generator reads the dump there).
+                // Help, --version, completion scripts and --experimental-dump-help (which the
+                // man page generator reads) are answers, not errors: they go to standard output.
                 let stream = code == .success ? FileHandle.standardOutput : FileHandle.standardError
                 stream.write(Data((message + "\n").utf8))
             }

@@ -73,6 +73,7 @@ func compileOrDie(_ dir: String, lint: Bool) -> DecisionTables {
 
 let benchmarks: @Sendable () -> Void = {
     enforcementBenchmarks()
+    reviewBenchmarks()
     handshakeBenchmarks()
     // decide: ns per decision. Each iteration makes 1,000 decisions (scalingFactor .kilo), each on a
     // different request, walking a ring of 16,384 precomputed requests; results are scaled per decision.
