@@ -7,25 +7,26 @@ import Tunnel
 
 /// Joins the policy to the tunnel: resolves each session's identity, decides every packet,
 /// reloads the policy without dropping anyone, and adds the policy's identities as peers.
+///
+/// Its four jobs live in their own types: ``SessionTable`` (sessions and the per-packet
+/// verdict), ``PolicyReloader`` (compiles off the data path, the newest change winning),
+/// ``PolicyPeerSync`` (the policy's identities as tunnel peers) and ``EdgeStatus`` (what
+/// `ztpc status` shows). The tunnel is reached only through ``SessionControl``.
 public final class EdgeService: @unchecked Sendable {
     public let enforcer: Enforcer
     public let source: PolicySource
     public let metrics = EdgeMetrics()
     private let logger: Logger
-    private let decisionLog: DecisionLog?
-    /// Guards `peers`, `policyPeers` and every call into the enforcer (which is not itself locked).
-    private let lock = NSLock()
-    private var peers: [PublicKey: Enforcer.PeerContext] = [:]
-    /// Peers this service added from the policy's identities, with the allowed IPs it gave them.
-    private var policyPeers: [PublicKey: [IPPrefix]] = [:]
-    private var runtime: TunnelRuntime?
+    private let sessions: SessionTable
+    private let peerSync: PolicyPeerSync
     private let reloader: PolicyReloader
     private let started = Date()
     /// Called with the tables of each generation put in force after the first (the daemon
     /// updates the XDP deny list from it).
     public var onPolicyInstalled: (@Sendable (DecisionTables) -> Void)?
-    /// Extra sections of `ztpc status` (the daemon adds its XDP counters).
-    public var statusExtras: (@Sendable () -> [String: Any])?
+    /// The XDP section of `ztpc status`, when the daemon has attached the guard (it samples
+    /// the guard's counters into the metrics too).
+    public var xdpStatus: (@Sendable () -> EdgeStatus.XDP?)?
 
     /// The time a compile of the policy may take, in seconds, unless the daemon sets another.
     public static let defaultReloadTimeout: Double = 30
@@ -40,76 +41,38 @@ public final class EdgeService: @unchecked Sendable {
         let tables = try source.load(budget: CompileBudget(seconds: reloadTimeout))
         self.source = source
         self.logger = logger
-        self.decisionLog = decisionLog
         enforcer = Enforcer(store: PolicyStore(tables, origin: source.description), cacheCapacity: cacheSize)
         enforcer.allowSampleInterval = UInt64(allowLogSample)
         if let decisionLog { enforcer.decisionLog = { decisionLog.write($0) } }
+        sessions = SessionTable(enforcer: enforcer, logger: logger)
+        peerSync = PolicyPeerSync(logger: logger)
         reloader = PolicyReloader(source: source, timeLimit: reloadTimeout, logger: logger)
         logger.info(
             "policy generation 1 loaded from \(source) in \(Int(Date().timeIntervalSince(t0) * 1000)) ms: \(tables.rules.count) rules, \(tables.identities.count) identities")
         reloader.setInstaller { [weak self] tables in self?.install(tables) }
     }
 
-    // MARK: Tunnel hooks
+    // MARK: The tunnel
 
-    /// The hooks to give the tunnel runtime at creation; `attach` completes the link.
+    /// The hooks to give the tunnel runtime at creation; ``attach(_:)`` completes the link.
     public var hooks: TunnelRuntime.Hooks {
-        TunnelRuntime.Hooks(
-            sessionEstablished: { [weak self] key, endpoint in self?.sessionEstablished(key, endpoint) },
-            sessionEnded: { [weak self] key, _ in self?.sessionEnded(key) },
-            packetFilter: { [weak self] direction, key, packet in
-                guard let self else { return .drop }
-                return self.filter(direction, key, packet)
-            })
+        let sessions = self.sessions
+        return TunnelRuntime.Hooks(
+            sessionEstablished: { key, endpoint in sessions.established(key, from: endpoint) },
+            sessionEnded: { key, _ in sessions.ended(key) },
+            packetFilter: { direction, key, packet in sessions.verdict(direction, key, packet) })
     }
 
-    /// Links the service to its runtime and adds the policy's identities as peers.
+    /// Links the service to its tunnel and adds the policy's identities as peers. Call before
+    /// the tunnel starts moving packets.
     public func attach(_ runtime: TunnelRuntime) {
-        lock.lock()
-        self.runtime = runtime
-        lock.unlock()
-        syncPolicyPeers(enforcer.store.generation.tables)
+        attach(control: runtime)
     }
 
-    private func sessionEstablished(_ key: PublicKey, _ endpoint: Endpoint?) {
-        lock.lock()
-        if peers[key] != nil {
-            lock.unlock()
-            return
-        }
-        let context = enforcer.sessionEstablished(key)
-        peers[key] = context
-        let runtime = self.runtime
-        lock.unlock()
-        let at = endpoint.map { " from \($0)" } ?? ""
-        if let context {
-            let name = enforcer.store.generation.tables.identities.first { $0.key == context.key }?.name ?? "?"
-            logger.info("session established: \(name) (\(key.base64))\(at)")
-        } else {
-            let known = enforcer.store.generation.tables.identity(forKey: key) != nil
-            logger.warning(
-                "session refused: peer \(key.base64)\(at) \(known ? "is allowed nothing by the policy" : "has no identity in the policy"); closing it")
-            lock.lock()
-            peers[key] = nil
-            lock.unlock()
-            runtime?.closeSession(of: key)
-        }
-    }
-
-    private func sessionEnded(_ key: PublicKey) {
-        lock.lock()
-        if let context = peers.removeValue(forKey: key) { enforcer.sessionEnded(context) }
-        lock.unlock()
-    }
-
-    private func filter(_ direction: TunnelRuntime.Direction, _ key: PublicKey, _ packet: UnsafeRawBufferPointer)
-        -> TunnelRuntime.Verdict
-    {
-        lock.lock()
-        defer { lock.unlock() }
-        guard let context = peers[key] else { return .drop }
-        let verdict = direction == .inbound ? enforcer.inbound(context, packet) : enforcer.outbound(context, packet)
-        return verdict == .pass ? .pass : .drop
+    /// ``attach(_:)`` for any ``SessionControl``.
+    package func attach(control: any SessionControl) {
+        sessions.attach(control)
+        peerSync.sync(enforcer.store.generation.tables, into: control)
     }
 
     // MARK: Reload
@@ -126,114 +89,55 @@ public final class EdgeService: @unchecked Sendable {
     /// Puts freshly compiled tables in force and brings peers and sessions in line with them.
     private func install(_ tables: DecisionTables) -> PolicyGeneration {
         let g = enforcer.store.install(tables, origin: source.description)
-        syncPolicyPeers(tables)
-        closeSessionsNoLongerAllowed()
+        if let control = sessions.attached { peerSync.sync(tables, into: control) }
+        sessions.closeSessionsNoLongerAllowed()
         onPolicyInstalled?(tables)
         return g
-    }
-
-    private func closeSessionsNoLongerAllowed() {
-        lock.lock()
-        let gone = peers.filter { !enforcer.stillAllowed($0.value) }.map(\.key)
-        for key in gone { if let c = peers.removeValue(forKey: key) { enforcer.sessionEnded(c) } }
-        let runtime = self.runtime
-        lock.unlock()
-        for key in gone {
-            logger.warning("session closed: peer \(key.base64) is allowed nothing by the new policy")
-            runtime?.closeSession(of: key)
-        }
-    }
-
-    /// Adds the identities that list allowed IPs as peers, updates changed ones, and removes the
-    /// peers this service added whose identity is gone. Peers configured otherwise are left alone.
-    private func syncPolicyPeers(_ tables: DecisionTables) {
-        lock.lock()
-        guard let runtime else {
-            lock.unlock()
-            return
-        }
-        var wanted: [PublicKey: [IPPrefix]] = [:]
-        for identity in tables.identities where !identity.allowedIPs.isEmpty {
-            wanted[identity.key] = identity.allowedIPs
-        }
-        let previous = policyPeers
-        policyPeers = wanted
-        lock.unlock()
-        for (key, ips) in wanted where previous[key] != ips {
-            do {
-                if previous[key] == nil && runtime.status().contains(where: { $0.publicKey == key }) {
-                    try runtime.updatePeer(.init(publicKey: key, allowedIPs: ips), replaceAllowedIPs: true)
-                } else if previous[key] == nil {
-                    try runtime.addPeer(.init(publicKey: key, allowedIPs: ips))
-                } else {
-                    try runtime.updatePeer(.init(publicKey: key, allowedIPs: ips), replaceAllowedIPs: true)
-                }
-            } catch {
-                logger.error("cannot add peer \(key.base64) from the policy: \(error)")
-            }
-        }
-        for key in previous.keys where wanted[key] == nil {
-            runtime.removePeer(key)
-            logger.info("peer \(key.base64) removed: its identity left the policy")
-        }
     }
 
     // MARK: Status
 
     /// Samples counters into the metrics (call before rendering them).
     public func sampleMetrics() {
-        lock.lock()
-        let stats = enforcer.snapshot()
-        let sessions = peers.count
-        let cached = enforcer.cachedFlows
-        let runtime = self.runtime
-        lock.unlock()
+        let snapshot = sessions.snapshot()
         let reloads = reloader.snapshot
         let g = enforcer.store.generation
         metrics.sample(
-            enforcer: stats, tunnel: runtime?.statistics(), sessions: sessions, cached: cached,
-            generation: g.number, reloads: reloads.reloads, reloadFailures: reloads.failures, policyLoadedAt: g.loadedAt,
-            lastReloadFailed: reloads.lastError != nil)
+            enforcer: snapshot.statistics, tunnel: sessions.attached?.statistics(), sessions: snapshot.sessions.count,
+            cached: snapshot.cachedFlows, generation: g.number, reloads: reloads.reloads,
+            reloadFailures: reloads.failures, policyLoadedAt: g.loadedAt, lastReloadFailed: reloads.lastError != nil)
     }
 
-    /// The answer to `ztpc status`: one JSON document.
-    public func status() -> String {
-        lock.lock()
-        let stats = enforcer.snapshot()
-        let sessions = peers.map { (key, c) -> [String: Any] in
-            ["peer": key.base64, "identity": enforcer.store.generation.tables.identities.first { $0.key == c.key }?.name ?? NSNull()]
-        }
+    /// What `ztpc status` shows.
+    public func statusDocument() -> EdgeStatus {
+        let snapshot = sessions.snapshot()
         let reloads = reloader.snapshot
-        let cached = enforcer.cachedFlows, capacity = enforcer.cacheCapacity
-        let runtime = self.runtime
-        lock.unlock()
         let g = enforcer.store.generation
-        var tunnel: [String: Any] = [:]
-        if let t = runtime?.statistics() {
-            tunnel = [
-                "handshakes": t.global.handshakes, "rx_bytes": t.global.receivedBytes, "tx_bytes": t.global.sentBytes,
-                "drops": Dictionary(uniqueKeysWithValues: DropReason.allCases.map { ($0.rawValue, t.global.drops[$0]) }),
-                "peers": runtime?.status().count ?? 0,
-            ]
+        let control = sessions.attached
+        let tunnel = control.map { control -> EdgeStatus.Tunnel in
+            let t = control.statistics()
+            return EdgeStatus.Tunnel(
+                peers: control.peerCount, handshakes: t.global.handshakes, receivedBytes: t.global.receivedBytes,
+                sentBytes: t.global.sentBytes,
+                drops: Dictionary(uniqueKeysWithValues: DropReason.allCases.map { ($0.rawValue, t.global.drops[$0]) }))
         }
-        var document: [String: Any] = [
-            "policy": [
-                "generation": g.number, "origin": g.origin, "loaded_at": ISO8601DateFormatter().string(from: g.loadedAt),
-                "rules": g.tables.rules.count, "identities": g.tables.identities.count, "reloads": reloads.reloads,
-                "reload_failures": reloads.failures, "reloads_superseded": reloads.superseded,
-                "last_reload_error": reloads.lastError ?? NSNull(),
-            ],
-            "sessions": sessions.sorted { "\($0["peer"]!)" < "\($1["peer"]!)" },
-            "decisions": [
-                "allowed": stats.allowed, "cache_hits": stats.cacheHits, "cache_misses": stats.cacheMisses,
-                "dropped": Dictionary(uniqueKeysWithValues: stats.dropped.map { ($0.key.rawValue, $0.value) }),
-                "by_rule": stats.byRule, "cached_flows": cached, "cache_capacity": capacity,
-            ],
-            "tunnel": tunnel,
-            "uptime_seconds": Int(Date().timeIntervalSince(started)),
-        ]
-        for (k, v) in statusExtras?() ?? [:] { document[k] = v }
-        let data = (try? JSONSerialization.data(withJSONObject: document, options: [.prettyPrinted, .sortedKeys])) ?? Data()
-        return String(decoding: data, as: UTF8.self) + "\n"
+        let stats = snapshot.statistics
+        return EdgeStatus(
+            policy: .init(
+                generation: g.number, origin: g.origin, loadedAt: ISO8601DateFormatter().string(from: g.loadedAt),
+                rules: g.tables.rules.count, identities: g.tables.identities.count, reloads: reloads.reloads,
+                reloadFailures: reloads.failures, reloadsSuperseded: reloads.superseded, lastReloadError: reloads.lastError),
+            sessions: snapshot.sessions.map { EdgeStatus.Session(peer: $0.key.base64, identity: $0.identity) }
+                .sorted { $0.peer < $1.peer },
+            decisions: .init(
+                allowed: stats.allowed, cacheHits: stats.cacheHits, cacheMisses: stats.cacheMisses,
+                dropped: Dictionary(uniqueKeysWithValues: stats.dropped.map { ($0.key.rawValue, $0.value) }),
+                byRule: stats.byRule, cachedFlows: snapshot.cachedFlows, cacheCapacity: snapshot.cacheCapacity),
+            tunnel: tunnel, xdp: xdpStatus?(), uptimeSeconds: Int(Date().timeIntervalSince(started)))
+    }
+
+    /// The answer to `ztpc status`: ``statusDocument()`` as JSON.
+    public func status() -> String {
+        statusDocument().json()
     }
 }

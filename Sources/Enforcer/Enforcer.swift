@@ -13,8 +13,11 @@ import PolicyLang
 /// drops: it fails closed.
 ///
 /// Thread safety: the policy is read atomically and reloads never block packets; the cache,
-/// buckets and counters are not locked, so the caller serializes calls (ztpd makes them under
-/// its tunnel lock).
+/// buckets and counters are not locked, so the caller serializes calls. ztpd serializes them
+/// with the tunnel's data-path lock: packets are decided inside the tunnel's packet filter,
+/// which runs under that lock, and everything else (session events, reloads, status) enters
+/// through `TunnelRuntime.serializedWithDataPath` (Edge's `SessionTable`). A packet so takes
+/// one lock.
 public final class Enforcer: @unchecked Sendable {
     public enum Verdict: Sendable, Equatable {
         case pass

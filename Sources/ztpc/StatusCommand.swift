@@ -40,37 +40,39 @@ struct StatusCommand: ParsableCommand {
             Console.out(answer)
             return
         }
-        guard let doc = try? JSONSerialization.jsonObject(with: Data(answer.utf8)) as? [String: Any] else {
-            throw UsageFailure("unexpected answer from \(path): \(answer.prefix(200))")
+        let status: EdgeStatus
+        do {
+            status = try EdgeStatus.decode(answer)
+        } catch {
+            throw UsageFailure("unexpected answer from \(path): \(ControlServer.quoted(answer, limit: 200))")
         }
-        let policy = doc["policy"] as? [String: Any] ?? [:]
-        let decisions = doc["decisions"] as? [String: Any] ?? [:]
-        let tunnel = doc["tunnel"] as? [String: Any] ?? [:]
-        let sessions = doc["sessions"] as? [[String: Any]] ?? []
+        Console.out(Self.render(status))
+    }
+
+    /// The status as a person reads it.
+    static func render(_ status: EdgeStatus) -> String {
+        let policy = status.policy, decisions = status.decisions
         var out = """
-            policy:     generation \(policy["generation"] ?? "?") from \(policy["origin"] ?? "?") (loaded \(policy["loaded_at"] ?? "?")), \(policy["rules"] ?? "?") rules, \(policy["identities"] ?? "?") identities
-            reloads:    \(policy["reloads"] ?? 0) ok, \(policy["reload_failures"] ?? 0) refused, \(policy["reloads_superseded"] ?? 0) superseded
+            policy:     generation \(policy.generation) from \(policy.origin) (loaded \(policy.loadedAt)), \(policy.rules) rules, \(policy.identities) identities
+            reloads:    \(policy.reloads) ok, \(policy.reloadFailures) refused, \(policy.reloadsSuperseded) superseded
             """
-        if let error = policy["last_reload_error"] as? String { out += "\nlast error: \(error)" }
-        out += "\nsessions:   \(sessions.count)\n"
-        for s in sessions {
-            out += "  \(s["identity"] as? String ?? "(unknown)")  \(s["peer"] ?? "")\n"
+        if let error = policy.lastReloadError { out += "\nlast error: \(error)" }
+        out += "\nsessions:   \(status.sessions.count)\n"
+        for s in status.sessions {
+            out += "  \(s.identity ?? "(unknown)")  \(s.peer)\n"
         }
-        out += "decisions:  \(decisions["allowed"] ?? 0) passed; cache \(decisions["cache_hits"] ?? 0) hits, \(decisions["cache_misses"] ?? 0) misses, \(decisions["cached_flows"] ?? 0)/\(decisions["cache_capacity"] ?? 0) flows\n"
-        if let dropped = decisions["dropped"] as? [String: Any], !dropped.isEmpty {
-            out += "dropped:    " + dropped.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ") + "\n"
+        out += "decisions:  \(decisions.allowed) passed; cache \(decisions.cacheHits) hits, \(decisions.cacheMisses) misses, \(decisions.cachedFlows)/\(decisions.cacheCapacity) flows\n"
+        func list(_ counts: [String: UInt64]) -> String {
+            counts.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
         }
-        if let byRule = decisions["by_rule"] as? [String: Any], !byRule.isEmpty {
-            out += "by rule:    " + byRule.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ") + "\n"
+        if !decisions.dropped.isEmpty { out += "dropped:    \(list(decisions.dropped))\n" }
+        if !decisions.byRule.isEmpty { out += "by rule:    \(list(decisions.byRule))\n" }
+        if let tunnel = status.tunnel {
+            out += "tunnel:     \(tunnel.peers) peers, \(tunnel.handshakes) handshakes, rx \(tunnel.receivedBytes) B, tx \(tunnel.sentBytes) B\n"
         }
-        if !tunnel.isEmpty {
-            out += "tunnel:     \(tunnel["peers"] ?? 0) peers, \(tunnel["handshakes"] ?? 0) handshakes, rx \(tunnel["rx_bytes"] ?? 0) B, tx \(tunnel["tx_bytes"] ?? 0) B\n"
+        if let xdp = status.xdp {
+            out += "xdp:        on \(xdp.interface) (\(xdp.mode) mode): \(list(xdp.counters.filter { $0.value != 0 }))\n"
         }
-        if let xdp = doc["xdp"] as? [String: Any] {
-            let counters = (xdp["counters"] as? [String: Any] ?? [:]).filter { "\($0.value)" != "0" }
-            out += "xdp:        on \(xdp["interface"] ?? "?") (\(xdp["mode"] ?? "?") mode): "
-                + counters.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ") + "\n"
-        }
-        Console.out(out)
+        return out
     }
 }

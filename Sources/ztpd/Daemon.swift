@@ -106,7 +106,7 @@ final class EdgeDaemon: Service, @unchecked Sendable {
                 do {
                     metricsServer = try MetricsHTTPServer(address: address) {
                         edge.sampleMetrics()
-                        _ = edge.statusExtras?()  // samples the XDP counters, when attached
+                        _ = edge.xdpStatus?()  // samples the XDP counters, when attached
                         return edge.metrics.render()
                     }
                     metricsServer?.start()
@@ -222,15 +222,14 @@ final class EdgeDaemon: Service, @unchecked Sendable {
             }
             apply(edge.enforcer.store.generation.tables)
             edge.onPolicyInstalled = apply
-            edge.statusExtras = {
+            edge.xdpStatus = {
                 let counts = (try? xdp.statistics()) ?? [:]
                 for (reason, n) in counts {
                     edge.metrics.record(counter: "ztp_xdp_packets_total", dimensions: [("reason", reason.description)], total: n)
                 }
-                return ["xdp": [
-                    "interface": settings.interface, "mode": xdp.attachment.map { "\($0.mode)" } ?? "?",
-                    "counters": Dictionary(uniqueKeysWithValues: counts.map { ($0.key.description, $0.value) }),
-                ]]
+                return EdgeStatus.XDP(
+                    interface: settings.interface, mode: xdp.attachment.map { "\($0.mode)" } ?? "?",
+                    counters: Dictionary(uniqueKeysWithValues: counts.map { ($0.key.description, $0.value) }))
             }
         }
         return xdp

@@ -237,6 +237,25 @@ public final class TunnelRuntime: @unchecked Sendable {
         }
     }
 
+    /// Runs `body` serialised with the packet filter: under the data path's lock, which the
+    /// I/O threads hold while they call ``Hooks/packetFilter``. State that the filter uses
+    /// (the policy enforcer's) can so be read and changed from other threads with no lock of
+    /// its own, and each packet takes one lock. Keep `body` short (the data path waits for
+    /// it) and do not call the tunnel from it; never call this from a hook that runs under the
+    /// lock (``Hooks/packetFilter``, ``Hooks/log``): it would deadlock.
+    public func serializedWithDataPath<T>(_ body: () throws -> T) rethrows -> T {
+        lock.lock()
+        defer { lock.unlock() }
+        return try body()
+    }
+
+    /// The number of configured peers.
+    public var peerCount: Int {
+        lock.lock()
+        defer { lock.unlock() }
+        return peers.count
+    }
+
     /// Whether `key` is a configured peer: one lookup, where ``status()`` copies every peer.
     public func hasPeer(_ key: PublicKey) -> Bool {
         lock.lock()
