@@ -110,7 +110,7 @@ enum GitSnapshot {
 
 /// Names of host aliases by prefix, to annotate destinations.
 struct HostNames {
-    private var names: [CIDR: [String]] = [:]
+    private var names: [IPPrefix: [String]] = [:]
 
     init(_ sets: [ResolvedPolicySet?]) {
         for set in sets.compactMap({ $0 }) {

@@ -60,7 +60,7 @@ struct CanCommand: ParsableCommand {
 
     func run() throws {
         let (tables, compilation) = try TableSource.load(source, printer: DiagnosticPrinter(format: .human))
-        guard let index = tables.identity(named: identity) ?? PeerKey(base64: identity).flatMap({ tables.identity(forKey: $0) }) else {
+        guard let index = tables.identity(named: identity) ?? (try? PublicKey(base64: identity)).flatMap({ tables.identity(forKey: $0) }) else {
             let hint = Suggest.closest(to: identity, among: tables.identities.map(\.name)).map { " (did you mean '\($0)'?)" } ?? ""
             throw UsageFailure("'\(identity)' is not an identity of the policy\(hint)")
         }

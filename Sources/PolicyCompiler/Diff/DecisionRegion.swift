@@ -59,9 +59,9 @@ public struct AddressSpan: Sendable, Hashable, Comparable, CustomStringConvertib
     }
 
     /// The fewest CIDR prefixes that together are exactly this range.
-    public var prefixes: [CIDR] {
+    public var prefixes: [IPPrefix] {
         let bits = family == .v4 ? 32 : 128
-        var out: [CIDR] = []
+        var out: [IPPrefix] = []
         var lo = lower
         while true {
             // The largest aligned block at `lo` that stays within the range.
@@ -72,7 +72,7 @@ public struct AddressSpan: Sendable, Hashable, Comparable, CustomStringConvertib
                 size -= 1
             }
             let address = family == .v4 ? IPAddress(v4: UInt32(truncatingIfNeeded: lo)) : IPAddress(v6: lo)
-            out.append(CIDR(address: address, prefixLength: bits - size))
+            out.append(IPPrefix(masking: address, length: bits - size)!)  // aligned: no host bits to mask
             let mask: UInt128 = size >= 128 ? .max : (UInt128(1) << size) - 1
             if upper - lo == mask { return out }
             lo += mask + 1

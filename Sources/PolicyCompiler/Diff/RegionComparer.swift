@@ -151,7 +151,7 @@ struct RegionComparer {
     /// Every identity of either side by key, then "anyone".
     func rows() -> [Row] {
         var rows: [Row] = []
-        var seen = Set<PeerKey>()
+        var seen = Set<PublicKey>()
         for e in new.tables.identities {
             seen.insert(e.key)
             let o = old.tables.identity(forKey: e.key)

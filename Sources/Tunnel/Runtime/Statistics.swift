@@ -103,6 +103,12 @@ public struct TunnelStatistics: Sendable {
     /// Whether the responder is currently under load (cookies demanded).
     public var underLoad: Bool
 
+    public init(global: TunnelCounters = .init(), peers: [PublicKey: TunnelCounters] = [:], underLoad: Bool = false) {
+        self.global = global
+        self.peers = peers
+        self.underLoad = underLoad
+    }
+
     /// `key=value` lines (`drop_replayed=3`, `peer=<base64>` starting each peer), the
     /// form ztpd serves on its UAPI socket for `ztp-stats=1`.
     public var lines: [String] {
