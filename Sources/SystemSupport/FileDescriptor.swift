@@ -26,4 +26,12 @@ public struct FileDescriptor: Sendable {
             }
         }
     }
+
+    /// The device and inode of what the descriptor refers to (fstat), or nil when it is closed.
+    /// For recognising a stream someone names by them, such as systemd's `$JOURNAL_STREAM`.
+    public func deviceAndInode() -> (device: UInt64, inode: UInt64)? {
+        var info = stat()
+        guard fstat(rawValue, &info) == 0 else { return nil }
+        return (UInt64(info.st_dev), UInt64(info.st_ino))
+    }
 }

@@ -37,6 +37,10 @@ public enum WG {
     public static let REKEY_ATTEMPT_TIME: Duration = .seconds(90) * testTimersScale
     /// Delay before retransmitting an unanswered handshake initiation.
     public static let REKEY_TIMEOUT: Duration = .seconds(5) * testTimersScale
+    /// The most random delay added to REKEY_TIMEOUT before an initiation is retransmitted
+    /// (paper 6.1: "plus some jitter" so that peers that started together do not retry in
+    /// lockstep; wireguard-go draws up to a third of a second, as we do).
+    public static let REKEY_TIMEOUT_JITTER_MAX: Duration = .milliseconds(334)
     /// Delay after receiving data before a keepalive is sent if nothing else was.
     public static let KEEPALIVE_TIMEOUT: Duration = .seconds(10) * testTimersScale
 

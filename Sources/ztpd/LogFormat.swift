@@ -1,9 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
-#if canImport(Glibc)
-import Glibc
-#endif
+import SystemSupport
 
 /// How ztpd writes its log to standard error (`--log-format`).
 enum LogFormat: String, CaseIterable, Sendable, ExpressibleByArgument {
@@ -22,9 +20,8 @@ enum LogFormat: String, CaseIterable, Sendable, ExpressibleByArgument {
     func resolved(environment: [String: String] = ProcessInfo.processInfo.environment) -> LogFormat {
         guard self == .auto else { return self }
         guard let stream = environment["JOURNAL_STREAM"] else { return .text }
-        var info = stat()
-        guard fstat(STDERR_FILENO, &info) == 0 else { return .text }
-        return stream == "\(info.st_dev):\(info.st_ino)" ? .journal : .text
+        guard let identity = FileDescriptor(rawValue: 2).deviceAndInode() else { return .text }
+        return stream == "\(identity.device):\(identity.inode)" ? .journal : .text
     }
 
     /// The handler factory for `LoggingSystem.bootstrap`.
@@ -121,17 +118,12 @@ enum StandardErrorLines {
     private static let lock = NSLock()
 
     static func write(_ line: String) {
-        let bytes = Array((line + "\n").utf8)
         lock.lock()
         defer { lock.unlock() }
-        var offset = 0
-        while offset < bytes.count {
-            let n = bytes[offset...].withUnsafeBytes { Glibc.write(STDERR_FILENO, $0.baseAddress, $0.count) }
-            if n < 0 && errno == EINTR { continue }
-            // A reader that went away (EPIPE: SIGPIPE is ignored) or a full disk: the record is lost,
-            // and there is nowhere to say so.
-            guard n > 0 else { return }
-            offset += n
-        }
+        // A reader that went away (EPIPE: SIGPIPE is ignored) or a full disk: the record is lost,
+        // and there is nowhere to say so.
+        try? standardError.writeAll(Array((line + "\n").utf8))
     }
+
+    private static let standardError = FileDescriptor(rawValue: 2)
 }

@@ -879,7 +879,7 @@ public final class TunnelRuntime: @unchecked Sendable {
         peers[key]!.lastInitiationSentAt = now
         peers[key]!.lastSentAt = now
         if peers[key]!.handshakeStartedAt == nil { peers[key]!.handshakeStartedAt = now }
-        peers[key]!.retransmitAt = now + WG.REKEY_TIMEOUT + .milliseconds(Int.random(in: 0..<334))
+        peers[key]!.retransmitAt = now + WG.REKEY_TIMEOUT + WG.REKEY_TIMEOUT_JITTER_MAX * Double.random(in: 0..<1)
     }
 
     // MARK: Inbound
