@@ -1,9 +1,9 @@
 import SystemSupport
 
 /// Sends one command to a daemon's control socket and returns its answer.
-public enum ControlClient {
-    public struct ClientError: Error, CustomStringConvertible {
-        public var description: String
+package enum ControlClient {
+    package struct ClientError: Error, CustomStringConvertible {
+        package var description: String
     }
 
     /// The largest answer accepted (a status with many thousands of sessions fits).
@@ -13,7 +13,7 @@ public enum ControlClient {
     /// The whole exchange, connecting included, has `timeout`: a daemon that is stopped
     /// (SIGSTOP) or hung accepts the connection but never answers.
     /// - Throws: ``ClientError`` saying what failed, for the person at the terminal.
-    public static func send(_ command: String, to path: String, timeout: Duration = .seconds(5)) throws(ClientError) -> String {
+    package static func send(_ command: String, to path: String, timeout: Duration = .seconds(5)) throws(ClientError) -> String {
         let connection: Connection
         do {
             connection = try UnixClient.connect(path: path, timeout: timeout)

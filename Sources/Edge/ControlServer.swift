@@ -4,16 +4,16 @@ import SystemSupport
 /// The daemon's control socket: a Unix socket only root can open (mode 0600 in a 0700
 /// directory). A client writes one command line and reads the answer until the server closes.
 /// Clients are served concurrently, each with `requestTimeout` for the whole exchange.
-public final class ControlServer: Sendable {
-    public let path: String
+package final class ControlServer: Sendable {
+    package let path: String
     private let server: StreamServer
 
     /// The longest command line read; a longer one is answered with an error.
-    public static let maxCommandLength = 4096
+    package static let maxCommandLength = 4096
 
     /// Listens on `path`; `handle` turns a command (trimmed) into its answer.
     /// - Throws: ``IOError`` when the socket cannot be created (see ``UnixListener``).
-    public init(
+    package init(
         path: String, requestTimeout: Duration = .seconds(5), maxConnections: Int = 16,
         handle: @escaping @Sendable (String) -> String
     ) throws(IOError) {
@@ -36,16 +36,16 @@ public final class ControlServer: Sendable {
     }
 
     /// Starts serving on a thread of its own.
-    public func start() { server.start() }
+    package func start() { server.start() }
 
     /// Stops accepting, ends the exchanges in progress and removes the socket.
-    public func stop() { server.stop() }
+    package func stop() { server.stop() }
 
     /// A client's text as it may be quoted back in an error answer: at most `limit` bytes of it,
     /// in single quotes, with quotes, backslashes and every byte that is not printable ASCII
     /// escaped, and "..." when it was longer, so that an answer never carries a client's
     /// garbage or control sequences to another terminal.
-    public static func quoted(_ text: String, limit: Int = 64) -> String {
+    package static func quoted(_ text: String, limit: Int = 64) -> String {
         let bytes = Array(text.utf8)
         var out = "'"
         for byte in bytes.prefix(limit) {

@@ -9,13 +9,13 @@ import SystemSupport
 /// `{"time":"2026-11-23T09:00:00.123Z","verdict":"deny","reason":"denied","identity":"bob-phone",
 ///   "peer":"vdi2…=","proto":"tcp","src":"10.99.0.3","dst":"10.20.1.5","sport":40000,"dport":22,
 ///   "rules":["engineering/3"],"generation":2}`
-public final class DecisionLog: @unchecked Sendable {
+package final class DecisionLog: @unchecked Sendable {
     private let handle: FileHandle
     private let lock = NSLock()
 
     /// Opens `path` for appending (created 0640), or standard error for "-". `path` may be a
     /// FIFO (a log shipper's pipe): it is opened without seeking, and the open waits for its reader.
-    public init(path: String) throws {
+    package init(path: String) throws {
         if path == "-" {
             handle = FileHandle.standardError
         } else {
@@ -34,13 +34,13 @@ public final class DecisionLog: @unchecked Sendable {
 
     /// Lines that could not be written (a pipe whose reader went away, a full disk). Once a
     /// write fails with EPIPE the log stops writing: nobody reads it any more.
-    public var writeFailures: Int {
+    package var writeFailures: Int {
         lock.lock()
         defer { lock.unlock() }
         return failures
     }
 
-    public func write(_ r: Enforcer.DecisionRecord) {
+    package func write(_ r: Enforcer.DecisionRecord) {
         let line = Self.format(r) + "\n"
         lock.lock()
         defer { lock.unlock() }
@@ -59,7 +59,7 @@ public final class DecisionLog: @unchecked Sendable {
     }
 
     /// The JSON line for a record (keys in a fixed order, so that lines diff and grep well).
-    public static func format(_ r: Enforcer.DecisionRecord) -> String {
+    package static func format(_ r: Enforcer.DecisionRecord) -> String {
         let s = r.summary
         let family = s.family
         func address(_ v: UInt128) -> String {

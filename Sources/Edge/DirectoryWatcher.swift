@@ -2,28 +2,28 @@ import Foundation
 import SystemSupport
 
 /// Watches a directory with inotify and calls back, once per burst of changes, on its own thread.
-public final class DirectoryWatcher: Sendable {
+package final class DirectoryWatcher: Sendable {
     private let events: DirectoryEvents
     private let onChange: @Sendable () -> Void
     /// Changes closer together than this are one reload (editors write files in several steps).
-    public let debounce: TimeInterval
+    package let debounce: TimeInterval
 
     /// - Throws: ``IOError/watchFailed(path:_:)`` (no such directory, inotify limits reached).
-    public init(path: String, debounce: TimeInterval = 0.15, onChange: @escaping @Sendable () -> Void) throws(IOError) {
+    package init(path: String, debounce: TimeInterval = 0.15, onChange: @escaping @Sendable () -> Void) throws(IOError) {
         events = try DirectoryEvents(watching: path)
         self.debounce = debounce
         self.onChange = onChange
     }
 
     /// Starts watching on a thread of its own.
-    public func start() {
+    package func start() {
         let t = Thread { [self] in run() }
         t.name = "ztp-policy-watch"
         t.start()
     }
 
     /// Ends the watching thread (at once, also in the middle of a burst).
-    public func stop() {
+    package func stop() {
         events.interrupt()
     }
 

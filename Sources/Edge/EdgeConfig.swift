@@ -28,49 +28,49 @@ import Yams
 ///   handshake_rate: 20/s                   # initiations per source address (burst: twice that)
 ///   object: /usr/lib/ztp/ztp_xdp.o         # optional; default: bpf/ztp_xdp.o beside the checkout
 /// ```
-public struct EdgeConfig: Sendable, Equatable {
-    public var interface = "ztp0"
-    public var listenPort: UInt16 = 51820
-    public var privateKeyFile: String?
-    public var addresses: [String] = []
-    public var policies: String?
-    public var bundle: String?
-    public var wireguardConfig: String?
-    public var metrics: String? = "127.0.0.1:9586"
-    public var controlSocket: String?
-    public var logLevel = "info"
-    public var cacheSize = 65_536
-    public var decisionLog: String? = "-"
-    public var allowLogSample = 100
+package struct EdgeConfig: Sendable, Equatable {
+    package var interface = "ztp0"
+    package var listenPort: UInt16 = 51820
+    package var privateKeyFile: String?
+    package var addresses: [String] = []
+    package var policies: String?
+    package var bundle: String?
+    package var wireguardConfig: String?
+    package var metrics: String? = "127.0.0.1:9586"
+    package var controlSocket: String?
+    package var logLevel = "info"
+    package var cacheSize = 65_536
+    package var decisionLog: String? = "-"
+    package var allowLogSample = 100
     /// The time one compile of the policy may take (at start and at each reload); a compile
     /// past it is refused with `policy-too-complex` and the policy in force stays.
-    public var reloadTimeoutSeconds = 30
+    package var reloadTimeoutSeconds = 30
     /// Handshake coalescing (see Tunnel's `HandshakeCoalescing`): within this many
     /// milliseconds of answering a peer's initiation, repeats and older ones are dropped.
-    public var coalesceWindowMilliseconds = 500
+    package var coalesceWindowMilliseconds = 500
     /// Further initiations answered per peer and window; 0 turns coalescing off.
-    public var maxCoalescedHandshakes = 8
+    package var maxCoalescedHandshakes = 8
     /// Persistent keepalive for peers that set none; 0 for off.
-    public var persistentKeepaliveSeconds = 0
-    public var xdp: XDPSettings?
+    package var persistentKeepaliveSeconds = 0
+    package var xdp: XDPSettings?
 
     /// The `xdp:` section.
-    public struct XDPSettings: Sendable, Equatable {
-        public var interface: String
-        public var mode = "auto"
-        public var handshakeRate = Rate(count: 20, seconds: 1)
-        public var object: String?
+    package struct XDPSettings: Sendable, Equatable {
+        package var interface: String
+        package var mode = "auto"
+        package var handshakeRate = Rate(count: 20, seconds: 1)
+        package var object: String?
 
-        public init(interface: String) { self.interface = interface }
+        package init(interface: String) { self.interface = interface }
     }
 
-    public init() {}
+    package init() {}
 
     /// The control socket path: configured, or `/var/run/ztp/INTERFACE.sock`.
-    public var controlSocketPath: String { controlSocket ?? "/var/run/ztp/\(interface).sock" }
+    package var controlSocketPath: String { controlSocket ?? "/var/run/ztp/\(interface).sock" }
 
-    public struct ConfigError: Error, CustomStringConvertible {
-        public var description: String
+    package struct ConfigError: Error, CustomStringConvertible {
+        package var description: String
     }
 
     static let keys = [
@@ -80,7 +80,7 @@ public struct EdgeConfig: Sendable, Equatable {
     ]
 
     /// Parses the YAML text; errors name the file, line and column.
-    public static func parse(_ text: String, path: String) throws(ConfigError) -> EdgeConfig {
+    package static func parse(_ text: String, path: String) throws(ConfigError) -> EdgeConfig {
         func fail(_ node: Node?, _ message: String) -> ConfigError {
             let where_ = node?.mark.map { "\(path):\($0.line):\($0.column)" } ?? path
             return ConfigError(description: "\(where_): \(message)")
@@ -177,7 +177,7 @@ public struct EdgeConfig: Sendable, Equatable {
     }
 
     /// Reads and parses a configuration file.
-    public static func load(path: String) throws(ConfigError) -> EdgeConfig {
+    package static func load(path: String) throws(ConfigError) -> EdgeConfig {
         guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
             throw ConfigError(description: "\(path): cannot read the configuration")
         }
@@ -186,11 +186,11 @@ public struct EdgeConfig: Sendable, Equatable {
 }
 
 /// `HOST:PORT` for listening sockets (IPv4 or `[IPv6]`).
-public struct HostPort: Sendable, Equatable {
-    public var host: String
-    public var port: UInt16
+package struct HostPort: Sendable, Equatable {
+    package var host: String
+    package var port: UInt16
 
-    public init?(_ text: String) {
+    package init?(_ text: String) {
         let host: Substring, port: Substring
         if text.hasPrefix("["), let close = text.firstIndex(of: "]") {
             host = text[text.index(after: text.startIndex)..<close]

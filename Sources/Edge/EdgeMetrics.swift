@@ -9,8 +9,8 @@ import Tunnel
 /// The data path keeps plain counters (an atomic or lock per packet per metric would cost more
 /// than the decision); `sample` turns their growth into swift-metrics increments before each
 /// scrape and once a second.
-public final class EdgeMetrics: @unchecked Sendable {
-    public let registry: PrometheusCollectorRegistry
+package final class EdgeMetrics: @unchecked Sendable {
+    package let registry: PrometheusCollectorRegistry
     private let factory: PrometheusMetricsFactory
     private let lock = NSLock()
     private var last: [String: UInt64] = [:]
@@ -21,7 +21,7 @@ public final class EdgeMetrics: @unchecked Sendable {
     private let policyLoaded: CoreMetrics.Gauge
     private let reloadFailing: CoreMetrics.Gauge
 
-    public init() {
+    package init() {
         registry = PrometheusCollectorRegistry()
         factory = PrometheusMetricsFactory(registry: registry)
         sessions = CoreMetrics.Gauge(label: "ztp_sessions", dimensions: [], factory: factory)
@@ -53,14 +53,14 @@ public final class EdgeMetrics: @unchecked Sendable {
     }
 
     /// Records a monotonic count kept elsewhere (the XDP program's per-reason counters).
-    public func record(counter label: String, dimensions: [(String, String)], total: UInt64) {
+    package func record(counter label: String, dimensions: [(String, String)], total: UInt64) {
         lock.lock()
         advance(label, dimensions, to: total)
         lock.unlock()
     }
 
     /// Records the enforcer's and tunnel's counters and the reload state.
-    public func sample(
+    package func sample(
         enforcer: Enforcer.Statistics, tunnel: TunnelStatistics?, sessions liveSessions: Int, cached: Int,
         generation g: UInt64, reloads: UInt64, reloadFailures: UInt64,
         policyLoadedAt: Date? = nil, lastReloadFailed: Bool = false
@@ -99,7 +99,7 @@ public final class EdgeMetrics: @unchecked Sendable {
     }
 
     /// The Prometheus text exposition.
-    public func render() -> [UInt8] {
+    package func render() -> [UInt8] {
         registry.emitToBuffer()
     }
 }

@@ -12,10 +12,10 @@ import Tunnel
 /// verdict), ``PolicyReloader`` (compiles off the data path, the newest change winning),
 /// ``PolicyPeerSync`` (the policy's identities as tunnel peers) and ``EdgeStatus`` (what
 /// `ztpc status` shows). The tunnel is reached only through ``SessionControl``.
-public final class EdgeService: @unchecked Sendable {
-    public let enforcer: Enforcer
-    public let source: PolicySource
-    public let metrics = EdgeMetrics()
+package final class EdgeService: @unchecked Sendable {
+    package let enforcer: Enforcer
+    package let source: PolicySource
+    package let metrics = EdgeMetrics()
     private let logger: Logger
     private let sessions: SessionTable
     private let peerSync: PolicyPeerSync
@@ -23,17 +23,17 @@ public final class EdgeService: @unchecked Sendable {
     private let started = Date()
     /// Called with the tables of each generation put in force after the first (the daemon
     /// updates the XDP deny list from it).
-    public var onPolicyInstalled: (@Sendable (DecisionTables) -> Void)?
+    package var onPolicyInstalled: (@Sendable (DecisionTables) -> Void)?
     /// The XDP section of `ztpc status`, when the daemon has attached the guard (it samples
     /// the guard's counters into the metrics too).
-    public var xdpStatus: (@Sendable () -> EdgeStatus.XDP?)?
+    package var xdpStatus: (@Sendable () -> EdgeStatus.XDP?)?
 
     /// The time a compile of the policy may take, in seconds, unless the daemon sets another.
-    public static let defaultReloadTimeout: Double = 30
+    package static let defaultReloadTimeout: Double = 30
 
     /// Loads the policy once; the daemon refuses to start without one. Each compile, this first
     /// one and every reload, may take `reloadTimeout` seconds (nil: no limit).
-    public init(
+    package init(
         source: PolicySource, cacheSize: Int, allowLogSample: Int, decisionLog: DecisionLog?, logger: Logger,
         reloadTimeout: Double? = EdgeService.defaultReloadTimeout
     ) throws(PolicySource.LoadFailure) {
@@ -55,7 +55,7 @@ public final class EdgeService: @unchecked Sendable {
     // MARK: The tunnel
 
     /// The hooks to give the tunnel runtime at creation; ``attach(_:)`` completes the link.
-    public var hooks: TunnelRuntime.Hooks {
+    package var hooks: TunnelRuntime.Hooks {
         let sessions = self.sessions
         return TunnelRuntime.Hooks(
             sessionEstablished: { key, endpoint in sessions.established(key, from: endpoint) },
@@ -65,7 +65,7 @@ public final class EdgeService: @unchecked Sendable {
 
     /// Links the service to its tunnel and adds the policy's identities as peers. Call before
     /// the tunnel starts moving packets.
-    public func attach(_ runtime: TunnelRuntime) {
+    package func attach(_ runtime: TunnelRuntime) {
         attach(control: runtime)
     }
 
@@ -82,7 +82,7 @@ public final class EdgeService: @unchecked Sendable {
     /// made while a compile runs supersedes it: that compile stops and the newest files are
     /// compiled instead (see ``PolicyReloader``). `completion` gets whether a new generation
     /// was put in force.
-    public func reload(reason: String, completion: (@Sendable (Bool) -> Void)? = nil) {
+    package func reload(reason: String, completion: (@Sendable (Bool) -> Void)? = nil) {
         reloader.request(reason: reason, completion: completion)
     }
 
@@ -98,7 +98,7 @@ public final class EdgeService: @unchecked Sendable {
     // MARK: Status
 
     /// Samples counters into the metrics (call before rendering them).
-    public func sampleMetrics() {
+    package func sampleMetrics() {
         let snapshot = sessions.snapshot()
         let reloads = reloader.snapshot
         let g = enforcer.store.generation
@@ -109,7 +109,7 @@ public final class EdgeService: @unchecked Sendable {
     }
 
     /// What `ztpc status` shows.
-    public func statusDocument() -> EdgeStatus {
+    package func statusDocument() -> EdgeStatus {
         let snapshot = sessions.snapshot()
         let reloads = reloader.snapshot
         let g = enforcer.store.generation
@@ -137,7 +137,7 @@ public final class EdgeService: @unchecked Sendable {
     }
 
     /// The answer to `ztpc status`: ``statusDocument()`` as JSON.
-    public func status() -> String {
+    package func status() -> String {
         statusDocument().json()
     }
 }

@@ -3,21 +3,21 @@ import Foundation
 /// The document `ztpc status` shows: what ztpd's control socket answers to `status`, as JSON
 /// with snake_case keys (`ztpc status --json` prints it as is). The same type encodes it in
 /// ztpd and decodes it in ztpc, so that the two cannot drift apart.
-public struct EdgeStatus: Codable, Sendable, Equatable {
+package struct EdgeStatus: Codable, Sendable, Equatable {
     /// The policy generation in force and how reloads went.
-    public struct Policy: Codable, Sendable, Equatable {
-        public var generation: UInt64
-        public var origin: String
+    package struct Policy: Codable, Sendable, Equatable {
+        package var generation: UInt64
+        package var origin: String
         /// ISO 8601.
-        public var loadedAt: String
-        public var rules: Int
-        public var identities: Int
-        public var reloads: UInt64
-        public var reloadFailures: UInt64
+        package var loadedAt: String
+        package var rules: Int
+        package var identities: Int
+        package var reloads: UInt64
+        package var reloadFailures: UInt64
         /// Compiles abandoned for a newer change (not failures).
-        public var reloadsSuperseded: UInt64
+        package var reloadsSuperseded: UInt64
         /// The message of the last refused reload, with its file:line:column; nil once one succeeds.
-        public var lastReloadError: String?
+        package var lastReloadError: String?
 
         enum CodingKeys: String, CodingKey {
             case generation, origin, rules, identities, reloads
@@ -27,7 +27,7 @@ public struct EdgeStatus: Codable, Sendable, Equatable {
 
         /// Writes `last_reload_error` as null rather than leaving it out, so that readers of
         /// `--json` see every key whatever happened.
-        public func encode(to encoder: any Encoder) throws {
+        package func encode(to encoder: any Encoder) throws {
             var c = encoder.container(keyedBy: CodingKeys.self)
             try c.encode(generation, forKey: .generation)
             try c.encode(origin, forKey: .origin)
@@ -42,11 +42,11 @@ public struct EdgeStatus: Codable, Sendable, Equatable {
     }
 
     /// A peer with a session, and the identity the policy gives its key (nil: none).
-    public struct Session: Codable, Sendable, Equatable {
-        public var peer: String
-        public var identity: String?
+    package struct Session: Codable, Sendable, Equatable {
+        package var peer: String
+        package var identity: String?
 
-        public func encode(to encoder: any Encoder) throws {
+        package func encode(to encoder: any Encoder) throws {
             var c = encoder.container(keyedBy: CodingKeys.self)
             try c.encode(peer, forKey: .peer)
             try c.encode(identity, forKey: .identity)
@@ -54,17 +54,17 @@ public struct EdgeStatus: Codable, Sendable, Equatable {
     }
 
     /// The enforcer's counters.
-    public struct Decisions: Codable, Sendable, Equatable {
+    package struct Decisions: Codable, Sendable, Equatable {
         /// Packets passed.
-        public var allowed: UInt64
-        public var cacheHits: UInt64
-        public var cacheMisses: UInt64
+        package var allowed: UInt64
+        package var cacheHits: UInt64
+        package var cacheMisses: UInt64
         /// Packets dropped, by reason.
-        public var dropped: [String: UInt64]
+        package var dropped: [String: UInt64]
         /// Decisions by rule id.
-        public var byRule: [String: UInt64]
-        public var cachedFlows: Int
-        public var cacheCapacity: Int
+        package var byRule: [String: UInt64]
+        package var cachedFlows: Int
+        package var cacheCapacity: Int
 
         enum CodingKeys: String, CodingKey {
             case allowed, dropped
@@ -74,13 +74,13 @@ public struct EdgeStatus: Codable, Sendable, Equatable {
     }
 
     /// The tunnel's counters.
-    public struct Tunnel: Codable, Sendable, Equatable {
-        public var peers: Int
-        public var handshakes: UInt64
-        public var receivedBytes: UInt64
-        public var sentBytes: UInt64
+    package struct Tunnel: Codable, Sendable, Equatable {
+        package var peers: Int
+        package var handshakes: UInt64
+        package var receivedBytes: UInt64
+        package var sentBytes: UInt64
         /// Datagrams and packets the tunnel dropped, by reason.
-        public var drops: [String: UInt64]
+        package var drops: [String: UInt64]
 
         enum CodingKeys: String, CodingKey {
             case peers, handshakes, drops
@@ -89,27 +89,27 @@ public struct EdgeStatus: Codable, Sendable, Equatable {
     }
 
     /// The XDP guard on the underlay interface, when attached.
-    public struct XDP: Codable, Sendable, Equatable {
-        public var interface: String
-        public var mode: String
+    package struct XDP: Codable, Sendable, Equatable {
+        package var interface: String
+        package var mode: String
         /// Packets by the program's verdict and reason (`drop_blocked`, `pass_transport`, ...).
-        public var counters: [String: UInt64]
+        package var counters: [String: UInt64]
 
-        public init(interface: String, mode: String, counters: [String: UInt64]) {
+        package init(interface: String, mode: String, counters: [String: UInt64]) {
             self.interface = interface
             self.mode = mode
             self.counters = counters
         }
     }
 
-    public var policy: Policy
+    package var policy: Policy
     /// Ordered by peer key.
-    public var sessions: [Session]
-    public var decisions: Decisions
+    package var sessions: [Session]
+    package var decisions: Decisions
     /// Nil until a tunnel is attached.
-    public var tunnel: Tunnel?
-    public var xdp: XDP?
-    public var uptimeSeconds: Int
+    package var tunnel: Tunnel?
+    package var xdp: XDP?
+    package var uptimeSeconds: Int
 
     enum CodingKeys: String, CodingKey {
         case policy, sessions, decisions, tunnel, xdp
@@ -117,7 +117,7 @@ public struct EdgeStatus: Codable, Sendable, Equatable {
     }
 
     /// The document as ztpd sends it: pretty, keys sorted, one trailing newline.
-    public func json() -> String {
+    package func json() -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         let data = (try? encoder.encode(self)) ?? Data("{}".utf8)
@@ -125,7 +125,7 @@ public struct EdgeStatus: Codable, Sendable, Equatable {
     }
 
     /// Reads a document that ``json()`` wrote.
-    public static func decode(_ text: String) throws -> EdgeStatus {
+    package static func decode(_ text: String) throws -> EdgeStatus {
         try JSONDecoder().decode(EdgeStatus.self, from: Data(text.utf8))
     }
 }

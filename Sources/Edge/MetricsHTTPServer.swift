@@ -11,20 +11,20 @@ import SystemSupport
 /// the very problems of issue 15 item 4. Hummingbird 2 would do, but brings SwiftNIO and
 /// minutes of build time for one GET route. A request-head parser over SystemSupport's bounded
 /// line reader (``HTTPRequestHead``) is about sixty lines and has exactly those limits.
-public final class MetricsHTTPServer: Sendable {
+package final class MetricsHTTPServer: Sendable {
     private let render: @Sendable () -> [UInt8]
     private let server: StreamServer
     /// The address asked for.
-    public let address: HostPort
+    package let address: HostPort
     /// The port listened on (the kernel's choice when `address` names port 0).
-    public let port: UInt16
+    package let port: UInt16
 
     /// Listens on `address`; `render` produces the metrics text for each scrape.
     /// - Parameters:
     ///   - maxConnections: connections served at once; more are closed at once. Enough for a
     ///     few hundred idle connections without turning scrapes away.
     /// - Throws: ``IOError`` when the address is not numeric or cannot be bound.
-    public init(
+    package init(
         address: HostPort, requestTimeout: Duration = .seconds(5), maxConnections: Int = 512,
         render: @escaping @Sendable () -> [UInt8]
     ) throws(IOError) {
@@ -40,10 +40,10 @@ public final class MetricsHTTPServer: Sendable {
     }
 
     /// Starts serving on a thread of its own.
-    public func start() { server.start() }
+    package func start() { server.start() }
 
     /// Stops accepting and ends the connections in progress.
-    public func stop() { server.stop() }
+    package func stop() { server.stop() }
 
     /// One request per connection, answered with `Connection: close`.
     private static func answer(_ connection: Connection, render: () -> [UInt8]) {

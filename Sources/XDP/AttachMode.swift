@@ -1,7 +1,7 @@
 import CLibBPF
 
 /// How the program is attached to an interface.
-public enum AttachMode: Sendable, Equatable, CustomStringConvertible {
+package enum AttachMode: Sendable, Equatable, CustomStringConvertible {
     /// In the driver, before any socket buffer is allocated (`XDP_FLAGS_DRV_MODE`). Fails on
     /// drivers without XDP support.
     case native
@@ -18,7 +18,7 @@ public enum AttachMode: Sendable, Equatable, CustomStringConvertible {
         }
     }
 
-    public var description: String {
+    package var description: String {
         switch self {
         case .native: "native"
         case .generic: "generic"

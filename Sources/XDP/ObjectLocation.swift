@@ -1,16 +1,16 @@
 import Foundation
 
 /// Where the compiled program (`bpf/build.sh` output) is looked for when no path is given.
-public enum ObjectLocation {
+package enum ObjectLocation {
     /// The file name `bpf/build.sh` writes.
-    public static let fileName = "ztp_xdp.o"
+    package static let fileName = "ztp_xdp.o"
     /// Environment variable that names the object, ahead of every other place.
-    public static let environmentVariable = "ZTP_XDP_OBJECT"
+    package static let environmentVariable = "ZTP_XDP_OBJECT"
 
     /// The places searched, in order: `$ZTP_XDP_OBJECT`; `bpf/ztp_xdp.o` under the current
     /// directory and under each ancestor of the running executable (a checkout's
     /// `.build/debug/ztpd` finds the checkout's `bpf/`); `/usr/local/lib/ztp` and `/usr/lib/ztp`.
-    public static func candidates() -> [String] {
+    package static func candidates() -> [String] {
         var paths: [String] = []
         if let explicit = ProcessInfo.processInfo.environment[environmentVariable], !explicit.isEmpty {
             paths.append(explicit)
@@ -29,7 +29,7 @@ public enum ObjectLocation {
 
     /// `path` if given, else the first candidate that exists.
     /// Throws ``XDPError/objectNotFound(searched:)`` listing every place tried.
-    public static func resolve(_ path: String?) throws -> String {
+    package static func resolve(_ path: String?) throws -> String {
         if let path { return path }
         let searched = candidates()
         guard let found = searched.first(where: { FileManager.default.fileExists(atPath: $0) }) else {

@@ -4,7 +4,7 @@ import CLibBPF
 ///
 /// The raw values are `enum ztp_reason` in `bpf/ztp_xdp.h`, the program's counter indices
 /// (a test checks that the two agree).
-public enum Reason: UInt32, CaseIterable, Sendable, CustomStringConvertible {
+package enum Reason: UInt32, CaseIterable, Sendable, CustomStringConvertible {
     /// Not UDP to the tunnel port, or no port configured yet: passed untouched.
     case passNotTunnel = 0
     /// An IP fragment: passed, since only the first fragment carries the UDP header.
@@ -33,10 +33,10 @@ public enum Reason: UInt32, CaseIterable, Sendable, CustomStringConvertible {
     case dropRateLimited = 12
 
     /// Whether packets counted under this reason were dropped.
-    public var isDrop: Bool { rawValue >= Reason.dropBlocked.rawValue }
+    package var isDrop: Bool { rawValue >= Reason.dropBlocked.rawValue }
 
     /// The metric label: `pass_not_tunnel`, `drop_rate_limited`, ...
-    public var description: String {
+    package var description: String {
         switch self {
         case .passNotTunnel: "pass_not_tunnel"
         case .passFragment: "pass_fragment"

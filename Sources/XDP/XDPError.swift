@@ -1,7 +1,7 @@
 import Glibc
 
 /// What went wrong loading, attaching or driving the XDP program.
-public enum XDPError: Error, Equatable, CustomStringConvertible {
+package enum XDPError: Error, Equatable, CustomStringConvertible {
     /// No compiled program at any of these paths (run `bpf/build.sh`, or pass a path).
     case objectNotFound(searched: [String])
     /// libbpf could not open or parse the object file.
@@ -23,7 +23,7 @@ public enum XDPError: Error, Equatable, CustomStringConvertible {
     /// Running the program on a test frame (BPF_PROG_TEST_RUN) failed.
     case testRunFailed(errno: Int32)
 
-    public var description: String {
+    package var description: String {
         switch self {
         case .objectNotFound(let searched):
             "XDP object not found (run bpf/build.sh); searched: \(searched.joined(separator: ", "))"

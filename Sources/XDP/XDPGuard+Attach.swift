@@ -10,7 +10,7 @@ extension XDPGuard {
     /// A ztp program left attached by an earlier run (a crash, an upgrade) is replaced
     /// atomically, in the mode it was attached in; any other program makes this throw
     /// ``XDPError/interfaceBusy(interface:programName:)`` and is left alone.
-    public func attach(interface: String, port: UInt16, mode: AttachMode = .automatic) throws {
+    package func attach(interface: String, port: UInt16, mode: AttachMode = .automatic) throws {
         try state.withLock { state in
             if let current = state.attachment {
                 guard current.interface == interface else { throw XDPError.alreadyAttached(interface: current.interface) }
@@ -50,7 +50,7 @@ extension XDPGuard {
     /// The new program shares the running one's maps, so sessions, the deny list, rate
     /// buckets and counters carry over; a build whose map layouts differ is refused
     /// (``XDPError/loadFailed(path:errno:verifierLog:)``) and the running program stays.
-    public func replaceProgram(objectPath: String? = nil) throws {
+    package func replaceProgram(objectPath: String? = nil) throws {
         let path = try ObjectLocation.resolve(objectPath)
         try state.withLock { state in
             let replacement = try BPFObject(path: path, reusing: state.object.mapDescriptors)
@@ -68,7 +68,7 @@ extension XDPGuard {
     /// new daemon first (its ``attach(interface:port:mode:)`` takes the program over
     /// atomically) and stops the old one after. An interface that has gone away counts as
     /// detached. Call it from the network namespace that attached. Also done on deinit.
-    public func detach() throws {
+    package func detach() throws {
         try state.withLock { state in
             guard let attachment = state.attachment else { return }
             // Someone (a successor's takeover) replaced our program: theirs stays.

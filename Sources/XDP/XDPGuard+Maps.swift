@@ -6,7 +6,7 @@ extension XDPGuard {
     /// to any other index are dropped; until then the program does not judge them, so that
     /// attaching it never cuts tunnels the daemon has not published yet.
     /// Costs one map operation per index added or removed since the last call.
-    public func updateSessions(receiverIndices: some Sequence<UInt32>) throws {
+    package func updateSessions(receiverIndices: some Sequence<UInt32>) throws {
         let wanted = Set(receiverIndices)
         try state.withLock { state in
             let map = state.object.map("ztp_sessions")
@@ -27,7 +27,7 @@ extension XDPGuard {
     }
 
     /// Adds one live session's receiver index (see ``updateSessions(receiverIndices:)``).
-    public func insertSession(receiverIndex: UInt32) throws {
+    package func insertSession(receiverIndex: UInt32) throws {
         try state.withLock { state in
             try state.object.map("ztp_sessions").update(key: receiverIndex.littleEndian, value: UInt8(1))
             state.sessions.insert(receiverIndex)
@@ -35,7 +35,7 @@ extension XDPGuard {
     }
 
     /// Removes one session's receiver index (see ``updateSessions(receiverIndices:)``).
-    public func removeSession(receiverIndex: UInt32) throws {
+    package func removeSession(receiverIndex: UInt32) throws {
         try state.withLock { state in
             try state.object.map("ztp_sessions").delete(key: receiverIndex.littleEndian)
             state.sessions.remove(receiverIndex)
@@ -45,7 +45,7 @@ extension XDPGuard {
     /// Limits handshake initiations to `perSecond` a second per source (an IPv4 address or
     /// an IPv6 /64) with bursts of `burst`; `perSecond` 0 lifts the limit. Buckets already
     /// filled keep their tokens.
-    public func setHandshakeRate(perSecond: UInt32, burst: UInt32) throws {
+    package func setHandshakeRate(perSecond: UInt32, burst: UInt32) throws {
         try state.withLock { state in
             state.config.rate_per_sec = perSecond
             state.config.burst = max(burst, 1)
@@ -54,13 +54,13 @@ extension XDPGuard {
     }
 
     /// Changes the tunnel's UDP port (`wg set listen-port`); 0 makes the program pass everything.
-    public func setTunnelPort(_ port: UInt16) throws {
+    package func setTunnelPort(_ port: UInt16) throws {
         try state.withLock { state in try self.setPort(port, in: &state) }
     }
 
     /// Replaces the deny list: datagrams to the tunnel port from these source prefixes are
     /// dropped. Costs one map operation per prefix added or removed since the last call.
-    public func setBlocklist(_ prefixes: some Sequence<IPPrefix>) throws {
+    package func setBlocklist(_ prefixes: some Sequence<IPPrefix>) throws {
         let wanted = Set(prefixes)
         try state.withLock { state in
             for prefix in state.blocked.subtracting(wanted) {
@@ -76,7 +76,7 @@ extension XDPGuard {
 
     /// The program's counters by reason, summed over CPUs, since it was first loaded
     /// (a replacement program keeps counting in the same map). One system call per reason.
-    public func statistics() throws -> [Reason: UInt64] {
+    package func statistics() throws -> [Reason: UInt64] {
         try state.withLock { state in
             let map = state.object.map("ztp_stats")
             var counts: [Reason: UInt64] = [:]

@@ -18,19 +18,19 @@ import Synchronization
 ///
 /// All methods are safe to call from any thread; each takes a lock for the few system calls
 /// it makes (map updates cost about a microsecond each). Needs root (CAP_BPF and CAP_NET_ADMIN).
-public final class XDPGuard: Sendable {
+package final class XDPGuard: Sendable {
     /// Receives one line for each event worth an operator's attention (a fallback to generic
     /// mode, the replacement of a program left by an earlier run).
-    public typealias Log = @Sendable (String) -> Void
+    package typealias Log = @Sendable (String) -> Void
 
     /// Where the program is attached.
-    public struct Attachment: Sendable, Equatable {
+    package struct Attachment: Sendable, Equatable {
         /// The interface's name.
-        public var interface: String
+        package var interface: String
         /// Its index in the namespace that attached it.
-        public var index: UInt32
+        package var index: UInt32
         /// ``AttachMode/native`` or ``AttachMode/generic``: what the kernel accepted.
-        public var mode: AttachMode
+        package var mode: AttachMode
     }
 
     struct State {
@@ -52,7 +52,7 @@ public final class XDPGuard: Sendable {
     /// process: the latest log given wins); without one they go to standard error.
     /// Throws ``XDPError`` when the object is missing or the kernel refuses it (with the
     /// verifier's log).
-    public init(objectPath: String? = nil, log: Log? = nil) throws {
+    package init(objectPath: String? = nil, log: Log? = nil) throws {
         if let log { LibbpfLog.install(log) }
         let object = try BPFObject(path: ObjectLocation.resolve(objectPath))
         let cpus = Int(libbpf_num_possible_cpus())
@@ -66,7 +66,7 @@ public final class XDPGuard: Sendable {
 
     /// Loads the program and attaches it to `interface` for the tunnel on UDP `port`; see
     /// ``init(objectPath:log:)`` and ``attach(interface:port:mode:)``.
-    public static func attach(interface: String, port: UInt16, mode: AttachMode = .automatic,
+    package static func attach(interface: String, port: UInt16, mode: AttachMode = .automatic,
                               objectPath: String? = nil, log: Log? = nil) throws -> XDPGuard {
         let xdp = try XDPGuard(objectPath: objectPath, log: log)
         try xdp.attach(interface: interface, port: port, mode: mode)
@@ -78,12 +78,12 @@ public final class XDPGuard: Sendable {
     }
 
     /// The path of the object the running program was loaded from.
-    public var objectPath: String {
+    package var objectPath: String {
         state.withLock { $0.object.path }
     }
 
     /// Where the program is attached, or nil.
-    public var attachment: Attachment? {
+    package var attachment: Attachment? {
         state.withLock { $0.attachment }
     }
 }
