@@ -11,6 +11,8 @@ import Tunnel
 /// concurrently, each within a whole-connection deadline, so one slow client holds only itself.
 final class UAPIServer: @unchecked Sendable {
     static let directory = "/var/run/wireguard"
+    /// The nice value of the threads that serve UAPI connections (one thread a connection).
+    static let niceness: Int32 = 10
     let path: String
     private let handler: UAPIHandler
     /// Set once at the end of init: its handler reaches the protocol code through self.
@@ -53,6 +55,10 @@ final class UAPIServer: @unchecked Sendable {
 
     /// One connection: requests until the client closes, stops answering or runs out of time.
     private func serve(_ connection: Connection) {
+        // Configuration work (a `wg setconf` of thousands of peers is a Diffie-Hellman
+        // computation each) yields the cores to the tunnel's threads: on a busy machine the
+        // data path keeps its latency while a large request is applied.
+        ThreadPriority.setCurrentThreadNiceness(Self.niceness)
         var reader = UAPILineReader { buffer in try connection.read(into: buffer) }
         // A client that hung up (`wg show | head -1`) is IOError.closed, never SIGPIPE.
         handler.serve(readLine: { () throws(UAPIError) in try reader.next() }, write: { try connection.write($0) })
