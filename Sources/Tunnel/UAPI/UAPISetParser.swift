@@ -63,9 +63,9 @@ public struct UAPISetParser: Sendable {
     private mutating func interfaceLine(_ key: Substring, _ value: Substring) throws(UAPIError) {
         switch key {
         case "private_key":
-            guard let bytes = UAPIValues.key(value), let privateKey = try? PrivateKey(rawBytes: bytes) else {
-                throw invalid(key)
-            }
+            guard var bytes = UAPIValues.key(value) else { throw invalid(key) }
+            defer { wipe(&bytes) }  // the key's only copy outside zeroing storage
+            guard let privateKey = try? PrivateKey(rawBytes: bytes) else { throw invalid(key) }
             change.privateKey = privateKey
         case "listen_port":
             guard let port = UAPIValues.decimal(value, as: UInt16.self) else { throw invalid(key) }
@@ -91,7 +91,9 @@ public struct UAPISetParser: Sendable {
             guard value == "true" else { throw invalid(key) }
             peerRemoved = true
         case "preshared_key":
-            guard let bytes = UAPIValues.key(value), let psk = try? SymmetricKey(rawBytes: bytes) else { throw invalid(key) }
+            guard var bytes = UAPIValues.key(value) else { throw invalid(key) }
+            defer { wipe(&bytes) }
+            guard let psk = try? SymmetricKey(rawBytes: bytes) else { throw invalid(key) }
             peer!.presharedKey = psk
         case "endpoint":
             guard !value.isEmpty, let endpoint = try? Endpoint(parsing: String(value)) else { throw invalid(key) }
