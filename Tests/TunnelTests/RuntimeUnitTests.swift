@@ -156,7 +156,7 @@ final class ZtpdCommandTests: XCTestCase {
         _ = FileManager.default.createFile(atPath: path, contents: Data("[Interface]\nPrivateKey = \(key.base64)\n".utf8),
                                        attributes: [.posixPermissions: 0o644])
         defer { try? FileManager.default.removeItem(atPath: path) }
-        let result = try NetTestbed.run(ztpd.path, ["ztpnever0", "--config", path], timeout: 10)
+        let result = try NetTestbed.run(ztpd.path, ["ztpnever0", "--foreground", "--config", path], timeout: 10)
         XCTAssertNotEqual(result.status, 0)
         XCTAssertTrue(result.output.contains("chmod 600"), result.output)
         XCTAssertFalse(result.output.contains(key.base64))
