@@ -129,7 +129,7 @@ final class ServerTests: XCTestCase {
             configuration: TunnelConfiguration(privateKey: key), tun: TunDevice(packetDescriptor: fds[0], name: "fake"),
             socket: udp)
         let uapi = try UAPIServer(
-            path: path, runtime: runtime, privateKey: key, listenPort: udp.port, logger: Logger(label: "test"),
+            path: path, runtime: runtime, logger: Logger(label: "test"),
             requestTimeout: .milliseconds(300))
         defer { uapi.stop() }
         XCTAssertEqual(try FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? NSNumber, 0o600)
