@@ -21,8 +21,8 @@ struct ZTPD: AsyncParsableCommand {
 
             By default ztpd works as wireguard-go does: it returns once the interface is up and its UAPI \
             socket (/var/run/wireguard/INTERFACE.sock) answers, and keeps running in the background \
-            (pid file and log file: see --pid-file, --log-file). --foreground (-f), or WG_PROCESS_FOREGROUND=1 \
-            in the environment, keeps it in the foreground instead. Either way it stops on SIGTERM or SIGINT, \
+            (pid file and log file: see --pid-file, --log-file). --foreground (-f), WG_PROCESS_FOREGROUND=1 \
+            in the environment, or a systemd notify service's NOTIFY_SOCKET keeps it in the foreground instead. Either way it stops on SIGTERM or SIGINT, \
             and when its interface is deleted (wg-quick down) or its UAPI socket is removed.
 
             `ztpd IFACE` with nothing else is a drop-in for wireguard-go under wg-quick \
@@ -115,10 +115,15 @@ struct ZTPD: AsyncParsableCommand {
     var pidFile: String?
 
     /// Whether to start the background copy: the default, unless asked to stay (the flag, or
-    /// wireguard-go's environment variable, which wg-quick users may already set).
+    /// wireguard-go's environment variable, which wg-quick users may already set) or run by
+    /// systemd as a notify service (`$NOTIFY_SOCKET`), which supervises the process it started
+    /// and must not see it exit.
     private var runsInBackground: Bool {
         if foreground { return false }
-        if ProcessInfo.processInfo.environment["WG_PROCESS_FOREGROUND"] == "1" { return false }
+        if daemon { return true }
+        let environment = ProcessInfo.processInfo.environment
+        if environment["WG_PROCESS_FOREGROUND"] == "1" { return false }
+        if environment["NOTIFY_SOCKET"] != nil { return false }
         return true
     }
 

@@ -38,15 +38,24 @@ final class DaemonModeTests: XCTestCase {
     }
 
     func testWGProcessForegroundKeepsTheBareFormInTheForegroundWithNoKey() throws {
+        try checkStaysInTheForeground(environment: ["WG_PROCESS_FOREGROUND": "1"])
+    }
+
+    /// systemd's notify services supervise the process they start: it must not fork away.
+    func testASystemdNotifySocketKeepsItInTheForeground() throws {
+        try checkStaysInTheForeground(environment: ["NOTIFY_SOCKET": "/run/ztp-test-no-such-notify-socket"])
+    }
+
+    private func checkStaysInTheForeground(environment: [String: String]) throws {
         _ = try NetEnvironment.require(tools: ["ip", "wg"], for: "DAEMON MODE TEST")
         let ztpd = try NetEnvironment.builtProduct("ztpd")
         let lab = try NetworkLab(roles: ["edge"])
         defer { lab.tearDown() }
         let interface = "ztpf\(lab.suffix)"
-        let process = try lab.spawn("edge", [ztpd, interface], log: "ztpd.log", environment: ["WG_PROCESS_FOREGROUND": "1"])
+        let process = try lab.spawn("edge", [ztpd, interface], log: "ztpd.log", environment: environment)
         let socket = "/var/run/wireguard/\(interface).sock"
         XCTAssertTrue(eventually(10) { FileManager.default.fileExists(atPath: socket) }, lab.log("ztpd.log"))
-        XCTAssertTrue(process.isRunning, "ztpd left the foreground: \(lab.log("ztpd.log"))")
+        XCTAssertTrue(process.isRunning, "ztpd left the foreground with \(environment): \(lab.log("ztpd.log"))")
         let show = try lab.exec("edge", ["wg", "show", interface, "private-key"])
         XCTAssertEqual(show.output.trimmingCharacters(in: .whitespacesAndNewlines), "(none)", "\(show)")
         XCTAssertTrue(lab.stop(process), "ztpd did not stop on SIGTERM")
