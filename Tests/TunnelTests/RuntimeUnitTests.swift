@@ -112,6 +112,13 @@ final class ConfigurationTests: XCTestCase {
         XCTAssertNil(config.defaultPersistentKeepalive)
     }
 
+    /// As for `wg setconf`: the key may come later (through the UAPI).
+    func testAConfigurationWithoutAPrivateKeyParsesWithNone() throws {
+        let config = try TunnelConfiguration(parsing: "[Interface]\nListenPort = 1\n")
+        XCTAssertNil(config.privateKey)
+        XCTAssertEqual(config.listenPort, 1)
+    }
+
     func testErrorsNameTheLineAndNeverTheKey() {
         let secret = PrivateKey().base64
         XCTAssertThrowsError(try TunnelConfiguration(parsing: "[Interface]\nPrivateKey = \(secret)x\n")) { error in
@@ -119,7 +126,6 @@ final class ConfigurationTests: XCTestCase {
             XCTAssertEqual(e.line, 2)
             XCTAssertFalse(e.description.contains(secret))
         }
-        XCTAssertThrowsError(try TunnelConfiguration(parsing: "[Interface]\nListenPort = 1\n"))
         XCTAssertThrowsError(try TunnelConfiguration(parsing: "[Interface]\nPrivateKey = \(secret)\n[Peer]\nAllowedIPs = 1.2.3.4/32\n"))
         XCTAssertThrowsError(try TunnelConfiguration(parsing: "[Interface]\nPrivateKey = \(secret)\nBogus = 1\n"))
     }
