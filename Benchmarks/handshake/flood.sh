@@ -91,7 +91,7 @@ phase() {  # phase NAME FLOOD(0|1) [ztpd flags...]
   ip -n "$F" link set f0 up
   { echo "[Interface]"; echo "PrivateKey = $edge_key"; echo "ListenPort = 51820"
     echo "[Peer]"; echo "PublicKey = $cli_pub"; echo "AllowedIPs = 10.97.0.2/32"; } > "$work/edge.conf"
-  ip netns exec "$E" "$bin/ztpd" "ztphf$id" --config "$work/edge.conf" --address 10.97.0.1/24 --log-level warning "$@" \
+  ip netns exec "$E" "$bin/ztpd" "ztphf$id" --foreground --config "$work/edge.conf" --address 10.97.0.1/24 --log-level warning "$@" \
     > "$work/$name-edge.log" 2>&1 &
   local edge=$!; pids+=("$edge")
   for _ in $(seq 100); do [ -S "/var/run/wireguard/ztphf$id.sock" ] && break; sleep 0.05; done

@@ -85,7 +85,7 @@ start_end() {
         { echo "[Interface]"; echo "PrivateKey = $private"; echo "ListenPort = $port"
           echo "[Peer]"; echo "PublicKey = $peer"; echo "AllowedIPs = $peertun/32"
           [ -n "$endpoint" ] && echo "Endpoint = $endpoint"; } > "$WORK/$ifname.conf"
-        ip netns exec "$ns" "$ZTPD" "$ifname" --config "$WORK/$ifname.conf" --log-level "${ZTPD_LOG_LEVEL:-warning}" \
+        ip netns exec "$ns" "$ZTPD" "$ifname" --foreground --config "$WORK/$ifname.conf" --log-level "${ZTPD_LOG_LEVEL:-warning}" \
             "${enforce[@]}" >"$WORK/$ifname.log" 2>&1 &
         PIDS+=($!)
     else

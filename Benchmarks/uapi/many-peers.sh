@@ -52,7 +52,7 @@ KEY_A=$(wg genkey); KEY_B=$(wg genkey)
 PUB_A=$(echo "$KEY_A" | wg pubkey); PUB_B=$(echo "$KEY_B" | wg pubkey)
 { echo "[Interface]"; echo "PrivateKey = $KEY_A"; echo "ListenPort = 51820"
   echo "[Peer]"; echo "PublicKey = $PUB_B"; echo "AllowedIPs = 10.97.0.2/32"; echo "Endpoint = 10.204.0.2:51820"; } > "$WORK/a.conf"
-ip netns exec "$A" "$ZTPD" "$IFA" --config "$WORK/a.conf" --log-level warning >"$WORK/ztpd.log" 2>&1 &
+ip netns exec "$A" "$ZTPD" "$IFA" --foreground --config "$WORK/a.conf" --log-level warning >"$WORK/ztpd.log" 2>&1 &
 PIDS+=($!)
 WG_PROCESS_FOREGROUND=1 ip netns exec "$B" wireguard-go "$IFB" >"$WORK/wireguard-go.log" 2>&1 &
 PIDS+=($!)

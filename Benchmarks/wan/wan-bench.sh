@@ -198,7 +198,7 @@ start_end() {
          { echo "[Interface]"; echo "PrivateKey = $private"; echo "ListenPort = $PORT"
            echo "[Peer]"; echo "PublicKey = $peer"; echo "AllowedIPs = $peertun/32"
            if [ -n "$endpoint" ]; then echo "Endpoint = $endpoint"; fi; } > "$WORK/$ifname.conf")
-        ip netns exec "$ns" "$ZTPD" "$ifname" --config "$WORK/$ifname.conf" --log-level "${ZTPD_LOG_LEVEL:-warning}" \
+        ip netns exec "$ns" "$ZTPD" "$ifname" --foreground --config "$WORK/$ifname.conf" --log-level "${ZTPD_LOG_LEVEL:-warning}" \
             >>"$WORK/$ifname.log" 2>&1 &
         PIDS+=($!)
     else

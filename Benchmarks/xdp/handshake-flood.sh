@@ -71,7 +71,7 @@ cpu() {  # utime + stime of a process, in seconds
 
 phase() {  # phase NAME [ztpd flags...]
   local name="$1"; shift
-  ip netns exec "$ns_edge" "$bin/ztpd" ztpfl0 --private-key "$work/edge.key" --listen-port 51820 \
+  ip netns exec "$ns_edge" "$bin/ztpd" ztpfl0 --foreground --private-key "$work/edge.key" --listen-port 51820 \
     --policies "$work/policies" --metrics off --control-socket "$work/$name.sock" --decision-log off \
     "$@" > "$work/$name.log" 2>&1 &
   local pid=$!

@@ -75,6 +75,8 @@ final class EdgeDaemon: Service, @unchecked Sendable {
         // now, the guard attached after the runtime exists, so it reaches the guard through a box.
         let xdpBox = XDPBox()
         hooks.receiverIndicesChanged = { indices in xdpBox.update(indices, log: log) }
+        // `wg set listen-port`: the guard watches the port the socket is bound to now.
+        hooks.listenPortChanged = { port in xdpBox.setPort(port, log: log) }
         let runtime = try TunnelRuntime(
             configuration: settings.tunnel, tun: tun, socket: socket, hooks: hooks,
             underLoadThreshold: settings.underLoadThreshold)
@@ -131,9 +133,11 @@ final class EdgeDaemon: Service, @unchecked Sendable {
             sampler = timer
         }
 
-        let xdp = try attachXDP(port: socket.port, edge: edge)
+        let xdp = try attachXDP(port: runtime.listenPort, edge: edge)
         if let xdp {
             xdpBox.set(xdp)
+            // A `wg set listen-port` between the attach and the line above reached no guard.
+            try xdp.setTunnelPort(runtime.listenPort)
             // From here on transport to an index that is no live session is dropped at XDP.
             runtime.publishReceiverIndices()
         }
@@ -142,20 +146,28 @@ final class EdgeDaemon: Service, @unchecked Sendable {
         logger.info(
             "interface up",
             metadata: [
-                "public-key": "\(runtime.publicKey)", "listen-port": "\(socket.port)",
+                "public-key": "\(runtime.publicKey.map { "\($0)" } ?? "none yet (wg setconf sets it)")",
+                "listen-port": "\(runtime.listenPort)",
                 "peers": "\(runtime.status().count)", "policy": "\(settings.policy.map { "\($0)" } ?? "none")",
             ])
         // Interface, policy and XDP are up: systemd may start what is ordered after us.
-        notifier?.ready(status: Self.status(edge, interface: tun.name, port: socket.port))
+        notifier?.ready(status: Self.status(edge, interface: tun.name, port: runtime.listenPort))
         let watchdog = NotifyWatchdog(notifier: notifier, runtime: runtime, logger: logger)
         watchdog?.start()
         if WG.testTimersScale != 1 {
             logger.warning("TEST ONLY: protocol timers scaled by \(WG.testTimersScale) (REKEY_AFTER_TIME \(WG.REKEY_AFTER_TIME))")
         }
 
-        try? await gracefulShutdown()
+        let liveness = InterfaceLiveness(interface: tun.name, socketPath: uapi?.path)
+        let gone: String? = await withTaskGroup(of: String?.self) { group in
+            group.addTask { try? await gracefulShutdown(); return nil }
+            group.addTask { await liveness.waitUntilGone() }
+            let first = await group.next() ?? nil
+            group.cancelAll()
+            return first
+        }
 
-        logger.notice("shutting down")
+        if let gone { logger.notice("\(gone): shutting down") } else { logger.notice("shutting down") }
         notifier?.stopping()
         watchdog?.stop()
         sampler?.cancel()
@@ -271,6 +283,19 @@ final class XDPBox: @unchecked Sendable {
         lock.lock()
         guardRef = g
         lock.unlock()
+    }
+
+    /// Called by the tunnel when its socket was rebound (`wg set listen-port`).
+    func setPort(_ port: UInt16, log: Logger) {
+        lock.lock()
+        defer { lock.unlock() }
+        guard let g = guardRef else { return }
+        do {
+            try g.setTunnelPort(port)
+            log.info("XDP guard follows the tunnel to UDP port \(port)")
+        } catch {
+            log.error("cannot move the XDP guard to UDP port \(port): \(error)")
+        }
     }
 
     /// Called by the tunnel, in order, whenever the set of indices peers may address changes.

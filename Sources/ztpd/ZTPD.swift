@@ -12,13 +12,24 @@ import Tunnel
 struct ZTPD: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ztpd",
-        abstract: "The ztp edge: userspace WireGuard with per-flow policy enforcement (foreground; stops on SIGTERM or SIGINT).",
+        abstract: "The ztp edge: userspace WireGuard with per-flow policy enforcement.",
         discussion: """
             Settings come from --daemon-config (YAML; see README) and are overridden by flags. Peers come \
             from the policy's identities that list allowed_ips, from a wg-style --config file, and from \
             `wg set` on the UAPI socket. Without --policies or --bundle the interface is a plain WireGuard \
-            interface. SIGHUP, or any change in the policy directory, reloads the policy. Under systemd \
+            interface. SIGHUP, or any change in the policy directory, reloads the policy.
+
+            By default ztpd works as wireguard-go does: it returns once the interface is up and its UAPI \
+            socket (/var/run/wireguard/INTERFACE.sock) answers, and keeps running in the background \
+            (pid file and log file: see --pid-file, --log-file). --foreground (-f), WG_PROCESS_FOREGROUND=1 \
+            in the environment, or a systemd notify service's NOTIFY_SOCKET keeps it in the foreground instead. Either way it stops on SIGTERM or SIGINT, \
+            and when its interface is deleted (wg-quick down) or its UAPI socket is removed. Under systemd \
             (ztpd@.service) it reports readiness and reloads on $NOTIFY_SOCKET and feeds the watchdog.
+
+            `ztpd IFACE` with nothing else is a drop-in for wireguard-go under wg-quick \
+            (WG_QUICK_USERSPACE_IMPLEMENTATION=ztpd): the interface comes up with no private key and a \
+            random port, and waits for `wg setconf`. Without a key nothing is sent or answered; a policy \
+            (--policies, --bundle) may still be given and enforces from the moment a key is set.
             """,
         version: BuildInfo.versionLine)
 
@@ -96,23 +107,40 @@ struct ZTPD: AsyncParsableCommand {
         visibility: .hidden))
     var testTimersScale: Double?
 
-    @Flag(name: .long, help: "Run in the background: return once the interface is up, leaving a pid file and a log file.")
+    @Flag(name: .shortAndLong, help: "Stay in the foreground (the default is the background, as for wireguard-go; WG_PROCESS_FOREGROUND=1 does the same).")
+    var foreground = false
+
+    @Flag(name: .long, help: "Run in the background (the default; kept for scripts that ask for it).")
     var daemon = false
 
-    @Option(name: .long, help: "With --daemon: where the background ztpd writes its log (default /var/log/ztpd-INTERFACE.log).")
+    @Option(name: .long, help: "In the background: where ztpd writes its log (default /var/log/ztpd-INTERFACE.log).")
     var logFile: String?
 
-    @Option(name: .long, help: "With --daemon: the pid file (default /var/run/ztp/INTERFACE.pid).")
+    @Option(name: .long, help: "In the background: the pid file (default /var/run/ztp/INTERFACE.pid).")
     var pidFile: String?
+
+    /// Whether to start the background copy: the default, unless asked to stay (the flag, or
+    /// wireguard-go's environment variable, which wg-quick users may already set) or run by
+    /// systemd as a notify service (`$NOTIFY_SOCKET`), which supervises the process it started
+    /// and must not see it exit.
+    private var runsInBackground: Bool {
+        if foreground { return false }
+        if daemon { return true }
+        let environment = ProcessInfo.processInfo.environment
+        if environment["WG_PROCESS_FOREGROUND"] == "1" { return false }
+        if environment["NOTIFY_SOCKET"] != nil { return false }
+        return true
+    }
 
     mutating func run() async throws {
         // A daemon must outlive any reader that goes away: a `wg show | head -1`, a probe that
         // times out, a closed decision-log pipe or standard error. Ignoring SIGPIPE turns each
         // of those into EPIPE, which every writer handles as a closed client.
         signal(SIGPIPE, SIG_IGN)
-        if daemon {
+        if foreground && daemon { throw ValidationError("give either --foreground or --daemon, not both") }
+        if runsInBackground {
             // Everything but the daemon options goes to the background copy, which runs in the foreground.
-            var arguments: [String] = []
+            var arguments: [String] = ["--foreground"]
             var skip = false
             for a in CommandLine.arguments.dropFirst() {
                 if skip { skip = false; continue }
@@ -144,6 +172,9 @@ struct ZTPD: AsyncParsableCommand {
                 throw ValidationError("\(error)")
             }
         }
+        // `ztpd IFACE` alone is wireguard-go's form: like it, take a free port rather than
+        // fail when 51820 is taken; `wg setconf` gives the configured one.
+        if daemonConfig == nil && config == nil && privateKey == nil && listenPort == nil { edge.listenPort = 0 }
         // Flags override the file.
         if let interface { edge.interface = interface }
         if let listenPort { edge.listenPort = listenPort }
@@ -196,9 +227,12 @@ struct ZTPD: AsyncParsableCommand {
             interface: edge.interface, edge: edge, tunnel: tunnel, mtu: mtu ?? tunnel.mtu ?? 1420,
             underLoadThreshold: underLoadThreshold,
             policy: edge.policies.map { .directory($0) } ?? edge.bundle.map { .bundle($0) })
-        let group = ServiceGroup(
-            services: [EdgeDaemon(settings: settings, logger: logger)], gracefulShutdownSignals: [.sigterm, .sigint],
-            logger: logger)
+        // The daemon also returns on its own when its interface goes away (wg-quick down): a
+        // normal end, as for wireguard-go.
+        let group = ServiceGroup(configuration: ServiceGroupConfiguration(
+            services: [.init(service: EdgeDaemon(settings: settings, logger: logger),
+                             successTerminationBehavior: .gracefullyShutdownGroup)],
+            gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         do {
             try await group.run()
         } catch {
@@ -207,7 +241,8 @@ struct ZTPD: AsyncParsableCommand {
         }
     }
 
-    /// The tunnel's keys and peers: a wg-style file, or the private key file alone.
+    /// The tunnel's keys and peers: a wg-style file, or the private key file alone, or
+    /// neither (no key until `wg setconf` gives one).
     static func tunnelConfiguration(_ edge: EdgeConfig) throws -> TunnelConfiguration {
         if let path = edge.wireguardConfig {
             var c = try TunnelConfiguration(parsing: try readSecretFile(path))
@@ -215,7 +250,7 @@ struct ZTPD: AsyncParsableCommand {
             return c
         }
         guard let keyFile = edge.privateKeyFile else {
-            throw ValidationError("no private key: give --private-key FILE (or private_key_file:) or a wg-style --config")
+            return TunnelConfiguration(privateKey: nil, listenPort: edge.listenPort)
         }
         // Straight into zeroing storage; the same mode checks as readSecretFile.
         let key = try PrivateKey(keyFile: keyFile)

@@ -147,7 +147,7 @@ final class EndToEndStack: @unchecked Sendable {
         let edge = try lab.spawn(
             "edge",
             [
-                ztpd, edgeInterface, "--private-key", key, "--listen-port", "\(Self.edgePort)", "--policies", policyDirectory,
+                ztpd, edgeInterface, "--foreground", "--private-key", key, "--listen-port", "\(Self.edgePort)", "--policies", policyDirectory,
                 "--address", "10.99.0.1/24", "--metrics", "127.0.0.1:9586", "--control-socket", controlSocket,
                 "--decision-log", decisionLogPath, "--allow-log-sample", "1", "--log-level", "debug",
                 "--xdp-interface", "to-alice",
@@ -175,7 +175,7 @@ final class EndToEndStack: @unchecked Sendable {
             AllowedIPs = 10.99.0.1/32, 10.10.0.0/24
 
             """)
-        let bobProcess = try lab.spawn("bob", [ztpd, bobInterface, "--config", bobConfig, "--address", "10.99.0.3/24"], log: "bob.log")
+        let bobProcess = try lab.spawn("bob", [ztpd, bobInterface, "--foreground", "--config", bobConfig, "--address", "10.99.0.3/24"], log: "bob.log")
         let bobSocket = "/var/run/wireguard/\(bobInterface).sock"
         guard eventually(15, { FileManager.default.fileExists(atPath: bobSocket) || !bobProcess.isRunning }), bobProcess.isRunning
         else { throw NetLabError("bob's ztpd did not start:\n\(lab.log("bob.log"))") }

@@ -244,4 +244,37 @@ final class EndToEndTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(after - before, 50, "blocked initiations must be counted at XDP")
         XCTAssertTrue(try stack.tcp("alice", port: 5432), "alice, outside the blocked prefix, still gets through")
     }
+
+    /// `wg set listen-port` on the running edge: the socket is rebound and the XDP guard follows,
+    /// so the tunnel's traffic to the new port passes as transport and junk to it is dropped at XDP.
+    func testAListenPortChangeMovesTheXDPGuardWithTheSocket() throws {
+        let lab = stack.lab
+        let newPort = EndToEndStack.edgePort + 7
+        func move(to port: Int) throws -> [Command.Result] {
+            [try lab.exec("edge", ["wg", "set", stack.edgeInterface, "listen-port", "\(port)"]),
+             try lab.exec("alice", ["wg", "set", stack.aliceInterface, "peer", stack.edgeKeys.publicKey,
+                                    "endpoint", "172.31.1.2:\(port)"])]
+        }
+        defer { _ = try? move(to: EndToEndStack.edgePort) }
+        for result in try move(to: newPort) { XCTAssertTrue(result.succeeded, "\(result)") }
+        let shown = try lab.exec("edge", ["wg", "show", stack.edgeInterface, "listen-port"])
+        XCTAssertEqual(shown.output.trimmingCharacters(in: .whitespacesAndNewlines), "\(newPort)")
+
+        let before = try stack.xdpCounters()
+        let ping = try lab.exec("alice", ["ping", "-c", "20", "-i", "0.05", "-W", "1", EndToEndStack.db], timeout: 20)
+        XCTAssertTrue(ping.succeeded, "no ping once the edge moved to port \(newPort): \(ping.output)")
+        let junk = try lab.exec("alice", [
+            "python3", "-c", """
+            import socket
+            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            for _ in range(50): s.sendto(b"\\x09junk", ("172.31.1.2", \(newPort)))
+            """,
+        ], timeout: 15)
+        XCTAssertTrue(junk.succeeded, "\(junk)")
+        let after = try stack.xdpCounters()
+        func delta(_ k: String) -> Int { (after[k] ?? 0) - (before[k] ?? 0) }
+        XCTAssertGreaterThanOrEqual(delta("pass_transport"), 20, "the tunnel's traffic to the new port must be seen as transport: \(after)")
+        XCTAssertGreaterThanOrEqual(delta("drop_truncated") + delta("drop_unknown_type") + delta("drop_bad_length"), 50,
+                                    "junk to the new port must be dropped at XDP: \(after)")
+    }
 }

@@ -115,7 +115,7 @@ final class PackageTests: XCTestCase {
         try lab.link("edge", "172.31.8.2/24", "peer", "172.31.8.1/24")
         let key = try lab.write("edge.key", try WireGuardKeyPair.generate().privateKey + "\n")
         let ztpd = try lab.spawn("edge", [
-            "/usr/bin/env", "-u", "ZTP_XDP_OBJECT", "-C", "/", "/usr/sbin/ztpd", "ztpk\(lab.suffix)", "--private-key", key,
+            "/usr/bin/env", "-u", "ZTP_XDP_OBJECT", "-C", "/", "/usr/sbin/ztpd", "ztpk\(lab.suffix)", "--foreground", "--private-key", key,
             "--policies", "/etc/ztp/policies", "--xdp-interface", "to-peer", "--xdp-mode", "generic", "--metrics", "off",
             "--control-socket", lab.path("edge.sock"), "--decision-log", "off", "--log-format", "json",
         ], log: "edge.log")

@@ -64,12 +64,12 @@ final class ServiceModeTests: XCTestCase {
                 """)
             let edgeInterface = "ztps\(lab.suffix)"
             let edge = try lab.spawn("edge", [
-                ztpd, edgeInterface, "--config", edgeConfig, "--policies", lab.path("policies"),
+                ztpd, edgeInterface, "--foreground", "--config", edgeConfig, "--policies", lab.path("policies"),
                 "--address", "10.99.9.1/24", "--metrics", "off", "--control-socket", lab.path("edge.sock"),
                 "--decision-log", "off", "--log-level", "debug", "--log-format", "json",
             ], log: "edge.log", environment: environment)
             let client = try lab.spawn("client", [
-                ztpd, "ztpc\(lab.suffix)", "--config", clientConfig, "--address", "10.99.9.2/24", "--log-level", "debug",
+                ztpd, "ztpc\(lab.suffix)", "--foreground", "--config", clientConfig, "--address", "10.99.9.2/24", "--log-level", "debug",
                 "--log-format", "json",
             ], log: "client.log")
             return Pair(lab: lab, edge: edge, client: client, edgeKeys: edgeKeys, clientKeys: clientKeys, presharedKey: psk,

@@ -54,7 +54,7 @@ final class SystemdUnitTests: XCTestCase {
                 return (String(parts[0]), String(parts[1]))
             }, uniquingKeysWith: { $1 })
         XCTAssertEqual(settings["Type"], "notify")
-        XCTAssertEqual(settings["ExecStart"], "/usr/sbin/ztpd %i --daemon-config /etc/ztp/%i.yaml")
+        XCTAssertEqual(settings["ExecStart"], "/usr/sbin/ztpd %i --foreground --daemon-config /etc/ztp/%i.yaml")
         XCTAssertEqual(settings["ExecReload"], "/bin/kill -HUP $MAINPID")
         XCTAssertNotNil(settings["WatchdogSec"])
         XCTAssertEqual(settings["CapabilityBoundingSet"], "CAP_NET_ADMIN CAP_BPF CAP_PERFMON")

@@ -64,7 +64,7 @@ final class CoalescingInteropTests: XCTestCase {
             AllowedIPs = 10.99.0.2/32
 
             """)
-        let process = try testbed.spawn(testbed.left, [ztpd, interface, "--config", config, "--log-level", "debug",
+        let process = try testbed.spawn(testbed.left, [ztpd, interface, "--foreground", "--config", config, "--log-level", "debug",
                                                        "--metrics", "off"] + arguments, log: "ztpd-\(name).log")
         defer {
             process.terminate()

@@ -80,7 +80,7 @@ final class InteropTests: XCTestCase {
             config += "Endpoint = \(endpoint)\n"
         }
         let configPath = try testbed.writeSecret("ztpd.conf", config)
-        let process = try testbed.spawn(testbed.left, [ztpd, ourInterface, "--config", configPath, "--log-level", "debug"] + ztpdArguments,
+        let process = try testbed.spawn(testbed.left, [ztpd, ourInterface, "--foreground", "--config", configPath, "--log-level", "debug"] + ztpdArguments,
                                         log: "ztpd.log")
         let ourSocket = "/var/run/wireguard/\(ourInterface).sock"
         XCTAssertTrue(NetTestbed.eventually(10) { FileManager.default.fileExists(atPath: ourSocket) || !process.isRunning },

@@ -77,7 +77,8 @@ final class RuntimeSessionTests: XCTestCase {
                 if slowIndexHook { usleep(100_000) }
                 indexSets.append(set)
                 timeline.append("\(name) indices \(set.sorted())")
-            })
+            },
+            listenPortChanged: { port in timeline.append("\(name) port \(port)") })
         side.runtime = try TunnelRuntime(configuration: config, tun: TunDevice(packetDescriptor: fds[0], name: "fake"),
                                          socket: socket, hooks: hooks)
         side.runtime.start()

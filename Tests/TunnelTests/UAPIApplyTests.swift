@@ -13,6 +13,22 @@ final class UAPIApplyTests: XCTestCase {
 
     private func prefixes(_ texts: String...) -> [IPPrefix] { texts.map { IPPrefix($0)! } }
 
+    private func boundPort(_ descriptor: Int32) -> UInt16? {
+        var address = sockaddr_in6()
+        var length = socklen_t(MemoryLayout<sockaddr_in6>.size)
+        let result = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(descriptor, $0, &length) }
+        }
+        return result == 0 ? UInt16(bigEndian: address.sin6_port) : nil
+    }
+
+    private func socketMark(_ descriptor: Int32) -> UInt32 {
+        var mark: UInt32 = 0
+        var length = socklen_t(MemoryLayout<UInt32>.size)
+        _ = getsockopt(descriptor, SOL_SOCKET, SO_MARK, &mark, &length)
+        return mark
+    }
+
     func testANewPeerGetsItsFieldsAndTheDefaultKeepaliveUnlessItSetsOne() throws {
         let side = try UAPITestRuntime(defaultPersistentKeepalive: 25)
         try apply(side, "public_key=\(uapiHex(a))", "endpoint=192.0.2.1:51820", "allowed_ip=10.0.0.1/32",
@@ -93,21 +109,72 @@ final class UAPIApplyTests: XCTestCase {
         XCTAssertTrue(side.peers.isEmpty)
     }
 
-    func testTheCurrentInterfaceValuesAreAcceptedAndOthersRefusedWithNothingApplied() throws {
+    func testTheCurrentInterfaceValuesChangeNothingAndATakenPortRefusesTheWholeRequest() throws {
         let side = try UAPITestRuntime()
-        let port = side.runtime.socket.port
+        let port = side.runtime.listenPort
         try apply(side, "private_key=\(uapiHex(side.key))", "listen_port=\(port)", "fwmark=0")
-        let refused = [
-            "private_key=\(uapiHex(PrivateKey()))": "private_key", "listen_port=\(port &+ 1)": "listen_port",
-            "fwmark=1": "fwmark",
-        ]
-        for (line, key) in refused {
-            XCTAssertThrowsError(try apply(side, line, "public_key=\(uapiHex(a))", "allowed_ip=10.0.0.1/32")) {
-                XCTAssertEqual(($0 as? UAPIError)?.reason, .unchangeable(key: key))
-                XCTAssertEqual(($0 as? UAPIError)?.errno, EINVAL)
-            }
-            XCTAssertFalse(side.runtime.hasPeer(a), "the peer after a refused \(key) was applied")
+        XCTAssertEqual(side.runtime.publicKey, side.key.publicKey)
+        XCTAssertEqual(side.runtime.listenPort, port)
+        let taken = try UDPSocket(port: 0)
+        defer { taken.close() }
+        XCTAssertThrowsError(try apply(side, "listen_port=\(taken.port)", "public_key=\(uapiHex(a))", "allowed_ip=10.0.0.1/32")) {
+            XCTAssertEqual(($0 as? UAPIError)?.reason, .socketSetting(key: "listen_port", errno: EADDRINUSE))
+            XCTAssertEqual(($0 as? UAPIError)?.wireErrno, -EADDRINUSE)
         }
+        XCTAssertFalse(side.runtime.hasPeer(a), "the peer after a refused listen_port was applied")
+        XCTAssertEqual(side.runtime.listenPort, port, "the old socket must stay bound")
+        XCTAssertEqual(boundPort(side.runtime.socket.fileDescriptor), port)
+    }
+
+    func testAListenPortChangeRebindsTheSocketInPlaceAndGetReportsIt() throws {
+        let side = try UAPITestRuntime()
+        let free = try UDPSocket(port: 0)
+        let wanted = free.port
+        free.close()
+        let descriptor = side.runtime.socket.fileDescriptor
+        try apply(side, "listen_port=\(wanted)")
+        XCTAssertEqual(side.runtime.listenPort, wanted)
+        XCTAssertEqual(side.runtime.uapiSnapshot().listenPort, wanted)
+        XCTAssertEqual(boundPort(descriptor), wanted, "the same descriptor is bound to the new port")
+        XCTAssertEqual(fcntl(descriptor, F_GETFD) & FD_CLOEXEC, FD_CLOEXEC, "the rebound descriptor must stay close-on-exec")
+    }
+
+    func testAFwmarkIsSetOnTheSocketAndZeroClearsIt() throws {
+        let side = try UAPITestRuntime()
+        do {
+            try apply(side, "fwmark=42")
+        } catch let error as UAPIError where error.reason == .socketSetting(key: "fwmark", errno: EPERM) {
+            throw XCTSkip("SKIPPED: setting SO_MARK needs CAP_NET_ADMIN")
+        }
+        XCTAssertEqual(socketMark(side.runtime.socket.fileDescriptor), 42)
+        XCTAssertEqual(side.runtime.uapiSnapshot().fwmark, 42)
+        XCTAssertTrue(UAPIPrinter.getResponse(side.runtime.uapiSnapshot()).contains("fwmark=42\n"))
+        try apply(side, "fwmark=0")
+        XCTAssertEqual(socketMark(side.runtime.socket.fileDescriptor), 0)
+        XCTAssertFalse(UAPIPrinter.getResponse(side.runtime.uapiSnapshot()).contains("fwmark="))
+    }
+
+    func testWithoutAPrivateKeyGetPrintsNoneUntilOneIsSetAndZerosRemoveIt() throws {
+        let side = try UAPITestRuntime(privateKey: nil, peers: [.init(publicKey: a, allowedIPs: prefixes("10.0.0.1/32"))])
+        XCTAssertNil(side.runtime.publicKey)
+        XCTAssertFalse(UAPIPrinter.getResponse(side.runtime.uapiSnapshot()).contains("private_key="))
+        let key = PrivateKey()
+        try apply(side, "private_key=\(uapiHex(key))")
+        XCTAssertEqual(side.runtime.publicKey, key.publicKey)
+        XCTAssertTrue(UAPIPrinter.getResponse(side.runtime.uapiSnapshot()).contains("private_key=\(uapiHex(key))\n"))
+        XCTAssertTrue(side.runtime.hasPeer(a), "peers stay across a key change")
+        XCTAssertEqual(side.peers[a]?.allowedIPs, prefixes("10.0.0.1/32"))
+        try apply(side, "private_key=\(String(repeating: "0", count: 64))")
+        XCTAssertNil(side.runtime.publicKey)
+        XCTAssertNil(side.runtime.uapiSnapshot().privateKey)
+    }
+
+    func testANewPrivateKeyEqualToAPeersRemovesThatPeerAsWireguardGoDoes() throws {
+        let peerKey = PrivateKey()
+        let side = try UAPITestRuntime(peers: [.init(publicKey: peerKey.publicKey, allowedIPs: prefixes("10.0.0.1/32")),
+                                               .init(publicKey: a, allowedIPs: prefixes("10.0.0.2/32"))])
+        try apply(side, "private_key=\(uapiHex(peerKey))")
+        XCTAssertEqual(Set(side.peers.keys), [a])
     }
 
     func testALowOrderPublicKeyRefusesTheWholeRequest() throws {

@@ -4,17 +4,21 @@ import Foundation
 /// A ``TunnelRuntime`` that is never started, for applying UAPI requests without root: a
 /// socket pair stands in for the TUN device and the UDP socket is bound to a free port.
 final class UAPITestRuntime {
-    let key = PrivateKey()
+    let key: PrivateKey
     let runtime: TunnelRuntime
     private let kernelEnd: Int32
 
-    init(peers: [TunnelConfiguration.PeerConfiguration] = [], defaultPersistentKeepalive: UInt16? = nil) throws {
+    /// With `privateKey` nil the runtime starts without a key (``key`` is then the one a
+    /// test may set later).
+    init(privateKey: PrivateKey? = PrivateKey(), peers: [TunnelConfiguration.PeerConfiguration] = [],
+         defaultPersistentKeepalive: UInt16? = nil) throws {
+        key = privateKey ?? PrivateKey()
         var fds: [Int32] = [0, 0]
         guard socketpair(AF_UNIX, Int32(SOCK_SEQPACKET.rawValue), 0, &fds) == 0 else {
             throw SystemError("socketpair", code: errno)
         }
         kernelEnd = fds[1]
-        var configuration = TunnelConfiguration(privateKey: key, peers: peers)
+        var configuration = TunnelConfiguration(privateKey: privateKey, peers: peers)
         configuration.defaultPersistentKeepalive = defaultPersistentKeepalive
         runtime = try TunnelRuntime(configuration: configuration, tun: TunDevice(packetDescriptor: fds[0], name: "uapi-test"),
                                     socket: UDPSocket(port: 0))

@@ -31,7 +31,9 @@ public struct TunnelConfiguration: Sendable {
         }
     }
 
-    public var privateKey: PrivateKey
+    /// Nil: the interface comes up without a key (as `wireguard-go IFACE` does) and
+    /// neither sends nor answers handshakes until one is set through the UAPI.
+    public var privateKey: PrivateKey?
     public var listenPort: UInt16?
     public var mtu: Int?
     public var peers: [PeerConfiguration]
@@ -44,7 +46,7 @@ public struct TunnelConfiguration: Sendable {
     /// per peer every 25 s when the tunnel is idle. Not part of the wg file format.
     public var defaultPersistentKeepalive: UInt16?
 
-    public init(privateKey: PrivateKey, listenPort: UInt16? = nil, mtu: Int? = nil, peers: [PeerConfiguration] = []) {
+    public init(privateKey: PrivateKey?, listenPort: UInt16? = nil, mtu: Int? = nil, peers: [PeerConfiguration] = []) {
         self.privateKey = privateKey
         self.listenPort = listenPort
         self.mtu = mtu
@@ -142,7 +144,7 @@ public struct TunnelConfiguration: Sendable {
             }
         }
         try finish(pending, into: &peers)
-        guard let privateKey else { throw ParseError(line: 0, message: "[Interface] has no PrivateKey") }
+        // No PrivateKey is allowed, as `wg setconf` allows it: the key may come later.
         self.init(privateKey: privateKey, listenPort: listenPort, mtu: mtu, peers: peers)
         ignoredKeys = ignored
     }

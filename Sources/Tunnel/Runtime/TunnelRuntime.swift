@@ -71,17 +71,24 @@ public final class TunnelRuntime: @unchecked Sendable {
         /// ``TunnelRuntime/status()``) but must not change it: closeSession, addPeer,
         /// updatePeer, removePeer and stop publish too and would deadlock on this call.
         public var receiverIndicesChanged: (@Sendable (Set<UInt32>) -> Void)?
+        /// The UDP socket was rebound to this port (`listen_port` through the UAPI), for a
+        /// filter in front of it that must follow (the XDP guard's port). Called once the
+        /// new socket receives, outside the tunnel's lock; it may read the tunnel but must
+        /// not change it.
+        public var listenPortChanged: (@Sendable (UInt16) -> Void)?
 
         public init(sessionEstablished: (@Sendable (PublicKey, Endpoint?) -> Void)? = nil,
                     sessionEnded: (@Sendable (PublicKey, Endpoint?) -> Void)? = nil,
                     packetFilter: (@Sendable (Direction, PublicKey, UnsafeRawBufferPointer) -> Verdict)? = nil,
                     log: (@Sendable (LogLevel, String) -> Void)? = nil,
-                    receiverIndicesChanged: (@Sendable (Set<UInt32>) -> Void)? = nil) {
+                    receiverIndicesChanged: (@Sendable (Set<UInt32>) -> Void)? = nil,
+                    listenPortChanged: (@Sendable (UInt16) -> Void)? = nil) {
             self.sessionEstablished = sessionEstablished
             self.sessionEnded = sessionEnded
             self.packetFilter = packetFilter
             self.log = log
             self.receiverIndicesChanged = receiverIndicesChanged
+            self.listenPortChanged = listenPortChanged
         }
     }
 
@@ -99,11 +106,20 @@ public final class TunnelRuntime: @unchecked Sendable {
     public static let defaultUnderLoadThreshold = 1000
 
     public let tun: TunDevice
+    /// The UDP socket. Its descriptor stays the same for the runtime's life, but a
+    /// `listen_port` change rebinds it: ``listenPort`` is the port bound now.
     public let socket: UDPSocket
     private let hooks: Hooks
 
     fileprivate let lock = NSLock()
     fileprivate var device: Device
+    /// False until a private key is set: `device` then holds a random stand-in key that is
+    /// never used (no handshake is sent or answered) and never shown.
+    private var hasPrivateKey: Bool
+    /// The port `socket` is bound to now; under `lock`.
+    private var boundPort: UInt16
+    /// `SO_MARK` on `socket` (0: none); under `lock`.
+    private var socketMark: UInt32 = 0
     private var peers: [PublicKey: PeerState] = [:]
     private var allowedIPs = AllowedIPs<PublicKey>()
     private var running = false
@@ -156,7 +172,9 @@ public final class TunnelRuntime: @unchecked Sendable {
         self.tun = tun
         self.socket = socket
         self.hooks = hooks
-        device = Device(privateKey: configuration.privateKey)
+        device = Device(privateKey: configuration.privateKey ?? PrivateKey())
+        hasPrivateKey = configuration.privateKey != nil
+        boundPort = socket.port
         scratch = .allocate(byteCount: Self.messageBufferSize, alignment: 16)
         try tun.setNonBlocking()
         for peer in configuration.peers { try addPeerLocked(peer) }
@@ -164,8 +182,19 @@ public final class TunnelRuntime: @unchecked Sendable {
 
     deinit { scratch.deallocate() }
 
-    /// Our public key.
-    public var publicKey: PublicKey { device.publicKey }
+    /// Our public key; nil while the interface has no private key.
+    public var publicKey: PublicKey? {
+        lock.lock()
+        defer { lock.unlock() }
+        return hasPrivateKey ? device.publicKey : nil
+    }
+
+    /// The UDP port the socket is bound to now.
+    public var listenPort: UInt16 {
+        lock.lock()
+        defer { lock.unlock() }
+        return boundPort
+    }
 
     /// Adds or replaces a peer (also while running).
     public func addPeer(_ peer: TunnelConfiguration.PeerConfiguration) throws {
@@ -266,13 +295,20 @@ public final class TunnelRuntime: @unchecked Sendable {
     // MARK: Batch configuration (UAPI set=1)
 
     /// Applies a parsed `set=1` request as one transaction: all of it, or (when it throws)
-    /// nothing. Everything that can fail is checked first: the interface keys (a private
-    /// key or listen port other than the current ones, or a non-zero fwmark, are refused
-    /// with ``UAPIError/Reason/unchangeable(key:)``) and every peer the request creates or
+    /// nothing. Everything that can fail is done first: every peer the request creates or
     /// gives a new preshared key (a low-order public key is
-    /// ``UAPIError/Reason/unusablePublicKey(_:)``). That check is the static-static DH of
-    /// each such peer, the costly part of adding one (tens of microseconds), and happens
-    /// outside the lock.
+    /// ``UAPIError/Reason/unusablePublicKey(_:)``) gets its static-static DH, the costly
+    /// part of adding one (tens of microseconds), outside the lock; then the socket: a new
+    /// `listen_port` binds a new socket before it replaces the old one, a new `fwmark` is
+    /// set on it (a failure of either is ``UAPIError/Reason/socketSetting(key:errno:)``
+    /// with the system's errno, the old socket untouched). ``Hooks/listenPortChanged``
+    /// then learns the new port.
+    ///
+    /// A new `private_key` (all zeros: none) works as in wireguard-go: every session and
+    /// handshake is dropped and its keys wiped, every peer's static-static DH is computed
+    /// again for the new key (outside the lock, with the others), a peer whose public key is
+    /// our new one is removed, and the peers that had a session or a persistent keepalive
+    /// handshake again at once (when the runtime runs).
     ///
     /// The changes then apply in request order, as wireguard-go applies its lines (a peer
     /// with our own public key is ignored; `update_only` skips absent peers). The lock is
@@ -288,14 +324,32 @@ public final class TunnelRuntime: @unchecked Sendable {
         defer { batchLock.unlock() }
 
         lock.lock()
-        let localPrivateKey = device.privateKey
-        let localKey = device.publicKey
-        var known = change.replacePeers ? [:] : device.peers.mapValues(\.presharedKey)
+        let currentPrivateKey: PrivateKey? = hasPrivateKey ? device.privateKey : nil
+        let currentDeviceKey = device.privateKey
+        let existing = device.peers.mapValues(\.presharedKey)
+        let currentPort = boundPort, currentMark = socketMark
         lock.unlock()
 
-        if let key = change.privateKey, key != localPrivateKey { throw UAPIError(.unchangeable(key: "private_key")) }
-        if let port = change.listenPort, port != socket.port { throw UAPIError(.unchangeable(key: "listen_port")) }
-        if let mark = change.fwmark, mark != 0 { throw UAPIError(.unchangeable(key: "fwmark")) }
+        var rekeying = false
+        var nextPrivateKey = currentPrivateKey
+        if let requested = change.privateKey {
+            let key: PrivateKey? = requested.isAllZeros ? nil : requested
+            if key != currentPrivateKey {
+                rekeying = true
+                nextPrivateKey = key
+            }
+        }
+        // Without a key the device holds a stand-in that nobody can address.
+        let localPrivateKey = rekeying ? (nextPrivateKey ?? PrivateKey()) : currentDeviceKey
+        let localKey = nextPrivateKey?.publicKey
+        // Every peer that stays needs its static-static DH again under a new key.
+        var rekeyed: [PublicKey: Peer] = [:]
+        if rekeying {
+            for (key, psk) in existing where key != localKey {
+                rekeyed[key] = try? Peer(publicKey: key, presharedKey: psk, localPrivateKey: localPrivateKey)
+            }
+        }
+        var known = change.replacePeers ? [:] : existing
 
         // Walk the request against the peer set as it will be, to find the handshake state
         // to build: peers it creates and preshared keys it changes.
@@ -315,8 +369,14 @@ public final class TunnelRuntime: @unchecked Sendable {
             known[key] = psk
         }
 
+        let newPort = try applySocketSettings(change, port: currentPort, mark: currentMark)
+
         var work = 0
         lock.lock()
+        if let newPort { boundPort = newPort }
+        if let mark = change.fwmark { socketMark = mark }
+        var handshakeAgain: [PublicKey] = []
+        if rekeying { handshakeAgain = rekeyLocked(localPrivateKey, hasKey: nextPrivateKey != nil, handshakes: rekeyed) }
         /// Lets the data path in between chunks.
         func pause() {
             guard work >= Self.batchChunkSize else { return }
@@ -376,8 +436,69 @@ public final class TunnelRuntime: @unchecked Sendable {
             }
             pause()
         }
+        if running {
+            let now = ContinuousClock.now
+            for key in handshakeAgain where peers[key] != nil { initiateHandshake(key, now: now) }
+        }
         lock.unlock()
         fireEvents()
+    }
+
+    /// The socket half of ``apply(_:)``, outside the lock (the data path goes on): rebinds
+    /// for a new `listen_port` (the new socket carrying the mark to be), or sets a new
+    /// `fwmark`, and tells ``Hooks/listenPortChanged``. Returns the new port, if any.
+    private func applySocketSettings(_ change: InterfaceChange, port: UInt16, mark: UInt32) throws(UAPIError) -> UInt16? {
+        let wantedMark = change.fwmark ?? mark
+        if let wanted = change.listenPort, wanted != port {
+            let bound: UInt16
+            do {
+                bound = try socket.rebind(to: wanted, mark: wantedMark)
+            } catch {
+                throw UAPIError(.socketSetting(key: "listen_port", errno: error.code))
+            }
+            log(.info, "listening on UDP port \(bound) (was \(port))")
+            hooks.listenPortChanged?(bound)
+            return bound
+        }
+        if wantedMark != mark {
+            do {
+                try socket.setMark(wantedMark)
+            } catch {
+                throw UAPIError(.socketSetting(key: "fwmark", errno: error.code))
+            }
+        }
+        return nil
+    }
+
+    /// Gives the interface a new static key (`hasKey` false: none, `key` a stand-in), as
+    /// wireguard-go's `SetPrivateKey` does: every session and handshake is dropped (the
+    /// keypairs, ephemeral secrets and old key are wiped as their storage goes), each peer
+    /// gets handshake state for the new key (`handshakes`, computed outside the lock), and a
+    /// peer whose public key is our new one is removed. Returns the peers to handshake with
+    /// again: those that had a session or keep one alive. Under `lock`.
+    private func rekeyLocked(_ key: PrivateKey, hasKey: Bool, handshakes: [PublicKey: Peer]) -> [PublicKey] {
+        var again: [PublicKey] = []
+        for (peerKey, state) in peers {
+            if state.sessionUp || state.persistentKeepalive != nil { again.append(peerKey) }
+            closeSessionLocked(peerKey, reason: "the private key changed")
+        }
+        let old = device
+        device = Device(privateKey: key)
+        hasPrivateKey = hasKey
+        // A new device counts its index generations from zero: publish whatever it is.
+        republishIndices = true
+        for (peerKey, peer) in old.peers {
+            guard var handshake = handshakes[peerKey] ?? rebuiltHandshake(peerKey, peer.presharedKey) else {
+                removePeerLocked(peerKey)
+                continue
+            }
+            handshake.lastInitiationTimestamp = peer.lastInitiationTimestamp
+            handshake.lastInitiationConsumedAt = peer.lastInitiationConsumedAt
+            device.peers[peerKey] = handshake
+        }
+        if hasKey { removePeerLocked(device.publicKey) }
+        log(.info, hasKey ? "private key changed: sessions dropped, handshaking again" : "private key removed: sessions dropped")
+        return again
     }
 
     /// The handshake state for `key` when ``apply(_:)`` did not prepare it because the peer
@@ -423,10 +544,11 @@ public final class TunnelRuntime: @unchecked Sendable {
                 persistentKeepaliveInterval: UInt16(clamping: state.persistentKeepalive?.components.seconds ?? 0),
                 allowedIPs: allowedIPs.prefixes(of: state.publicKey)))
         }
-        let privateKey = device.privateKey
+        let privateKey = hasPrivateKey ? device.privateKey : nil
+        let port = boundPort, mark = socketMark
         lock.unlock()
         list.sort { $0.publicKey.bytes.lexicographicallyPrecedes($1.publicKey.bytes) }
-        return InterfaceSnapshot(privateKey: privateKey, listenPort: socket.port, peers: list)
+        return InterfaceSnapshot(privateKey: privateKey, listenPort: port, fwmark: mark, peers: list)
     }
 
     /// The local indices peers may address messages to now: those of live keypairs
@@ -478,7 +600,7 @@ public final class TunnelRuntime: @unchecked Sendable {
         fireEvents()
     }
 
-    private func closeSessionLocked(_ key: PublicKey) {
+    private func closeSessionLocked(_ key: PublicKey, reason: String = "on request") {
         guard let state = peers[key] else { return }
         for index in state.keypairIndices { device.releaseIndex(index) }
         state.current = nil
@@ -496,7 +618,7 @@ public final class TunnelRuntime: @unchecked Sendable {
         }
         device.clearHandshake(of: key)
         coalescer.forget(key)
-        log(.info, "\(short(key)): session closed on request")
+        log(.info, "\(short(key)): session closed \(reason)")
     }
 
     // MARK: Counters
@@ -654,7 +776,8 @@ public final class TunnelRuntime: @unchecked Sendable {
                 } catch {
                     if error.code == EAGAIN || error.code == EWOULDBLOCK { break }
                     log(.error, "TUN read failed: \(error)")
-                    if error.code == EBADF || error.code == EFAULT { return }
+                    // EBADFD: the link was deleted under us (wg-quick down); the daemon notices and stops.
+                    if error.code == EBADF || error.code == EFAULT || error.code == EBADFD { return }
                     usleep(10_000)
                     break
                 }
@@ -860,6 +983,7 @@ public final class TunnelRuntime: @unchecked Sendable {
     /// Sends a handshake initiation unless one went out less than REKEY_TIMEOUT ago
     /// (`force` skips that check for retransmissions). Under `lock`.
     private func initiateHandshake(_ key: PublicKey, now: ContinuousClock.Instant, force: Bool = false) {
+        guard hasPrivateKey else { return }
         guard let endpoint = peers[key]?.endpoint else {
             log(.debug, "\(short(key)) has no endpoint yet: cannot initiate a handshake")
             return
@@ -991,6 +1115,8 @@ public final class TunnelRuntime: @unchecked Sendable {
     }
 
     private func handleHandshake(_ bytes: [UInt8], type: MessageType, from source: Endpoint, now: ContinuousClock.Instant) {
+        // Without a key there is no identity to answer as, as in wireguard-go.
+        guard hasPrivateKey else { drop(.handshakeRejected, nil); return }
         if type == .initiation || type == .response {
             guard admitHandshake(bytes, type: type, from: source, now: now) else { return }
         }
@@ -1294,6 +1420,11 @@ public final class TunnelRuntime: @unchecked Sendable {
             events.append((false, key, peers[key]!.endpoint))
         }
     }
+}
+
+extension PrivateKey {
+    /// All 32 bytes zero: the UAPI's way to say "no key".
+    fileprivate var isAllZeros: Bool { withUnsafeBytes { sodium_is_zero($0.baseAddress!, $0.count) == 1 } }
 }
 
 extension TunnelRuntime {

@@ -10,7 +10,8 @@ import Glibc
 /// data path allocates nothing.
 public struct UDPSocket: Sendable {
     public let fileDescriptor: Int32
-    /// The bound port (the kernel's choice when 0 was asked for).
+    /// The port bound when this value was made (the kernel's choice when 0 was asked
+    /// for); ``rebind(to:mark:)`` returns the new one.
     public let port: UInt16
 
     /// Binds `[::]:port` (and so `0.0.0.0:port`); 0 picks a free port.
@@ -98,6 +99,31 @@ public struct UDPSocket: Sendable {
     /// Waits until a datagram can be read, or the timeout passes.
     public func waitReadable(timeoutMilliseconds: Int32) throws(SystemError) -> Bool {
         try Tunnel.waitReadable(fileDescriptor, timeoutMilliseconds: timeoutMilliseconds)
+    }
+
+    /// Moves the socket to another port with the descriptor number unchanged, so threads
+    /// that use it need no restart: a socket bound to `port` (0: a free one) and marked
+    /// with `mark` (when non-zero) is made first, and only once both succeeded does `dup2`
+    /// put it in this descriptor's place, atomically. On failure (EADDRINUSE, EPERM for
+    /// the mark) the old binding is untouched. A thread waiting in `poll` on the old socket
+    /// goes on waiting on it until its timeout. Returns the port now bound.
+    public func rebind(to port: UInt16, mark: UInt32) throws(SystemError) -> UInt16 {
+        let fresh = try UDPSocket(port: port)
+        defer { fresh.close() }
+        if mark != 0 { try fresh.setMark(mark) }
+        _ = try retryingEINTR("dup2(port \(fresh.port))") { dup2(fresh.fileDescriptor, fileDescriptor) }
+        // dup2 clears close-on-exec (Glibc's module map has no dup3); set it again.
+        _ = fcntl(fileDescriptor, F_SETFD, FD_CLOEXEC)
+        return fresh.port
+    }
+
+    /// Marks outgoing datagrams (`SO_MARK`, for policy routing; 0 clears the mark). Needs
+    /// CAP_NET_ADMIN.
+    public func setMark(_ mark: UInt32) throws(SystemError) {
+        var value = mark
+        _ = try retryingEINTR("setsockopt(SO_MARK \(mark))") {
+            setsockopt(fileDescriptor, SOL_SOCKET, SO_MARK, &value, socklen_t(MemoryLayout<UInt32>.size))
+        }
     }
 
     public func close() {

@@ -36,9 +36,9 @@ public struct UAPIError: Error, Equatable, Sendable, CustomStringConvertible {
         case io
         /// The first line of a request is no operation we serve.
         case unknownOperation
-        /// A change to the running interface that this implementation does not make
-        /// (a different private_key or listen_port, a non-zero fwmark).
-        case unchangeable(key: String)
+        /// The socket refused a `listen_port` (the port is taken: EADDRINUSE) or `fwmark`
+        /// (EPERM without CAP_NET_ADMIN); `errno` is the system's.
+        case socketSetting(key: String, errno: Int32)
         /// A peer public key with which no Diffie-Hellman is possible (a low-order point).
         case unusablePublicKey(PublicKey)
     }
@@ -59,7 +59,8 @@ public struct UAPIError: Error, Equatable, Sendable, CustomStringConvertible {
         case .io, .truncated: EIO
         case .lineTooLong, .requestTooLarge: EMSGSIZE
         case .unknownKey, .interfaceKeyAfterPeer, .peerKeyBeforePublicKey, .invalidValue, .unknownOperation,
-             .unchangeable, .unusablePublicKey: EINVAL
+             .unusablePublicKey: EINVAL
+        case .socketSetting(_, let code): code
         }
     }
 
@@ -79,7 +80,7 @@ public struct UAPIError: Error, Equatable, Sendable, CustomStringConvertible {
         case .truncated: text = "request ended before its blank line"
         case .io: text = "reading the request failed"
         case .unknownOperation: text = "unknown operation"
-        case .unchangeable(let key): text = "\(key) of a running interface cannot be changed"
+        case .socketSetting(let key, let code): text = "cannot set \(key): \(String(cString: strerror(code)))"
         case .unusablePublicKey(let key): text = "peer \(key.base64.prefix(8))…: no Diffie-Hellman is possible with this public key"
         }
         return line.map { "line \($0): \(text)" } ?? text
