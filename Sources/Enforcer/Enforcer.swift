@@ -42,10 +42,10 @@ public final class Enforcer: @unchecked Sendable {
         public var identity: String?
         public var summary: PacketSummary
         public var decision: Decision
-        public var ruleIDs: [String]
+        package var ruleIDs: [String]
         public var generation: UInt64
         /// Set when the packet was dropped by a rate limit rather than by the decision.
-        public var limited: DropReason?
+        package var limited: DropReason?
     }
 
     /// Counters, for metrics and `ztpc status`.
@@ -55,8 +55,8 @@ public final class Enforcer: @unchecked Sendable {
         /// Packets passed.
         public var allowed: UInt64 = 0
         /// Decisions made on the tables (cache misses that got as far as a decision), by verdict.
-        public var decisionsAllowed: UInt64 = 0
-        public var decisionsDenied: UInt64 = 0
+        package var decisionsAllowed: UInt64 = 0
+        package var decisionsDenied: UInt64 = 0
         public var dropped: [DropReason: UInt64] = [:]
         /// Decisions by rule id, since the enforcer started (across policy generations).
         public var byRule: [String: UInt64] = [:]
@@ -90,9 +90,9 @@ public final class Enforcer: @unchecked Sendable {
     public private(set) var statistics = Statistics()
 
     /// How long a flow may be idle before its replies stop passing (ms).
-    public var flowIdleTimeout: Int64 = 180_000
+    var flowIdleTimeout: Int64 = 180_000
     /// Every allow decision is logged when 1; one in N when N.
-    public var allowSampleInterval: UInt64 = 100
+    package var allowSampleInterval: UInt64 = 100
     /// Receives every deny and a sample of allows. Called on the packet path of a cache miss.
     public var decisionLog: (@Sendable (DecisionRecord) -> Void)?
 
@@ -121,7 +121,7 @@ public final class Enforcer: @unchecked Sendable {
     }
 
     /// Whether the peer is still allowed anything under the policy in force (checked on reload).
-    public func stillAllowed(_ peer: PeerContext) -> Bool {
+    package func stillAllowed(_ peer: PeerContext) -> Bool {
         let g = store.generation
         guard let identity = g.tables.identity(forKey: peer.key) else { return false }
         return g.tables.allowsAnything(identity: identity)
@@ -158,7 +158,7 @@ public final class Enforcer: @unchecked Sendable {
 
     /// Decides a packet from a resource toward the client (`peer`): only replies of flows the
     /// client opened, or ICMP errors about them, and only while the policy still allows them.
-    public func outbound(_ peer: PeerContext, _ packet: UnsafeRawBufferPointer, now: Int64 = Enforcer.now()) -> Verdict {
+    package func outbound(_ peer: PeerContext, _ packet: UnsafeRawBufferPointer, now: Int64 = Enforcer.now()) -> Verdict {
         guard let s = PacketSummary.parse(packet) else { return count(.drop(.malformed)) }
         let number = store.generationNumber
         let key: FlowKey

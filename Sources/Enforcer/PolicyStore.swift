@@ -35,7 +35,7 @@ public final class PolicyStore: Sendable {
     /// The number of the generation in force (may run ahead of ``generation`` for an instant
     /// during a reload; a reader that sees it ahead just takes the slow path).
     @inline(__always)
-    public var generationNumber: UInt64 { currentNumber.load(ordering: .acquiring) }
+    var generationNumber: UInt64 { currentNumber.load(ordering: .acquiring) }
 
     /// The generation in force.
     @inline(__always)
