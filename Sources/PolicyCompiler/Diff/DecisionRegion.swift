@@ -10,7 +10,7 @@ public enum RegionProtocol: String, Sendable, Hashable, CaseIterable, Comparable
     }
 
     /// Whether requests of this protocol carry a port.
-    public var hasPorts: Bool { self == .tcp || self == .udp }
+    package var hasPorts: Bool { self == .tcp || self == .udp }
 }
 
 /// One side of a comparison for a region: the verdict, why, and the rules that made it.
@@ -97,7 +97,7 @@ public struct DecisionRegion: Sendable, Hashable {
     /// The group, tag or user whose identities are exactly ``identities``, when there is one.
     public var label: String?
     /// The region is about traffic toward clients, decided for "anyone" (the `*` rules).
-    public var anyone: Bool
+    package var anyone: Bool
     public var addresses: AddressSpan
     public var proto: RegionProtocol
     /// The port range for TCP and UDP; `*` (0-65535) for protocols without ports.

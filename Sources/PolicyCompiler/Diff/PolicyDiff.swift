@@ -11,9 +11,9 @@ public struct PolicyDiff: Sendable {
     public var regions: [DecisionRegion]
 
     /// Regions where a request that was refused is now allowed.
-    public var grants: [DecisionRegion] { regions.filter { $0.before.verdict == .deny && $0.after.verdict == .allow } }
+    package var grants: [DecisionRegion] { regions.filter { $0.before.verdict == .deny && $0.after.verdict == .allow } }
     /// Regions where a request that was allowed is now refused.
-    public var revokes: [DecisionRegion] { regions.filter { $0.before.verdict == .allow && $0.after.verdict == .deny } }
+    package var revokes: [DecisionRegion] { regions.filter { $0.before.verdict == .allow && $0.after.verdict == .deny } }
 
     public var isEmpty: Bool { regions.isEmpty }
 

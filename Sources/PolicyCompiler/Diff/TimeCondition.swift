@@ -10,13 +10,13 @@ public struct TimeCondition: Sendable, Hashable, CustomStringConvertible {
     /// The windows the condition is about, in a fixed order; empty for "always".
     public var windows: [TimeWindow]
     /// Each a value per window (open = true) in which the condition holds.
-    public var minterms: Set<[Bool]>
+    var minterms: Set<[Bool]>
     /// A disjunction of conjunctions, per window true (open), false (closed) or nil (either).
-    public var cubes: [[Bool?]]
+    var cubes: [[Bool?]]
 
     public static let always = TimeCondition(windows: [], minterms: [[]], cubes: [[]])
 
-    public var isAlways: Bool { windows.isEmpty }
+    package var isAlways: Bool { windows.isEmpty }
 
     /// Whether the condition holds at `seconds` (Unix time).
     ///

@@ -31,7 +31,7 @@ public enum Reachability {
 
     /// Everything the identity at `identity` (an index of `tables.identities`; nil for
     /// "anyone") may reach, as allowed regions.
-    public static func reachable(
+    package static func reachable(
         _ tables: DecisionTables, set: ResolvedPolicySet? = nil, identity: Int?, atSeconds: Int64? = nil
     ) -> [DecisionRegion] {
         var comparer = RegionComparer(old: nothing, new: tables)

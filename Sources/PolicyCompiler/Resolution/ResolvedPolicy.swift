@@ -11,7 +11,7 @@ public struct ResolvedIdentity: Sendable {
     public var groups: Set<String>
     /// Policy evaluations per second this client may cause: its file's `defaults.rate_limit`.
     public var evaluationRate: Rate
-    public var decl: IdentityDecl
+    var decl: IdentityDecl
 }
 
 /// One address range of a target, in one family.
@@ -32,8 +32,8 @@ public struct AddressRange: Hashable, Sendable {
         self.upper = upper
     }
 
-    public static let allV4 = AddressRange(family: .v4, lower: 0, upper: UInt128(UInt32.max))
-    public static let allV6 = AddressRange(family: .v6, lower: 0, upper: .max)
+    static let allV4 = AddressRange(family: .v4, lower: 0, upper: UInt128(UInt32.max))
+    static let allV6 = AddressRange(family: .v6, lower: 0, upper: .max)
 
     public func contains(_ o: AddressRange) -> Bool { o.family == family && o.lower >= lower && o.upper <= upper }
 }
@@ -61,12 +61,12 @@ public struct ResolvedPolicySet: Sendable {
     public var identities: [ResolvedIdentity]
     public var rules: [ResolvedRule]
     /// Flattened group membership: group name to the users in it.
-    public var groupUsers: [String: Set<String>]
+    var groupUsers: [String: Set<String>]
     public var groups: [String: GroupDecl]
     public var hosts: [String: HostDecl]
     /// The decision lifetime for a default deny: the shortest `cache_ttl` of the set's files.
-    public var defaultTTL: Duration
-    public var defaultRate: Rate
+    var defaultTTL: Duration
+    package var defaultRate: Rate
 
     /// Whether `subject` names `identity`, from the identity's static attributes.
     public func subject(_ subject: Subject, matches identity: ResolvedIdentity) -> Bool {

@@ -17,7 +17,7 @@ public struct RuleInfo: Sendable, Equatable {
 public struct IdentityEntry: Sendable, Equatable {
     public var name: String
     public var key: PublicKey
-    public var classIndex: Int32
+    package var classIndex: Int32
     /// Policy evaluations per second this client may cause.
     public var evaluationRate: Rate
     /// The peer's tunnel addresses (WireGuard allowed IPs), as the policy lists them.
@@ -27,7 +27,7 @@ public struct IdentityEntry: Sendable, Equatable {
 /// A rule that matches a cell of the tables, with the time condition that must hold for it (-1: none).
 public struct Candidate: Sendable, Equatable, Hashable {
     public var rule: Int32
-    public var expression: Int32
+    var expression: Int32
 }
 
 /// The set of rules that match one (class, address range, protocol, port range) cell.
@@ -42,13 +42,13 @@ public struct Cell: Sendable, Equatable {
 /// For one class and one address segment: port ranges to cells, per protocol.
 public struct PortTable: Sendable, Equatable {
     /// Sorted first ports of consecutive ranges (the first is 0), and the cell of each range.
-    public var tcpStarts: [UInt16]
-    public var tcpCells: [Int32]
-    public var udpStarts: [UInt16]
-    public var udpCells: [Int32]
-    public var icmpCell: Int32
+    var tcpStarts: [UInt16]
+    var tcpCells: [Int32]
+    var udpStarts: [UInt16]
+    var udpCells: [Int32]
+    var icmpCell: Int32
     /// The cell for every other IP protocol, which only protocol-less targets reach.
-    public var otherCell: Int32
+    var otherCell: Int32
 }
 
 /// The compiled form of a policy set: what `decide` reads, with no rule interpretation left.
@@ -60,15 +60,15 @@ public struct PortTable: Sendable, Equatable {
 /// the rules, so the cost grows with the logarithm of the number of distinct prefixes and ports.
 public struct DecisionTables: Sendable, Equatable {
     /// SHA-256 of the sources this was compiled from (path and text of each file, in order).
-    public var sourceHash: [UInt8]
-    public var policyNames: [String]
+    package var sourceHash: [UInt8]
+    package var policyNames: [String]
     public var rules: [RuleInfo]
     public var identities: [IdentityEntry]
     public var classCount: Int
-    public var defaultTTLMilliseconds: Int64
-    public var defaultRate: Rate
+    package var defaultTTLMilliseconds: Int64
+    package var defaultRate: Rate
     public var zones: [ZoneTable]
-    public var atoms: [TimeAtom]
+    package var atoms: [TimeAtom]
     /// Postfix code of each time expression; see ``TimeExpression/code``.
     public var expressions: [[Int32]]
     public var cells: [Cell]
@@ -78,15 +78,15 @@ public struct DecisionTables: Sendable, Equatable {
     /// First address of each IPv6 segment; the first is 0.
     public var v6Starts: [UInt128]
     /// `class * v4Starts.count + segment` → port table, or -1 when nothing matches there.
-    public var v4Segments: [Int32]
-    public var v6Segments: [Int32]
+    var v4Segments: [Int32]
+    var v6Segments: [Int32]
     /// Per class: the port table of its rules' `*` targets, read for every destination; -1 if none.
-    public var classWide: [Int32]
+    var classWide: [Int32]
     /// Outer source prefixes blocked from the tunnel port (`block:`), sorted and without duplicates.
-    public var blockedSources: [IPPrefix] = []
+    package var blockedSources: [IPPrefix] = []
     /// The class of "anyone" (the `*` rules, for someone with no user, group or tag), or -1 when
     /// no such rule exists: what decides traffic toward a client that no flow of its explains.
-    public var anyoneClass: Int32 = -1
+    package var anyoneClass: Int32 = -1
 
     // Derived on construction and on load; not part of the bundle.
     var keyIndex: [PublicKey: Int32] = [:]
@@ -160,7 +160,7 @@ public struct DecisionTables: Sendable, Equatable {
     }
 
     /// Whether the identity at `index` is allowed anything at all, at some time.
-    public func allowsAnything(identity index: Int) -> Bool {
+    package func allowsAnything(identity index: Int) -> Bool {
         index >= 0 && index < identities.count && classAllows[Int(identities[index].classIndex)]
     }
 
