@@ -27,7 +27,7 @@ public struct PolicyFile: Sendable {
     public var tests: [PolicyTest]
     /// Outer (underlay) source prefixes that may not reach the tunnel at all: ztpd's XDP program
     /// drops their packets before the kernel's stack sees them.
-    public var blocks: [Located<IPPrefix>]
+    package var blocks: [Located<IPPrefix>]
 
     public init(path: String, name: Located<String>) {
         self.path = path
@@ -45,9 +45,9 @@ public struct PolicyFile: Sendable {
 /// The `defaults:` block: values for the rest of the file.
 public struct Defaults: Sendable, Hashable {
     /// How long a decision may be cached when its rule sets no `ttl` (5 s unless set).
-    public var cacheTTL: Duration = .seconds(5)
+    package var cacheTTL: Duration = .seconds(5)
     /// Policy evaluations per client, and the flow rate of rules that set no `rate` (100/s unless set).
-    public var rateLimit: Rate = Rate(count: 100, seconds: 1)
+    package var rateLimit: Rate = Rate(count: 100, seconds: 1)
 
     public init() {}
 }
@@ -221,8 +221,8 @@ public struct Rule: Sendable, Hashable {
         self.defaults = defaults
     }
 
-    public var effectiveRate: Rate { rate ?? defaults.rateLimit }
-    public var effectiveTTL: Duration { ttl ?? defaults.cacheTTL }
+    package var effectiveRate: Rate { rate ?? defaults.rateLimit }
+    package var effectiveTTL: Duration { ttl ?? defaults.cacheTTL }
 }
 
 /// A concrete request: a destination address, port and protocol (as in tests and `ztpc eval`).
@@ -246,7 +246,7 @@ public struct Request: Sendable, Hashable, CustomStringConvertible {
 
 /// One line of `tests:`: `allow alice-laptop -> 10.10.0.7:5432/tcp [at 2026-11-23T09:00:00Z]`.
 public struct PolicyTest: Sendable, Hashable {
-    public var expect: Verdict
+    package var expect: Verdict
     public var subject: Located<String>
     public var request: Request
     /// Seconds since 1970 (UTC); nil means "now".

@@ -3,7 +3,7 @@ public enum TransportProtocol: String, Sendable, Hashable, CaseIterable, Codable
     case tcp, udp, icmp
 
     /// The IP protocol number (ICMPv6 is 58, but a policy's `icmp` means both families' ICMP).
-    public var ipProtocolNumber: UInt8 {
+    package var ipProtocolNumber: UInt8 {
         switch self {
         case .tcp: 6
         case .udp: 17

@@ -33,9 +33,9 @@ public struct Diagnostic: Sendable, Codable, Hashable {
     public var code: DiagnosticCode
     public var message: String
     public var span: SourceSpan?
-    public var notes: [Note]
+    package var notes: [Note]
     /// A one-line suggestion, such as a did-you-mean.
-    public var help: String?
+    package var help: String?
 
     public init(
         _ severity: Severity, _ code: DiagnosticCode, _ message: String, at span: SourceSpan?,
@@ -55,7 +55,7 @@ public struct Diagnostic: Sendable, Codable, Hashable {
         Diagnostic(.error, code, message, at: span, notes: notes, help: help)
     }
 
-    public static func warning(
+    package static func warning(
         _ code: DiagnosticCode, _ message: String, at span: SourceSpan?, notes: [Note] = [], help: String? = nil
     ) -> Diagnostic {
         Diagnostic(.warning, code, message, at: span, notes: notes, help: help)
@@ -142,20 +142,20 @@ public enum DiagnosticCode: String, Sendable, Codable, CaseIterable {
 }
 
 /// Collects diagnostics from the stages of one run.
-public struct DiagnosticBag: Sendable {
-    public private(set) var diagnostics: [Diagnostic] = []
+package struct DiagnosticBag: Sendable {
+    package private(set) var diagnostics: [Diagnostic] = []
 
-    public init() {}
+    package init() {}
 
-    public mutating func append(_ d: Diagnostic) { diagnostics.append(d) }
-    public mutating func append(contentsOf ds: [Diagnostic]) { diagnostics.append(contentsOf: ds) }
+    package mutating func append(_ d: Diagnostic) { diagnostics.append(d) }
+    package mutating func append(contentsOf ds: [Diagnostic]) { diagnostics.append(contentsOf: ds) }
 
-    public var hasErrors: Bool { diagnostics.contains { $0.severity == .error } }
-    public var errorCount: Int { diagnostics.filter { $0.severity == .error }.count }
-    public var warningCount: Int { diagnostics.filter { $0.severity == .warning }.count }
+    package var hasErrors: Bool { diagnostics.contains { $0.severity == .error } }
+    package var errorCount: Int { diagnostics.filter { $0.severity == .error }.count }
+    package var warningCount: Int { diagnostics.filter { $0.severity == .warning }.count }
 
     /// Diagnostics in file, line, column order, so output is stable whatever order stages ran in.
-    public var sorted: [Diagnostic] {
+    package var sorted: [Diagnostic] {
         diagnostics.sorted { a, b in
             let la = a.span?.start, lb = b.span?.start
             switch (la, lb) {

@@ -10,7 +10,7 @@ public enum CompileInterrupted: Error, Sendable, Equatable {
     case limitExceeded(Diagnostic)
 
     /// The diagnostic that reports the interruption.
-    public var diagnostic: Diagnostic {
+    package var diagnostic: Diagnostic {
         switch self {
         case .timedOut(let seconds):
             .error(
@@ -43,13 +43,13 @@ public final class CompileBudget: @unchecked Sendable {
     }
 
     /// Asks the compile to stop at its next check. Safe from any thread.
-    public func cancel() {
+    package func cancel() {
         lock.lock()
         cancelled = true
         lock.unlock()
     }
 
-    public var isCancelled: Bool {
+    var isCancelled: Bool {
         lock.lock()
         defer { lock.unlock() }
         return cancelled

@@ -14,7 +14,7 @@ public struct SourceLocation: Hashable, Sendable, Codable, CustomStringConvertib
     }
 
     /// Moves the location `n` columns to the right (for positions inside a rule string).
-    public func advanced(by n: Int) -> SourceLocation {
+    package func advanced(by n: Int) -> SourceLocation {
         SourceLocation(file: file, line: line, column: column + n)
     }
 
