@@ -55,12 +55,12 @@ public struct PacketSummary: Sendable, Equatable {
         self.embedded = embedded
     }
 
-    public var isICMP: Bool { ipProtocol == 1 || ipProtocol == 58 }
+    package var isICMP: Bool { ipProtocol == 1 || ipProtocol == 58 }
 
     /// The source address as a value.
-    public var sourceAddress: IPAddress { IPAddress(family: family, value: source) }
+    package var sourceAddress: IPAddress { IPAddress(family: family, value: source) }
     /// The destination address as a value.
-    public var destinationAddress: IPAddress { IPAddress(family: family, value: destination) }
+    package var destinationAddress: IPAddress { IPAddress(family: family, value: destination) }
 
     /// Reads an IPv4 or IPv6 packet. Returns nil for anything too short or malformed to decide on
     /// (the caller drops it): a fixed header cut short, an IPv4 header length below 20 or past the
