@@ -7,6 +7,7 @@ public struct IPAddress: Hashable, Sendable, Comparable, CustomStringConvertible
     /// The address family; the raw value is the IP version number.
     public enum Family: UInt8, Sendable, Codable { case v4 = 4, v6 = 6 }
 
+    /// IPv4 or IPv6; decides how many of `value`'s bits are the address.
     public let family: Family
     /// The address bits, most significant first as on the wire; an IPv4 address uses the low 32.
     public let value: UInt128
