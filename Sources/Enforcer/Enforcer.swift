@@ -19,11 +19,13 @@ import PolicyLang
 /// through `TunnelRuntime.serializedWithDataPath` (Edge's `SessionTable`). A packet so takes
 /// one lock.
 public final class Enforcer: @unchecked Sendable {
+    /// What to do with one packet: forward it, or drop it and count why.
     public enum Verdict: Sendable, Equatable {
         case pass
         case drop(DropReason)
     }
 
+    /// Why a packet was dropped; the raw values are the words of the decision log and the metrics' `reason` label.
     public enum DropReason: String, Sendable, CaseIterable {
         case malformed
         // The same words as a decision's reason (and the decision log) use.
@@ -37,12 +39,18 @@ public final class Enforcer: @unchecked Sendable {
 
     /// A decision made on a cache miss, for the decision log.
     public struct DecisionRecord: Sendable {
+        /// When the decision was made, in milliseconds of `Enforcer.now()`'s clock.
         public var time: Int64
+        /// The WireGuard key of the session the packet came through.
         public var peer: PublicKey
+        /// The identity the key resolved to in the policy, or nil for an unknown key.
         public var identity: String?
+        /// The packet's addresses, protocol and ports.
         public var summary: PacketSummary
+        /// The tables' decision: verdict, matching rule and reason.
         public var decision: Decision
         package var ruleIDs: [String]
+        /// The policy generation that decided, so that a log line can be tied to a reload.
         public var generation: UInt64
         /// Set when the packet was dropped by a rate limit rather than by the decision.
         package var limited: DropReason?
@@ -50,13 +58,17 @@ public final class Enforcer: @unchecked Sendable {
 
     /// Counters, for metrics and `ztpc status`.
     public struct Statistics: Sendable {
+        /// Packets decided from the flow cache.
         public var cacheHits: UInt64 = 0
+        /// Packets the cache could not decide (no entry, expired, or decided by an older generation):
+        /// they go to the tables unless a limit drops them first.
         public var cacheMisses: UInt64 = 0
         /// Packets passed.
         public var allowed: UInt64 = 0
         /// Decisions made on the tables (cache misses that got as far as a decision), by verdict.
         package var decisionsAllowed: UInt64 = 0
         package var decisionsDenied: UInt64 = 0
+        /// Dropped packets by reason; a reason that never happened has no entry.
         public var dropped: [DropReason: UInt64] = [:]
         /// Decisions by rule id, since the enforcer started (across policy generations).
         public var byRule: [String: UInt64] = [:]
@@ -64,6 +76,7 @@ public final class Enforcer: @unchecked Sendable {
 
     /// Per-session state: who the peer is and its budgets.
     public final class PeerContext: @unchecked Sendable {
+        /// The session's WireGuard public key.
         public let key: PublicKey
         let slot: UInt32
         var identity: Int?
@@ -81,12 +94,14 @@ public final class Enforcer: @unchecked Sendable {
         }
     }
 
+    /// The policy the enforcer decides against; reload it through this store.
     public let store: PolicyStore
     private var cache: DecisionCache
     private var nextSlot: UInt32 = 1
     private var ruleCounters: [UInt64] = []
     private var ruleCountersGeneration: PolicyGeneration?
     private var allowSamples: UInt64 = 0
+    /// Counters since the enforcer was created; read them under the same serialization as the packets.
     public private(set) var statistics = Statistics()
 
     /// How long a flow may be idle before its replies stop passing (ms).
@@ -96,12 +111,15 @@ public final class Enforcer: @unchecked Sendable {
     /// Receives every deny and a sample of allows. Called on the packet path of a cache miss.
     public var decisionLog: (@Sendable (DecisionRecord) -> Void)?
 
+    /// An enforcer over `store` with a flow cache of `cacheCapacity` entries (allocated once, here: 65 536 entries take a few MB).
     public init(store: PolicyStore, cacheCapacity: Int = 65_536) {
         self.store = store
         cache = DecisionCache(capacity: cacheCapacity)
     }
 
+    /// The number of entries the flow cache was created with.
     public var cacheCapacity: Int { cache.capacity }
+    /// The number of live entries in the flow cache; walks the whole cache, so not for the packet path.
     public var cachedFlows: Int { cache.count }
 
     // MARK: Sessions
