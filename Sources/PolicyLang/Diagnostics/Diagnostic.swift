@@ -10,6 +10,7 @@ public enum Severity: String, Sendable, Codable, Comparable {
         }
     }
 
+    /// Orders by seriousness: note < warning < error, so that `max()` of a list is its worst.
     public static func < (a: Severity, b: Severity) -> Bool { a.rank < b.rank }
 }
 
@@ -20,23 +21,30 @@ public enum Severity: String, Sendable, Codable, Comparable {
 public struct Diagnostic: Sendable, Codable, Hashable {
     /// A secondary place that explains the primary one ("first defined here").
     public struct Note: Sendable, Codable, Hashable {
+        /// What the note says about its place.
         public var message: String
+        /// The place it points at, or nil for a note about the whole policy.
         public var span: SourceSpan?
+        /// A note saying `message` about `span`.
         public init(_ message: String, at span: SourceSpan? = nil) {
             self.message = message
             self.span = span
         }
     }
 
+    /// Whether the finding stops a compile (`error`) or only reports (`warning`, `note`).
     public var severity: Severity
     /// A stable identifier such as `undefined-reference`, for filtering and for SARIF rule ids.
     public var code: DiagnosticCode
+    /// The sentence shown to the user, lower-case and naming the offending text.
     public var message: String
+    /// The primary place, or nil when the finding is about no place in particular (an unreadable directory, a limit).
     public var span: SourceSpan?
     package var notes: [Note]
     /// A one-line suggestion, such as a did-you-mean.
     package var help: String?
 
+    /// A finding of `severity`; `notes` point at related places and `help` is a one-line suggestion.
     public init(
         _ severity: Severity, _ code: DiagnosticCode, _ message: String, at span: SourceSpan?,
         notes: [Note] = [], help: String? = nil
@@ -49,6 +57,7 @@ public struct Diagnostic: Sendable, Codable, Hashable {
         self.help = help
     }
 
+    /// An error-severity diagnostic; the shorthand every stage uses.
     public static func error(
         _ code: DiagnosticCode, _ message: String, at span: SourceSpan?, notes: [Note] = [], help: String? = nil
     ) -> Diagnostic {

@@ -34,6 +34,7 @@ public struct PolicyLimits: Sendable, Equatable {
     /// distinct addresses would otherwise ask for gigabytes at once.
     package var maxTableEntries: Int = 1 << 26
 
+    /// The defaults, which are ``default``'s; change single fields to tighten or loosen.
     public init() {}
 
     /// The limits `ztpc` and `ztpd` apply.
