@@ -8,6 +8,7 @@ import PolicyLang
 /// change; an identity on one side only gets nothing on the other (unknown peers are refused).
 /// Traffic toward clients is compared too, as the regions with ``DecisionRegion/anyone``.
 public struct PolicyDiff: Sendable {
+    /// Every region whose verdict changes, in reading order (by who, then where, then when).
     public var regions: [DecisionRegion]
 
     /// Regions where a request that was refused is now allowed.
@@ -15,6 +16,7 @@ public struct PolicyDiff: Sendable {
     /// Regions where a request that was allowed is now refused.
     package var revokes: [DecisionRegion] { regions.filter { $0.before.verdict == .allow && $0.after.verdict == .deny } }
 
+    /// Whether the change leaves every decision as it was.
     public var isEmpty: Bool { regions.isEmpty }
 
     /// Compares two compiled policy sets. `oldSet` and `newSet`, when given, name identity

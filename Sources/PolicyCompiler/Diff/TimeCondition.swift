@@ -14,6 +14,7 @@ public struct TimeCondition: Sendable, Hashable, CustomStringConvertible {
     /// A disjunction of conjunctions, per window true (open), false (closed) or nil (either).
     var cubes: [[Bool?]]
 
+    /// The condition that holds at every instant (no windows involved).
     public static let always = TimeCondition(windows: [], minterms: [[]], cubes: [[]])
 
     package var isAlways: Bool { windows.isEmpty }
@@ -31,6 +32,7 @@ public struct TimeCondition: Sendable, Hashable, CustomStringConvertible {
         return minterms.contains(values)
     }
 
+    /// `always`, or the windows joined by `and`/`or`/`not` in the rule syntax, from the short form.
     public var description: String {
         if isAlways { return "always" }
         let terms = cubes.map { cube in

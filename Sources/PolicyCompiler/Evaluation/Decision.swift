@@ -2,6 +2,7 @@ import PolicyLang
 
 /// The answer to one access question, with what the enforcer needs to cache and rate-limit it.
 public struct Decision: Sendable, Equatable {
+    /// Why the verdict is what it is; the raw values are the words of the decision log.
     public enum Reason: String, Sendable {
         /// At least one allow rule matched and no deny did.
         case allowed
@@ -13,7 +14,9 @@ public struct Decision: Sendable, Equatable {
         case unknownIdentity = "unknown-identity"
     }
 
+    /// Allow or deny.
     public var verdict: Verdict
+    /// Which case of the evaluation produced the verdict.
     public var reason: Reason
     /// Indices (into ``DecisionTables/rules``) of the rules that produced the verdict.
     ///

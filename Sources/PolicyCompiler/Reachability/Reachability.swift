@@ -8,10 +8,14 @@ import PolicyLang
 public enum Reachability {
     /// A part of the request space: addresses, ports and protocols.
     public struct Destination: Sendable {
+        /// The address ranges to ask about.
         public var addresses: [AddressSpan]
+        /// The ports to ask about (every port unless narrowed).
         public var ports: PortRange
+        /// The protocols to ask about (all of them unless narrowed).
         public var protocols: Set<RegionProtocol>
 
+        /// A destination of `addresses`, by default on every port and protocol.
         public init(addresses: [AddressSpan], ports: PortRange = .all, protocols: Set<RegionProtocol> = Set(RegionProtocol.allCases)) {
             self.addresses = addresses
             self.ports = ports

@@ -2,20 +2,27 @@ import PolicyLang
 
 /// What the enforcer needs to know about a rule: its id for logs, its limits, where it was written.
 public struct RuleInfo: Sendable, Equatable {
+    /// `POLICY/NAME` or `POLICY/N`, as decisions and the decision log name the rule.
     public var id: String
+    /// What the rule asks for.
     public var action: Verdict
     /// New flows per client through this rule.
     public var rate: Rate
     /// How long a decision this rule made may be cached, in milliseconds.
     public var ttlMilliseconds: Int64
+    /// The policy file the rule was written in, for `ztpc explain` and logs.
     public var file: String
+    /// 1-based line of the rule in ``file``.
     public var line: Int32
+    /// 1-based column of the rule in ``file``.
     public var column: Int32
 }
 
 /// A known peer: its key, its name, and the identity class its decisions come from.
 public struct IdentityEntry: Sendable, Equatable {
+    /// The identity's name in the policy.
     public var name: String
+    /// The WireGuard public key that authenticates as this identity.
     public var key: PublicKey
     package var classIndex: Int32
     /// Policy evaluations per second this client may cause.
@@ -26,14 +33,17 @@ public struct IdentityEntry: Sendable, Equatable {
 
 /// A rule that matches a cell of the tables, with the time condition that must hold for it (-1: none).
 public struct Candidate: Sendable, Equatable, Hashable {
+    /// Index into ``DecisionTables/rules``.
     public var rule: Int32
     var expression: Int32
 }
 
 /// The set of rules that match one (class, address range, protocol, port range) cell.
 public struct Cell: Sendable, Equatable {
+    /// The matching rules with their conditions; empty for a cell no rule reaches.
     public var candidates: [Candidate]
 
+    /// A cell matched by `candidates`.
     public init(candidates: [Candidate]) {
         self.candidates = candidates
     }
@@ -62,16 +72,23 @@ public struct DecisionTables: Sendable, Equatable {
     /// SHA-256 of the sources this was compiled from (path and text of each file, in order).
     package var sourceHash: [UInt8]
     package var policyNames: [String]
+    /// Every rule of the set, in load order; decisions refer to rules by index into this array.
     public var rules: [RuleInfo]
+    /// Every known peer; the enforcer looks keys up through the tables' index over these.
     public var identities: [IdentityEntry]
+    /// The number of identity classes: identities that the same rules match under the same
+    /// conditions share one, and the segment maps have a row per class.
     public var classCount: Int
     package var defaultTTLMilliseconds: Int64
     package var defaultRate: Rate
+    /// The time zones the rules' windows use, with their UTC offset transitions.
     public var zones: [ZoneTable]
     package var atoms: [TimeAtom]
     /// Postfix code of each time expression; see ``TimeExpression/code``.
     public var expressions: [[Int32]]
+    /// The cells port tables point into.
     public var cells: [Cell]
+    /// The port tables (class, segment) pairs point into.
     public var portTables: [PortTable]
     /// First address of each IPv4 segment; the first is 0.
     public var v4Starts: [UInt32]
@@ -100,6 +117,9 @@ public struct DecisionTables: Sendable, Equatable {
     var flatPorts: [UInt32] = []
     var flatPortOffsets: [Int32] = []
 
+    /// Tables from their parts, as the table builder and the bundle reader make them. Derives the
+    /// key and name indexes, the precomputed decision of each cell and the flattened port tables:
+    /// a pass over identities, cells and port tables, so not free for large sets.
     public init(
         sourceHash: [UInt8], policyNames: [String], rules: [RuleInfo], identities: [IdentityEntry], classCount: Int,
         defaultTTLMilliseconds: Int64, defaultRate: Rate, zones: [ZoneTable], atoms: [TimeAtom],
