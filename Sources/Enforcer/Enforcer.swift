@@ -42,13 +42,13 @@ public final class Enforcer: @unchecked Sendable {
         /// When the decision was made, in milliseconds of `Enforcer.now()`'s clock.
         public var time: Int64
         /// The WireGuard key of the session the packet came through.
-        public var peer: PublicKey
+        package var peer: PublicKey
         /// The identity the key resolved to in the policy, or nil for an unknown key.
         public var identity: String?
         /// The packet's addresses, protocol and ports.
-        public var summary: PacketSummary
+        package var summary: PacketSummary
         /// The tables' decision: verdict, matching rule and reason.
-        public var decision: Decision
+        package var decision: Decision
         package var ruleIDs: [String]
         /// The policy generation that decided, so that a log line can be tied to a reload.
         public var generation: UInt64
@@ -59,19 +59,19 @@ public final class Enforcer: @unchecked Sendable {
     /// Counters, for metrics and `ztpc status`.
     public struct Statistics: Sendable {
         /// Packets decided from the flow cache.
-        public var cacheHits: UInt64 = 0
+        package var cacheHits: UInt64 = 0
         /// Packets the cache could not decide (no entry, expired, or decided by an older generation):
         /// they go to the tables unless a limit drops them first.
-        public var cacheMisses: UInt64 = 0
+        package var cacheMisses: UInt64 = 0
         /// Packets passed.
-        public var allowed: UInt64 = 0
+        package var allowed: UInt64 = 0
         /// Decisions made on the tables (cache misses that got as far as a decision), by verdict.
         package var decisionsAllowed: UInt64 = 0
         package var decisionsDenied: UInt64 = 0
         /// Dropped packets by reason; a reason that never happened has no entry.
-        public var dropped: [DropReason: UInt64] = [:]
+        package var dropped: [DropReason: UInt64] = [:]
         /// Decisions by rule id, since the enforcer started (across policy generations).
-        public var byRule: [String: UInt64] = [:]
+        package var byRule: [String: UInt64] = [:]
     }
 
     /// Per-session state: who the peer is and its budgets.
@@ -102,14 +102,14 @@ public final class Enforcer: @unchecked Sendable {
     private var ruleCountersGeneration: PolicyGeneration?
     private var allowSamples: UInt64 = 0
     /// Counters since the enforcer was created; read them under the same serialization as the packets.
-    public private(set) var statistics = Statistics()
+    package private(set) var statistics = Statistics()
 
     /// How long a flow may be idle before its replies stop passing (ms).
     var flowIdleTimeout: Int64 = 180_000
     /// Every allow decision is logged when 1; one in N when N.
     package var allowSampleInterval: UInt64 = 100
     /// Receives every deny and a sample of allows. Called on the packet path of a cache miss.
-    public var decisionLog: (@Sendable (DecisionRecord) -> Void)?
+    package var decisionLog: (@Sendable (DecisionRecord) -> Void)?
 
     /// An enforcer over `store` with a flow cache of `cacheCapacity` entries (allocated once, here: 65 536 entries take a few MB).
     public init(store: PolicyStore, cacheCapacity: Int = 65_536) {
@@ -120,7 +120,7 @@ public final class Enforcer: @unchecked Sendable {
     /// The number of entries the flow cache was created with.
     public var cacheCapacity: Int { cache.capacity }
     /// The number of live entries in the flow cache; walks the whole cache, so not for the packet path.
-    public var cachedFlows: Int { cache.count }
+    package var cachedFlows: Int { cache.count }
 
     // MARK: Sessions
 
@@ -134,7 +134,7 @@ public final class Enforcer: @unchecked Sendable {
     }
 
     /// Called when a session ends: forgets the peer's flows.
-    public func sessionEnded(_ peer: PeerContext) {
+    package func sessionEnded(_ peer: PeerContext) {
         cache.removeAll(peer: peer.slot)
     }
 
@@ -317,7 +317,7 @@ public final class Enforcer: @unchecked Sendable {
     }
 
     /// A snapshot of the counters, with decisions by rule id.
-    public func snapshot() -> Statistics {
+    package func snapshot() -> Statistics {
         var s = statistics
         if let g = ruleCountersGeneration {
             for (i, n) in ruleCounters.enumerated() where n > 0 { s.byRule[g.tables.rules[i].id, default: 0] &+= n }

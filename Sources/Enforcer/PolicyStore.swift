@@ -12,7 +12,7 @@ public final class PolicyGeneration: AtomicReference, Sendable {
     /// Where it came from (a directory or a bundle path), for logs and status.
     public let origin: String
     /// When this generation was put in force, for status output.
-    public let loadedAt: Date
+    package let loadedAt: Date
 
     /// A generation of `tables` numbered `number`; the store numbers generations itself, this is for building one to install by hand or in tests.
     public init(tables: DecisionTables, number: UInt64, origin: String, loadedAt: Date = Date()) {
