@@ -11,7 +11,7 @@ public struct Compilation: Sendable {
     /// Every diagnostic of every stage, in the order the stages ran.
     public var diagnostics: [Diagnostic]
     /// Source texts by path, for rendering diagnostics with their lines.
-    public var sources: [String: SourceFile]
+    package var sources: [String: SourceFile]
 
     /// Whether any diagnostic is an error: then ``tables`` is nil and nothing may be installed.
     public var hasErrors: Bool { diagnostics.contains { $0.severity == .error } }
@@ -29,10 +29,10 @@ public enum PolicyCompiler {
         public var now: Int64 = Int64(Date().timeIntervalSince1970 * 1000)
         /// Bounds on the input (sizes, entries, nesting); past one, the compile fails with its
         /// diagnostic.
-        public var limits: PolicyLimits = .default
+        package var limits: PolicyLimits = .default
         /// A deadline and cancellation token checked through every stage; nil for none. A
         /// compile that runs out of it fails with `policy-too-complex` (or `compile-cancelled`).
-        public var budget: CompileBudget? = nil
+        package var budget: CompileBudget? = nil
 
         /// Lint and tests on, tests decided at the current time, the default limits, no budget.
         public init() {}

@@ -15,23 +15,23 @@ public enum RegionProtocol: String, Sendable, Hashable, CaseIterable, Comparable
 }
 
 /// One side of a comparison for a region: the verdict, why, and the rules that made it.
-public struct RegionVerdict: Sendable, Hashable {
+package struct RegionVerdict: Sendable, Hashable {
     /// Allow or deny on this side.
-    public var verdict: Verdict
+    package var verdict: Verdict
     /// Why: an allow, a deny rule, no matching rule, or an unknown identity.
-    public var reason: Decision.Reason
+    package var reason: Decision.Reason
     /// Ids of the rules that produced the verdict (every matching deny, or every matching allow).
-    public var rules: [String]
+    package var rules: [String]
 
     /// A side's verdict, reason and the ids of the rules behind it.
-    public init(verdict: Verdict, reason: Decision.Reason, rules: [String]) {
+    package init(verdict: Verdict, reason: Decision.Reason, rules: [String]) {
         self.verdict = verdict
         self.reason = reason
         self.rules = rules
     }
 
     /// `allow (allowed by a/1, a/2)`, `deny (default deny: no rule matches)`.
-    public var summary: String {
+    package var summary: String {
         let ids = rules.joined(separator: ", ")
         switch reason {
         case .allowed: return "allow (allowed by \(ids))"
@@ -117,9 +117,9 @@ public struct DecisionRegion: Sendable, Hashable {
     /// When the region holds: always, or while some time windows are open or closed.
     public var time: TimeCondition
     /// How the old policy (or, for reachability, a policy allowing nothing) decides the region.
-    public var before: RegionVerdict
+    package var before: RegionVerdict
     /// How the new policy decides the region.
-    public var after: RegionVerdict
+    package var after: RegionVerdict
 
     /// Whether the request falls in the region (its time condition aside).
     public func contains(identity name: String?, address: IPAddress, port: UInt16, proto p: RegionProtocol) -> Bool {
@@ -128,7 +128,7 @@ public struct DecisionRegion: Sendable, Hashable {
     }
 
     /// Who, as a person reads it: `group:eng (alice-laptop, bob-phone)`.
-    public var who: String {
+    package var who: String {
         let toClients = "anyone (traffic toward clients)"
         if identities.isEmpty { return toClients }
         let names = identities.joined(separator: ", ")

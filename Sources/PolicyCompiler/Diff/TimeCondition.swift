@@ -8,14 +8,14 @@ import PolicyLang
 /// set for people, in which a combination that never occurs may be counted either way.
 public struct TimeCondition: Sendable, Hashable, CustomStringConvertible {
     /// The windows the condition is about, in a fixed order; empty for "always".
-    public var windows: [TimeWindow]
+    package var windows: [TimeWindow]
     /// Each a value per window (open = true) in which the condition holds.
     var minterms: Set<[Bool]>
     /// A disjunction of conjunctions, per window true (open), false (closed) or nil (either).
     var cubes: [[Bool?]]
 
     /// The condition that holds at every instant (no windows involved).
-    public static let always = TimeCondition(windows: [], minterms: [[]], cubes: [[]])
+    package static let always = TimeCondition(windows: [], minterms: [[]], cubes: [[]])
 
     package var isAlways: Bool { windows.isEmpty }
 

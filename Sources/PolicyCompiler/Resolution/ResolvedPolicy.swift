@@ -19,23 +19,23 @@ public struct ResolvedIdentity: Sendable {
 }
 
 /// One address range of a target, in one family.
-public struct AddressRange: Hashable, Sendable {
+package struct AddressRange: Hashable, Sendable {
     /// The family of both bounds.
-    public var family: IPAddress.Family
+    package var family: IPAddress.Family
     /// The first address, as `IPAddress.value` holds it.
-    public var lower: UInt128
+    package var lower: UInt128
     /// The last address (inclusive).
-    public var upper: UInt128
+    package var upper: UInt128
 
     /// The addresses of the prefix `cidr`.
-    public init(_ cidr: IPPrefix) {
+    package init(_ cidr: IPPrefix) {
         family = cidr.address.family
         lower = cidr.first.value
         upper = cidr.last.value
     }
 
     /// The addresses `lower` through `upper` of `family`; the caller keeps `lower <= upper`.
-    public init(family: IPAddress.Family, lower: UInt128, upper: UInt128) {
+    package init(family: IPAddress.Family, lower: UInt128, upper: UInt128) {
         self.family = family
         self.lower = lower
         self.upper = upper
@@ -45,13 +45,13 @@ public struct AddressRange: Hashable, Sendable {
     static let allV6 = AddressRange(family: .v6, lower: 0, upper: .max)
 
     /// Whether all of `o` is of the same family and inside this range.
-    public func contains(_ o: AddressRange) -> Bool { o.family == family && o.lower >= lower && o.upper <= upper }
+    package func contains(_ o: AddressRange) -> Bool { o.family == family && o.lower >= lower && o.upper <= upper }
 }
 
 /// A target with its host resolved to address ranges.
 public struct ResolvedTarget: Sendable, Hashable {
     /// The host's addresses: a prefix's range, an alias's prefixes, or everything of both families for `*`.
-    public var ranges: [AddressRange]
+    package var ranges: [AddressRange]
     /// The port ranges as written; `[.all]` for `*`.
     public var ports: [PortRange]
     /// The protocol, or nil for any.
@@ -63,7 +63,7 @@ public struct ResolvedTarget: Sendable, Hashable {
 /// A rule after resolution.
 public struct ResolvedRule: Sendable {
     /// The rule's position in ``ResolvedPolicySet/rules``, which is also its index in the tables' rules.
-    public var index: Int
+    package var index: Int
     /// The rule as parsed.
     public var rule: Rule
     /// The rule's targets with their hosts resolved.
@@ -71,13 +71,13 @@ public struct ResolvedRule: Sendable {
     /// The rule's id, `POLICY/NAME` or `POLICY/N`.
     public var id: String { rule.id }
     /// Whether the rule allows or denies.
-    public var action: Verdict { rule.action }
+    package var action: Verdict { rule.action }
 }
 
 /// A policy set with every name resolved: the input to lint and to table lowering.
 public struct ResolvedPolicySet: Sendable {
     /// The parsed files the set was resolved from.
-    public var parsed: ParsedPolicySet
+    package var parsed: ParsedPolicySet
     /// Every identity whose key decoded and is not another's, in source order (the first of
     /// duplicated names or keys).
     public var identities: [ResolvedIdentity]

@@ -5,17 +5,17 @@ public struct RuleInfo: Sendable, Equatable {
     /// `POLICY/NAME` or `POLICY/N`, as decisions and the decision log name the rule.
     public var id: String
     /// What the rule asks for.
-    public var action: Verdict
+    package var action: Verdict
     /// New flows per client through this rule.
     public var rate: Rate
     /// How long a decision this rule made may be cached, in milliseconds.
     public var ttlMilliseconds: Int64
     /// The policy file the rule was written in, for `ztpc explain` and logs.
-    public var file: String
+    package var file: String
     /// 1-based line of the rule in ``file``.
-    public var line: Int32
+    package var line: Int32
     /// 1-based column of the rule in ``file``.
-    public var column: Int32
+    package var column: Int32
 }
 
 /// A known peer: its key, its name, and the identity class its decisions come from.
@@ -28,7 +28,7 @@ public struct IdentityEntry: Sendable, Equatable {
     /// Policy evaluations per second this client may cause.
     public var evaluationRate: Rate
     /// The peer's tunnel addresses (WireGuard allowed IPs), as the policy lists them.
-    public var allowedIPs: [IPPrefix] = []
+    package var allowedIPs: [IPPrefix] = []
 }
 
 /// A rule that matches a cell of the tables, with the time condition that must hold for it (-1: none).
@@ -41,7 +41,7 @@ public struct Candidate: Sendable, Equatable, Hashable {
 /// The set of rules that match one (class, address range, protocol, port range) cell.
 public struct Cell: Sendable, Equatable {
     /// The matching rules with their conditions; empty for a cell no rule reaches.
-    public var candidates: [Candidate]
+    package var candidates: [Candidate]
 
     /// A cell matched by `candidates`.
     public init(candidates: [Candidate]) {
