@@ -8,7 +8,7 @@ public struct Located<Value: Hashable & Sendable>: Hashable, Sendable {
     /// The parsed value.
     public var value: Value
     /// Where its text is in the source, for diagnostics.
-    public var span: SourceSpan
+    package var span: SourceSpan
 
     /// `value` as written at `span`.
     public init(_ value: Value, _ span: SourceSpan) {
@@ -78,7 +78,7 @@ public struct IdentityDecl: Sendable, Hashable {
     public var tags: [Located<String>]
     /// The tunnel addresses the peer may use (its WireGuard allowed IPs), when ztpd adds peers
     /// from the policy.
-    public var allowedIPs: [Located<IPPrefix>]
+    package var allowedIPs: [Located<IPPrefix>]
 
     /// An identity as the YAML front reads it; nothing is checked here (the resolver checks keys and names).
     public init(
@@ -104,7 +104,7 @@ public struct GroupDecl: Sendable, Hashable {
     /// The group's name, referred to as `group:NAME`.
     public var name: Located<String>
     /// Users and nested groups; cycles are found by the resolver.
-    public var members: [Located<GroupMember>]
+    package var members: [Located<GroupMember>]
 
     /// A group named `name` with `members` as written.
     public init(name: Located<String>, members: [Located<GroupMember>]) {
@@ -225,7 +225,7 @@ public struct Rule: Sendable, Hashable {
     /// The id decisions name: `POLICY/NAME` when named, else `POLICY/N` with N counted from 1.
     public var id: String
     /// Whether matching traffic is allowed or denied; a deny wins over any allow.
-    public var action: Verdict
+    package var action: Verdict
     /// Who the rule applies to (any of them).
     public var subjects: [Located<Subject>]
     /// Where the traffic may go (any of them).
@@ -237,7 +237,7 @@ public struct Rule: Sendable, Hashable {
     /// `ttl` as written (how long a decision may be cached); the compiler falls back to the file's default.
     public var ttl: Duration?
     /// The whole rule text's location.
-    public var span: SourceSpan
+    package var span: SourceSpan
     /// The file's defaults, which apply where the rule sets no rate or ttl.
     public var defaults: Defaults
 
@@ -294,7 +294,7 @@ public struct PolicyTest: Sendable, Hashable {
     /// Seconds since 1970 (UTC); nil means "now".
     public var at: Int64?
     /// The test line's location, for failures.
-    public var span: SourceSpan
+    package var span: SourceSpan
 
     /// A test expecting `expect` for `subject` sending `request` at `at` (nil: now).
     public init(expect: Verdict, subject: Located<String>, request: Request, at: Int64?, span: SourceSpan) {

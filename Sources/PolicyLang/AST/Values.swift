@@ -91,7 +91,7 @@ public struct Rate: Hashable, Sendable, Codable, CustomStringConvertible {
     }
 
     /// Events per second, for token buckets.
-    public var perSecond: Double { Double(count) / Double(seconds) }
+    package var perSecond: Double { Double(count) / Double(seconds) }
 
     /// Parses `N/s`, `N/m` or `N/h` with N between 1 and 10,000,000.
     public static func parse(_ text: some StringProtocol) -> Rate? {
@@ -122,10 +122,10 @@ public struct TimeWindow: Hashable, Sendable, Codable, CustomStringConvertible {
     /// Days of the week as a bit set, bit 0 = Monday … bit 6 = Sunday (ISO 8601 order).
     public var days: UInt8
     /// Minutes after local midnight at which the window opens.
-    public var startMinute: Int
+    package var startMinute: Int
     /// Minutes after local midnight at which it closes; below `startMinute` means it runs past
     /// midnight into the next day (the day bit names the day it opens).
-    public var endMinute: Int
+    package var endMinute: Int
     /// IANA time zone identifier.
     public var zone: String
 

@@ -24,7 +24,7 @@ public struct Diagnostic: Sendable, Codable, Hashable {
         /// What the note says about its place.
         public var message: String
         /// The place it points at, or nil for a note about the whole policy.
-        public var span: SourceSpan?
+        package var span: SourceSpan?
         /// A note saying `message` about `span`.
         public init(_ message: String, at span: SourceSpan? = nil) {
             self.message = message
@@ -39,7 +39,7 @@ public struct Diagnostic: Sendable, Codable, Hashable {
     /// The sentence shown to the user, lower-case and naming the offending text.
     public var message: String
     /// The primary place, or nil when the finding is about no place in particular (an unreadable directory, a limit).
-    public var span: SourceSpan?
+    package var span: SourceSpan?
     package var notes: [Note]
     /// A one-line suggestion, such as a did-you-mean.
     package var help: String?
@@ -111,7 +111,7 @@ public enum DiagnosticCode: String, Sendable, Codable, CaseIterable {
     case allowAll = "allow-all"
 
     /// A one-sentence explanation, used as the SARIF rule description.
-    public var summary: String {
+    package var summary: String {
         switch self {
         case .io: "A policy file could not be read."
         case .yaml: "The file is not well-formed YAML."

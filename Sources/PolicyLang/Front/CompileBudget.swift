@@ -31,7 +31,7 @@ public enum CompileInterrupted: Error, Sendable, Equatable {
 /// lock and a clock read; it belongs in loops over entries, not in inner loops over bits.
 public final class CompileBudget: @unchecked Sendable {
     /// The time allowed in seconds, or nil for no limit.
-    public let limit: Double?
+    package let limit: Double?
     private let deadline: ContinuousClock.Instant?
     private let lock = NSLock()
     private var cancelled = false
@@ -56,7 +56,7 @@ public final class CompileBudget: @unchecked Sendable {
     }
 
     /// Throws when the compile has been cancelled or has run out of time.
-    public func check() throws(CompileInterrupted) {
+    package func check() throws(CompileInterrupted) {
         if isCancelled { throw .cancelled }
         if let deadline, let limit, ContinuousClock.now >= deadline { throw .timedOut(seconds: limit) }
     }

@@ -11,7 +11,7 @@ public struct ParsedPolicySet: Sendable {
     /// The parsed files, in the order they were loaded (sorted paths within a directory).
     public var files: [PolicyFile]
     /// Source texts by path, for diagnostics and for the bundle's source hash.
-    public var sources: [String: SourceFile]
+    package var sources: [String: SourceFile]
 
     /// A set of already-parsed files and the texts they came from.
     public init(files: [PolicyFile], sources: [String: SourceFile]) {

@@ -1,11 +1,11 @@
 /// A position in a policy source file: 1-based line and column, as compilers print them.
 public struct SourceLocation: Hashable, Sendable, Codable, CustomStringConvertible {
     /// The file's path as the user named it.
-    public var file: String
+    package var file: String
     /// 1-based line.
-    public var line: Int
+    package var line: Int
     /// 1-based column, counted in characters.
-    public var column: Int
+    package var column: Int
 
     /// A location at 1-based `line` and `column` of `file`.
     public init(file: String, line: Int, column: Int) {
@@ -44,7 +44,7 @@ public struct SourceFile: Sendable {
     /// The whole text.
     public let text: String
     /// The text split at every line break libyaml counts, so that YAML line numbers index it (1-based through ``line(_:)``).
-    public let lines: [Substring]
+    package let lines: [Substring]
 
     /// Keeps `text` and splits it into lines once, so that each diagnostic's quote is an array lookup.
     public init(path: String, text: String) {
@@ -56,7 +56,7 @@ public struct SourceFile: Sendable {
     }
 
     /// The text of 1-based line `n`, or nil past the end.
-    public func line(_ n: Int) -> Substring? {
+    package func line(_ n: Int) -> Substring? {
         n >= 1 && n <= lines.count ? lines[n - 1] : nil
     }
 }
