@@ -67,6 +67,7 @@ public struct PacketSummary: Sendable, Equatable {
         self.embedded = embedded
     }
 
+    /// Whether the packet is ICMP or ICMPv6 (protocol 1 or 58).
     package var isICMP: Bool { ipProtocol == 1 || ipProtocol == 58 }
 
     /// The source address as a value.
