@@ -257,7 +257,9 @@ public struct Rule: Sendable, Hashable {
         self.defaults = defaults
     }
 
+    /// The rule's `rate`, or its file's default.
     package var effectiveRate: Rate { rate ?? defaults.rateLimit }
+    /// The rule's `ttl`, or its file's default cache TTL.
     package var effectiveTTL: Duration { ttl ?? defaults.cacheTTL }
 }
 
@@ -286,6 +288,7 @@ public struct Request: Sendable, Hashable, CustomStringConvertible {
 
 /// One line of `tests:`: `allow alice-laptop -> 10.10.0.7:5432/tcp [at 2026-11-23T09:00:00Z]`.
 public struct PolicyTest: Sendable, Hashable {
+    /// The verdict the test expects.
     package var expect: Verdict
     /// The identity or user the test asks for.
     public var subject: Located<String>

@@ -129,7 +129,8 @@ public struct TimeWindow: Hashable, Sendable, Codable, CustomStringConvertible {
     /// IANA time zone identifier.
     public var zone: String
 
-    /// A window on the days set in `days` (bit 0 = Monday) from `startMinute` to `endMinute` local time in `zone`; the zone is not checked here.
+    /// A window on the days set in `days` (bit 0 = Monday) from `startMinute` to `endMinute` local time in
+    /// `zone`; the zone is not checked here.
     public init(days: UInt8, startMinute: Int, endMinute: Int, zone: String) {
         self.days = days
         self.startMinute = startMinute

@@ -40,6 +40,7 @@ public struct Diagnostic: Sendable, Codable, Hashable {
     public var message: String
     /// The primary place, or nil when the finding is about no place in particular (an unreadable directory, a limit).
     package var span: SourceSpan?
+    /// Secondary places that explain this one ("first defined here").
     package var notes: [Note]
     /// A one-line suggestion, such as a did-you-mean.
     package var help: String?
@@ -64,6 +65,7 @@ public struct Diagnostic: Sendable, Codable, Hashable {
         Diagnostic(.error, code, message, at: span, notes: notes, help: help)
     }
 
+    /// A warning-severity diagnostic (lint findings): reported, but the compile still produces tables.
     package static func warning(
         _ code: DiagnosticCode, _ message: String, at span: SourceSpan?, notes: [Note] = [], help: String? = nil
     ) -> Diagnostic {
@@ -152,15 +154,22 @@ public enum DiagnosticCode: String, Sendable, Codable, CaseIterable {
 
 /// Collects diagnostics from the stages of one run.
 package struct DiagnosticBag: Sendable {
+    /// Everything appended so far, in order.
     package private(set) var diagnostics: [Diagnostic] = []
 
+    /// An empty bag.
     package init() {}
 
+    /// Adds one diagnostic.
     package mutating func append(_ d: Diagnostic) { diagnostics.append(d) }
+    /// Adds several diagnostics, keeping their order.
     package mutating func append(contentsOf ds: [Diagnostic]) { diagnostics.append(contentsOf: ds) }
 
+    /// Whether any diagnostic is an error.
     package var hasErrors: Bool { diagnostics.contains { $0.severity == .error } }
+    /// The number of errors (a pass over the bag).
     package var errorCount: Int { diagnostics.filter { $0.severity == .error }.count }
+    /// The number of warnings (a pass over the bag).
     package var warningCount: Int { diagnostics.filter { $0.severity == .warning }.count }
 
     /// Diagnostics in file, line, column order, so output is stable whatever order stages ran in.

@@ -6,14 +6,17 @@ package struct HumanDiagnosticRenderer: Sendable {
     /// Source texts by path, to quote lines from.
     package var sources: [String: SourceFile]
 
+    /// A renderer quoting lines from `sources` (by path); a diagnostic whose file is missing gets no excerpt.
     package init(sources: [String: SourceFile]) {
         self.sources = sources
     }
 
+    /// Every diagnostic in order, each with its excerpt, notes and help.
     package func render(_ diagnostics: [Diagnostic]) -> String {
         diagnostics.map(render).joined()
     }
 
+    /// One diagnostic: header line, quoted source line with a caret, then notes and help.
     package func render(_ d: Diagnostic) -> String {
         var out = ""
         out += header(d.span, d.severity.rawValue, "\(d.message) [\(d.code.rawValue)]")
@@ -49,8 +52,10 @@ package struct HumanDiagnosticRenderer: Sendable {
 
 /// Renders diagnostics as one JSON document: `{"diagnostics": [...], "errors": N, "warnings": N}`.
 package struct JSONDiagnosticRenderer: Sendable {
+    /// A renderer; JSON needs no sources.
     package init() {}
 
+    /// The whole list as one JSON document, with error and warning counts.
     package func render(_ diagnostics: [Diagnostic]) -> String {
         let items: [[String: Any]] = diagnostics.map { d in
             var item: [String: Any] = [
@@ -91,12 +96,15 @@ package struct JSONDiagnosticRenderer: Sendable {
 
 /// Renders diagnostics as a SARIF 2.1.0 log, the format code-scanning services ingest.
 package struct SARIFDiagnosticRenderer: Sendable {
+    /// The `tool.driver.version` the log reports.
     package var toolVersion: String
 
+    /// A renderer reporting `toolVersion` as the driver's version.
     package init(toolVersion: String) {
         self.toolVersion = toolVersion
     }
 
+    /// The whole list as one SARIF run, with every diagnostic code as a rule.
     package func render(_ diagnostics: [Diagnostic]) -> String {
         let rules: [[String: Any]] = DiagnosticCode.allCases.map { code in
             ["id": code.rawValue, "shortDescription": ["text": code.summary]]

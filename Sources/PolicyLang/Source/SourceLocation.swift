@@ -43,7 +43,8 @@ public struct SourceFile: Sendable {
     public let path: String
     /// The whole text.
     public let text: String
-    /// The text split at every line break libyaml counts, so that YAML line numbers index it (1-based through ``line(_:)``).
+    /// The text split at every line break libyaml counts, so that YAML line numbers index it (1-based through
+    /// ``line(_:)``).
     package let lines: [Substring]
 
     /// Keeps `text` and splits it into lines once, so that each diagnostic's quote is an array lookup.

@@ -2,7 +2,9 @@ import Foundation
 
 /// A parse failure, carrying the diagnostic that explains it.
 package struct ParseFailure: Error, Sendable {
+    /// The diagnostic explaining where and why parsing stopped.
     package var diagnostic: Diagnostic
+    /// A failure carrying `diagnostic`.
     package init(_ diagnostic: Diagnostic) { self.diagnostic = diagnostic }
 }
 
@@ -23,6 +25,8 @@ package struct RuleParser {
 
     static let keywords: Set<Substring> = ["if", "rate", "ttl", "and", "or", "not", "time", "at"]
 
+    /// A parser over `text` (one rule, test or request line) whose first character sits at `base`; lexes the
+    /// whole line up front.
     package init(_ text: some StringProtocol, at base: SourceLocation) {
         self.text = Substring(text)
         self.base = base
