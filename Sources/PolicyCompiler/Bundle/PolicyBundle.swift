@@ -8,7 +8,10 @@ import PolicyLang
 /// (u32), SHA-256 of the sources (32), body, SHA-256 of everything before it (32). Integers are
 /// little-endian. The body holds the tables' arrays in a fixed order.
 package enum PolicyBundle {
+    /// The first 8 bytes of every bundle: `ZTPBNDL` and a NUL.
     package static let magic: [UInt8] = Array("ZTPBNDL".utf8) + [0]
+    /// The layout version this build writes and reads; another version is refused with
+    /// ``LoadError/unsupportedVersion(_:)``.
     package static let formatVersion: UInt16 = 1
     static let headerSize = 8 + 2 + 2 + 4 + 32
 
@@ -20,6 +23,7 @@ package enum PolicyBundle {
         case checksumMismatch
         case inconsistent(String)
 
+        /// The failure as one sentence for `ztpc` and the daemon's log.
         package var description: String {
             switch self {
             case .notABundle: "not a ztp policy bundle (bad magic number)"

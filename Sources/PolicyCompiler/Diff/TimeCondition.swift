@@ -17,6 +17,7 @@ public struct TimeCondition: Sendable, Hashable, CustomStringConvertible {
     /// The condition that holds at every instant (no windows involved).
     package static let always = TimeCondition(windows: [], minterms: [[]], cubes: [[]])
 
+    /// Whether the condition holds at every instant.
     package var isAlways: Bool { windows.isEmpty }
 
     /// Whether the condition holds at `seconds` (Unix time).

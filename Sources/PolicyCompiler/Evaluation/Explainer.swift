@@ -2,7 +2,9 @@ import PolicyLang
 
 /// How one rule relates to a request, for `ztpc explain`.
 package struct RuleTrace: Sendable {
+    /// The rule traced.
     package var rule: ResolvedRule
+    /// Whether one of the rule's subjects names the requesting identity.
     package var subjectMatches: Bool
     /// nil when the rule has no condition.
     package var conditionHolds: Bool?

@@ -2,8 +2,11 @@ import PolicyLang
 
 /// The outcome of one line of a `tests:` block.
 package struct PolicyTestResult: Sendable {
+    /// The test line.
     package var test: PolicyTest
+    /// What the compiled tables decided for it.
     package var decision: Decision
+    /// Whether the decision's verdict is the expected one.
     package var passed: Bool { decision.verdict == test.expect }
     /// The error to report when it failed, pointing at the test and at the rules involved.
     package var diagnostic: Diagnostic?
@@ -12,6 +15,8 @@ package struct PolicyTestResult: Sendable {
 /// Runs the policy's own `tests:` against the compiled tables, so that what is tested is what
 /// the enforcer will run.
 package enum PolicyTestRunner {
+    /// Runs every test of `set` against `tables`, tests without `at` decided at `now` (Unix ms); one result
+    /// per test, in file order.
     package static func run(_ set: ResolvedPolicySet, _ tables: DecisionTables, now: Int64) -> [PolicyTestResult] {
         do {
             return try run(set, tables, now: now, budget: nil)

@@ -16,8 +16,11 @@ import Yams
 package enum PolicyFormatter {
     /// Why a file was not formatted.
     package struct Failure: Error, CustomStringConvertible {
+        /// 1-based line of the input the failure is about.
         package var line: Int
+        /// What is wrong there.
         package var message: String
+        /// `line N: message`.
         package var description: String { "line \(line): \(message)" }
     }
 

@@ -91,6 +91,8 @@ public struct ResolvedPolicySet: Sendable {
     public var hosts: [String: HostDecl]
     /// The decision lifetime for a default deny: the shortest `cache_ttl` of the set's files.
     var defaultTTL: Duration
+    /// The evaluation rate for unknown peers and for "anyone": the first file's `rate_limit`
+    /// default (100/s unless set).
     package var defaultRate: Rate
 
     /// Whether `subject` names `identity`, from the identity's static attributes.

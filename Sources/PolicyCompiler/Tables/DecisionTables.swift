@@ -24,6 +24,7 @@ public struct IdentityEntry: Sendable, Equatable {
     public var name: String
     /// The WireGuard public key that authenticates as this identity.
     public var key: PublicKey
+    /// The identity class whose decisions this peer gets; an index of the segment maps' rows.
     package var classIndex: Int32
     /// Policy evaluations per second this client may cause.
     public var evaluationRate: Rate
@@ -71,6 +72,7 @@ public struct PortTable: Sendable, Equatable {
 public struct DecisionTables: Sendable, Equatable {
     /// SHA-256 of the sources this was compiled from (path and text of each file, in order).
     package var sourceHash: [UInt8]
+    /// The `policy:` names of the compiled files, for status output.
     package var policyNames: [String]
     /// Every rule of the set, in load order; decisions refer to rules by index into this array.
     public var rules: [RuleInfo]
@@ -79,10 +81,14 @@ public struct DecisionTables: Sendable, Equatable {
     /// The number of identity classes: identities that the same rules match under the same
     /// conditions share one, and the segment maps have a row per class.
     public var classCount: Int
+    /// How long a default deny may be cached: the shortest `cache_ttl` of the set's files.
     package var defaultTTLMilliseconds: Int64
+    /// The evaluation rate for a peer the policy does not know and for "anyone": the first
+    /// file's `rate_limit` default (100/s unless set).
     package var defaultRate: Rate
     /// The time zones the rules' windows use, with their UTC offset transitions.
     public var zones: [ZoneTable]
+    /// The time windows the rules' conditions use, referred to by ``expressions``.
     package var atoms: [TimeAtom]
     /// Postfix code of each time expression; see ``TimeExpression/code``.
     public var expressions: [[Int32]]

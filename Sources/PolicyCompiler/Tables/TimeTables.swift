@@ -16,7 +16,8 @@ public struct ZoneTable: Sendable, Equatable {
     static let firstInstant: Int64 = 1_577_836_800  // 2020-01-01T00:00:00Z
     static let lastInstant: Int64 = 2_524_608_000  // 2050-01-01T00:00:00Z
 
-    /// A table from precomputed parts (as a bundle stores it); the caller keeps `offsets.count == transitions.count + 1`.
+    /// A table from precomputed parts (as a bundle stores it); the caller keeps `offsets.count ==
+    /// transitions.count + 1`.
     public init(name: String, transitions: [Int64], offsets: [Int32]) {
         self.name = name
         self.transitions = transitions
