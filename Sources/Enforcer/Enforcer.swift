@@ -49,6 +49,7 @@ public final class Enforcer: @unchecked Sendable {
         package var summary: PacketSummary
         /// The tables' decision: verdict, matching rule and reason.
         package var decision: Decision
+        /// Ids of the rules behind the decision, as ``PolicyCompiler/RuleInfo/id`` names them.
         package var ruleIDs: [String]
         /// The policy generation that decided, so that a log line can be tied to a reload.
         public var generation: UInt64
@@ -67,6 +68,7 @@ public final class Enforcer: @unchecked Sendable {
         package var allowed: UInt64 = 0
         /// Decisions made on the tables (cache misses that got as far as a decision), by verdict.
         package var decisionsAllowed: UInt64 = 0
+        /// Decisions on the tables that denied.
         package var decisionsDenied: UInt64 = 0
         /// Dropped packets by reason; a reason that never happened has no entry.
         package var dropped: [DropReason: UInt64] = [:]
@@ -111,7 +113,8 @@ public final class Enforcer: @unchecked Sendable {
     /// Receives every deny and a sample of allows. Called on the packet path of a cache miss.
     package var decisionLog: (@Sendable (DecisionRecord) -> Void)?
 
-    /// An enforcer over `store` with a flow cache of `cacheCapacity` entries (allocated once, here: 65 536 entries take a few MB).
+    /// An enforcer over `store` with a flow cache of `cacheCapacity` entries (allocated once, here: 65 536
+    /// entries take a few MB).
     public init(store: PolicyStore, cacheCapacity: Int = 65_536) {
         self.store = store
         cache = DecisionCache(capacity: cacheCapacity)

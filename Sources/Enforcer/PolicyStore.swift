@@ -14,7 +14,8 @@ public final class PolicyGeneration: AtomicReference, Sendable {
     /// When this generation was put in force, for status output.
     package let loadedAt: Date
 
-    /// A generation of `tables` numbered `number`; the store numbers generations itself, this is for building one to install by hand or in tests.
+    /// A generation of `tables` numbered `number`; the store numbers generations itself, this is for building
+    /// one to install by hand or in tests.
     public init(tables: DecisionTables, number: UInt64, origin: String, loadedAt: Date = Date()) {
         self.tables = tables
         self.number = number
@@ -74,7 +75,8 @@ public enum PolicySource: Sendable, CustomStringConvertible {
     /// A load that did not produce tables: the diagnostics (with file:line:column) or the
     /// bundle error, ready to log.
     public struct LoadFailure: Error, CustomStringConvertible {
-        /// The compiler's diagnostics, when the failure was in the policy's text; empty for a bundle that could not be read.
+        /// The compiler's diagnostics, when the failure was in the policy's text; empty for a bundle that
+        /// could not be read.
         public var diagnostics: [Diagnostic]
         /// The whole failure as one line (or several) for a log.
         public var message: String
