@@ -4,22 +4,22 @@
 /// made it, so that loading a new policy empties the cache at once without touching it. Entries
 /// outlive their decision's validity as proof that a flow exists, so that its replies pass until
 /// the flow goes idle or is pushed out by newer flows.
-public struct DecisionCache: Sendable {
-    public struct Entry: Sendable {
-        public var key: FlowKey
-        public var allowed: Bool
+struct DecisionCache: Sendable {
+    struct Entry: Sendable {
+        var key: FlowKey
+        var allowed: Bool
         /// For a deny: whether a deny rule made it (else no rule matched), for the drop counters.
-        public var explicitDeny: Bool
+        var explicitDeny: Bool
         /// The flow was opened toward the client (allowed by a `*` rule), not by the client.
-        public var towardClient: Bool
+        var towardClient: Bool
         /// The rule a new flow was charged to, or -1.
-        public var rule: Int32
+        var rule: Int32
         /// Until when (Unix ms) the decision may be reused without asking the tables again.
-        public var validUntil: Int64
+        var validUntil: Int64
         /// When a packet of the flow was last seen (Unix ms), for idle expiry and eviction.
-        public var lastSeen: Int64
+        var lastSeen: Int64
         /// The policy generation the decision was made under; 0 marks an empty slot.
-        public var generation: UInt64
+        var generation: UInt64
     }
 
     private var entries: [Entry]
@@ -28,7 +28,7 @@ public struct DecisionCache: Sendable {
     static let probes = 8
 
     /// Creates a cache that holds at least `capacity` flows (rounded up to a power of two).
-    public init(capacity: Int) {
+    init(capacity: Int) {
         var size = 16
         while size < capacity { size <<= 1 }
         let empty = Entry(
@@ -38,11 +38,11 @@ public struct DecisionCache: Sendable {
         mask = size - 1
     }
 
-    public var capacity: Int { entries.count }
+    var capacity: Int { entries.count }
 
     /// The entry for `key`, whatever its generation or validity, if the cache still holds it.
     @inline(__always)
-    public func lookup(_ key: FlowKey) -> Entry? {
+    func lookup(_ key: FlowKey) -> Entry? {
         let start = Int(truncatingIfNeeded: key.slotHash) & mask
         return entries.withUnsafeBufferPointer { e in
             for i in 0..<Self.probes {
@@ -55,7 +55,7 @@ public struct DecisionCache: Sendable {
 
     /// The entry for `key`, marked as seen at `now`: one probe for the common case of a hit.
     @inline(__always)
-    public mutating func lookup(_ key: FlowKey, touchingAt now: Int64) -> Entry? {
+    mutating func lookup(_ key: FlowKey, touchingAt now: Int64) -> Entry? {
         let start = Int(truncatingIfNeeded: key.slotHash) & mask
         return entries.withUnsafeMutableBufferPointer { e in
             for i in 0..<Self.probes {
@@ -72,7 +72,7 @@ public struct DecisionCache: Sendable {
 
     /// Marks the flow as seen now, if it is cached.
     @inline(__always)
-    public mutating func touch(_ key: FlowKey, at now: Int64) {
+    mutating func touch(_ key: FlowKey, at now: Int64) {
         let start = Int(truncatingIfNeeded: key.slotHash) & mask
         entries.withUnsafeMutableBufferPointer { e in
             for i in 0..<Self.probes {
@@ -87,7 +87,7 @@ public struct DecisionCache: Sendable {
 
     /// Stores an entry, replacing the same key, else an empty slot, else the group's least
     /// recently seen entry.
-    public mutating func store(_ entry: Entry) {
+    mutating func store(_ entry: Entry) {
         let start = Int(truncatingIfNeeded: entry.key.slotHash) & mask
         entries.withUnsafeMutableBufferPointer { e in
             var victim = start
@@ -104,12 +104,12 @@ public struct DecisionCache: Sendable {
     }
 
     /// Forgets every flow of one peer (when its session closes).
-    public mutating func removeAll(peer: UInt32) {
+    mutating func removeAll(peer: UInt32) {
         entries.withUnsafeMutableBufferPointer { e in
             for i in e.indices where e[i].generation != 0 && e[i].key.peer == peer { e[i].generation = 0 }
         }
     }
 
     /// The number of occupied slots (for status; walks the whole table).
-    public var count: Int { entries.reduce(0) { $0 + ($1.generation != 0 ? 1 : 0) } }
+    var count: Int { entries.reduce(0) { $0 + ($1.generation != 0 ? 1 : 0) } }
 }

@@ -19,11 +19,13 @@ import PolicyLang
 /// through `TunnelRuntime.serializedWithDataPath` (Edge's `SessionTable`). A packet so takes
 /// one lock.
 public final class Enforcer: @unchecked Sendable {
+    /// What to do with one packet: forward it, or drop it and count why.
     public enum Verdict: Sendable, Equatable {
         case pass
         case drop(DropReason)
     }
 
+    /// Why a packet was dropped; the raw values are the words of the decision log and the metrics' `reason` label.
     public enum DropReason: String, Sendable, CaseIterable {
         case malformed
         // The same words as a decision's reason (and the decision log) use.
@@ -37,33 +39,46 @@ public final class Enforcer: @unchecked Sendable {
 
     /// A decision made on a cache miss, for the decision log.
     public struct DecisionRecord: Sendable {
+        /// When the decision was made, in milliseconds of `Enforcer.now()`'s clock.
         public var time: Int64
-        public var peer: PublicKey
+        /// The WireGuard key of the session the packet came through.
+        package var peer: PublicKey
+        /// The identity the key resolved to in the policy, or nil for an unknown key.
         public var identity: String?
-        public var summary: PacketSummary
-        public var decision: Decision
-        public var ruleIDs: [String]
+        /// The packet's addresses, protocol and ports.
+        package var summary: PacketSummary
+        /// The tables' decision: verdict, matching rule and reason.
+        package var decision: Decision
+        /// Ids of the rules behind the decision, as ``PolicyCompiler/RuleInfo/id`` names them.
+        package var ruleIDs: [String]
+        /// The policy generation that decided, so that a log line can be tied to a reload.
         public var generation: UInt64
         /// Set when the packet was dropped by a rate limit rather than by the decision.
-        public var limited: DropReason?
+        package var limited: DropReason?
     }
 
     /// Counters, for metrics and `ztpc status`.
     public struct Statistics: Sendable {
-        public var cacheHits: UInt64 = 0
-        public var cacheMisses: UInt64 = 0
+        /// Packets decided from the flow cache.
+        package var cacheHits: UInt64 = 0
+        /// Packets the cache could not decide (no entry, expired, or decided by an older generation):
+        /// they go to the tables unless a limit drops them first.
+        package var cacheMisses: UInt64 = 0
         /// Packets passed.
-        public var allowed: UInt64 = 0
+        package var allowed: UInt64 = 0
         /// Decisions made on the tables (cache misses that got as far as a decision), by verdict.
-        public var decisionsAllowed: UInt64 = 0
-        public var decisionsDenied: UInt64 = 0
-        public var dropped: [DropReason: UInt64] = [:]
+        package var decisionsAllowed: UInt64 = 0
+        /// Decisions on the tables that denied.
+        package var decisionsDenied: UInt64 = 0
+        /// Dropped packets by reason; a reason that never happened has no entry.
+        package var dropped: [DropReason: UInt64] = [:]
         /// Decisions by rule id, since the enforcer started (across policy generations).
-        public var byRule: [String: UInt64] = [:]
+        package var byRule: [String: UInt64] = [:]
     }
 
     /// Per-session state: who the peer is and its budgets.
     public final class PeerContext: @unchecked Sendable {
+        /// The session's WireGuard public key.
         public let key: PublicKey
         let slot: UInt32
         var identity: Int?
@@ -81,28 +96,34 @@ public final class Enforcer: @unchecked Sendable {
         }
     }
 
+    /// The policy the enforcer decides against; reload it through this store.
     public let store: PolicyStore
     private var cache: DecisionCache
     private var nextSlot: UInt32 = 1
     private var ruleCounters: [UInt64] = []
     private var ruleCountersGeneration: PolicyGeneration?
     private var allowSamples: UInt64 = 0
-    public private(set) var statistics = Statistics()
+    /// Counters since the enforcer was created; read them under the same serialization as the packets.
+    package private(set) var statistics = Statistics()
 
     /// How long a flow may be idle before its replies stop passing (ms).
-    public var flowIdleTimeout: Int64 = 180_000
+    var flowIdleTimeout: Int64 = 180_000
     /// Every allow decision is logged when 1; one in N when N.
-    public var allowSampleInterval: UInt64 = 100
+    package var allowSampleInterval: UInt64 = 100
     /// Receives every deny and a sample of allows. Called on the packet path of a cache miss.
-    public var decisionLog: (@Sendable (DecisionRecord) -> Void)?
+    package var decisionLog: (@Sendable (DecisionRecord) -> Void)?
 
+    /// An enforcer over `store` with a flow cache of `cacheCapacity` entries (allocated once, here: 65 536
+    /// entries take a few MB).
     public init(store: PolicyStore, cacheCapacity: Int = 65_536) {
         self.store = store
         cache = DecisionCache(capacity: cacheCapacity)
     }
 
+    /// The number of entries the flow cache was created with.
     public var cacheCapacity: Int { cache.capacity }
-    public var cachedFlows: Int { cache.count }
+    /// The number of live entries in the flow cache; walks the whole cache, so not for the packet path.
+    package var cachedFlows: Int { cache.count }
 
     // MARK: Sessions
 
@@ -116,12 +137,12 @@ public final class Enforcer: @unchecked Sendable {
     }
 
     /// Called when a session ends: forgets the peer's flows.
-    public func sessionEnded(_ peer: PeerContext) {
+    package func sessionEnded(_ peer: PeerContext) {
         cache.removeAll(peer: peer.slot)
     }
 
     /// Whether the peer is still allowed anything under the policy in force (checked on reload).
-    public func stillAllowed(_ peer: PeerContext) -> Bool {
+    package func stillAllowed(_ peer: PeerContext) -> Bool {
         let g = store.generation
         guard let identity = g.tables.identity(forKey: peer.key) else { return false }
         return g.tables.allowsAnything(identity: identity)
@@ -158,7 +179,7 @@ public final class Enforcer: @unchecked Sendable {
 
     /// Decides a packet from a resource toward the client (`peer`): only replies of flows the
     /// client opened, or ICMP errors about them, and only while the policy still allows them.
-    public func outbound(_ peer: PeerContext, _ packet: UnsafeRawBufferPointer, now: Int64 = Enforcer.now()) -> Verdict {
+    package func outbound(_ peer: PeerContext, _ packet: UnsafeRawBufferPointer, now: Int64 = Enforcer.now()) -> Verdict {
         guard let s = PacketSummary.parse(packet) else { return count(.drop(.malformed)) }
         let number = store.generationNumber
         let key: FlowKey
@@ -299,7 +320,7 @@ public final class Enforcer: @unchecked Sendable {
     }
 
     /// A snapshot of the counters, with decisions by rule id.
-    public func snapshot() -> Statistics {
+    package func snapshot() -> Statistics {
         var s = statistics
         if let g = ruleCountersGeneration {
             for (i, n) in ruleCounters.enumerated() where n > 0 { s.byRule[g.tables.rules[i].id, default: 0] &+= n }

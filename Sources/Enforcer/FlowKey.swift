@@ -1,16 +1,16 @@
 /// A flow as the enforcer sees it: which peer, and the packet's 5-tuple in the client-to-resource
 /// direction. Plain integers, so that keys live inline in the cache with no allocation.
-public struct FlowKey: Hashable, Sendable {
+struct FlowKey: Hashable, Sendable {
     /// The enforcer's slot for the peer, stable across policy reloads.
-    public var peer: UInt32
-    public var ipProtocol: UInt8
-    public var isV6: Bool
-    public var client: UInt128
-    public var resource: UInt128
-    public var clientPort: UInt16
-    public var resourcePort: UInt16
+    var peer: UInt32
+    var ipProtocol: UInt8
+    var isV6: Bool
+    var client: UInt128
+    var resource: UInt128
+    var clientPort: UInt16
+    var resourcePort: UInt16
 
-    public init(
+    init(
         peer: UInt32, ipProtocol: UInt8, isV6: Bool, client: UInt128, resource: UInt128, clientPort: UInt16,
         resourcePort: UInt16
     ) {

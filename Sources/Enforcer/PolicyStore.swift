@@ -5,13 +5,17 @@ import PolicyLang
 
 /// One loaded policy: its tables and its generation number.
 public final class PolicyGeneration: AtomicReference, Sendable {
+    /// The compiled policy packets are decided against.
     public let tables: DecisionTables
     /// Counts loads from 1; cached decisions remember the generation that made them.
     public let number: UInt64
     /// Where it came from (a directory or a bundle path), for logs and status.
     public let origin: String
-    public let loadedAt: Date
+    /// When this generation was put in force, for status output.
+    package let loadedAt: Date
 
+    /// A generation of `tables` numbered `number`; the store numbers generations itself, this is for building
+    /// one to install by hand or in tests.
     public init(tables: DecisionTables, number: UInt64, origin: String, loadedAt: Date = Date()) {
         self.tables = tables
         self.number = number
@@ -28,6 +32,7 @@ public final class PolicyStore: Sendable {
     /// per-packet check that a cached decision is current reads only this.
     private let currentNumber = ManagedAtomic<UInt64>(1)
 
+    /// A store whose first generation (number 1) is `tables`.
     public init(_ tables: DecisionTables, origin: String) {
         current = ManagedAtomic(PolicyGeneration(tables: tables, number: 1, origin: origin))
     }
@@ -35,7 +40,7 @@ public final class PolicyStore: Sendable {
     /// The number of the generation in force (may run ahead of ``generation`` for an instant
     /// during a reload; a reader that sees it ahead just takes the slow path).
     @inline(__always)
-    public var generationNumber: UInt64 { currentNumber.load(ordering: .acquiring) }
+    var generationNumber: UInt64 { currentNumber.load(ordering: .acquiring) }
 
     /// The generation in force.
     @inline(__always)
@@ -59,6 +64,7 @@ public enum PolicySource: Sendable, CustomStringConvertible {
     /// A bundle written by `ztpc compile`.
     case bundle(String)
 
+    /// The directory or bundle path.
     public var description: String {
         switch self {
         case .directory(let d): d
@@ -69,8 +75,12 @@ public enum PolicySource: Sendable, CustomStringConvertible {
     /// A load that did not produce tables: the diagnostics (with file:line:column) or the
     /// bundle error, ready to log.
     public struct LoadFailure: Error, CustomStringConvertible {
+        /// The compiler's diagnostics, when the failure was in the policy's text; empty for a bundle that
+        /// could not be read.
         public var diagnostics: [Diagnostic]
+        /// The whole failure as one line (or several) for a log.
         public var message: String
+        /// The same as ``message``.
         public var description: String { message }
     }
 

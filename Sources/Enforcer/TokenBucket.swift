@@ -1,13 +1,13 @@
 import PolicyLang
 
 /// A token bucket: `rate` tokens a second, holding at most one second's worth (or `burst`).
-public struct TokenBucket: Sendable {
+struct TokenBucket: Sendable {
     private var tokens: Double
     private var last: Int64
-    public private(set) var perSecond: Double
-    public private(set) var capacity: Double
+    private(set) var perSecond: Double
+    private(set) var capacity: Double
 
-    public init(rate: Rate, now: Int64) {
+    init(rate: Rate, now: Int64) {
         perSecond = rate.perSecond
         capacity = max(1, Double(rate.count))
         tokens = capacity
@@ -15,7 +15,7 @@ public struct TokenBucket: Sendable {
     }
 
     /// Changes the rate (on reload) without refilling the bucket.
-    public mutating func update(rate: Rate) {
+    mutating func update(rate: Rate) {
         perSecond = rate.perSecond
         capacity = max(1, Double(rate.count))
         tokens = min(tokens, capacity)
@@ -23,7 +23,7 @@ public struct TokenBucket: Sendable {
 
     /// Takes a token if there is one. `now` is in milliseconds; time going backwards adds nothing.
     @inline(__always)
-    public mutating func take(now: Int64) -> Bool {
+    mutating func take(now: Int64) -> Bool {
         if now > last {
             tokens = min(capacity, tokens + Double(now - last) * perSecond / 1000)
             last = now

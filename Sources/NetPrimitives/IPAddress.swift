@@ -7,6 +7,7 @@ public struct IPAddress: Hashable, Sendable, Comparable, CustomStringConvertible
     /// The address family; the raw value is the IP version number.
     public enum Family: UInt8, Sendable, Codable { case v4 = 4, v6 = 6 }
 
+    /// IPv4 or IPv6; decides how many of `value`'s bits are the address.
     public let family: Family
     /// The address bits, most significant first as on the wire; an IPv4 address uses the low 32.
     public let value: UInt128
@@ -43,7 +44,7 @@ public struct IPAddress: Hashable, Sendable, Comparable, CustomStringConvertible
 
     /// Width of the family's address in bits: 32 or 128.
     @inlinable
-    public var bitWidth: Int { family == .v4 ? 32 : 128 }
+    package var bitWidth: Int { family == .v4 ? 32 : 128 }
 
     /// The address in network byte order: 4 bytes for IPv4, 16 for IPv6. Allocates; not for the data path.
     public var bytes: [UInt8] {
@@ -56,7 +57,7 @@ public struct IPAddress: Hashable, Sendable, Comparable, CustomStringConvertible
     public var v4: UInt32? { family == .v4 ? UInt32(truncatingIfNeeded: value) : nil }
 
     /// The IPv4 address an IPv4-mapped IPv6 address (`::ffff:a.b.c.d`) stands for, else nil.
-    public var unmappedV4: IPAddress? {
+    package var unmappedV4: IPAddress? {
         guard family == .v6, value >> 32 == 0xffff else { return nil }
         return IPAddress(v4: UInt32(truncatingIfNeeded: value))
     }

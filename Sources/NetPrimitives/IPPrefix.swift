@@ -82,7 +82,7 @@ public struct IPPrefix: Hashable, Sendable, CustomStringConvertible {
     }
 
     /// Whether this is an IPv6 prefix.
-    public var isIPv6: Bool { address.family == .v6 }
+    package var isIPv6: Bool { address.family == .v6 }
 
     /// The lowest address in the prefix: its network address.
     public var first: IPAddress { address }

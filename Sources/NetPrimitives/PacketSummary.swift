@@ -10,25 +10,37 @@ public struct PacketSummary: Sendable, Equatable {
         case none, echoRequest, echoReply, error, other
     }
 
+    /// The IP version of the outer packet.
     public var family: IPAddress.Family
     /// IP protocol number after any IPv6 extension headers; ICMPv6 is 58.
     public var ipProtocol: UInt8
+    /// The source address bits (IPv4 in the low 32), as `IPAddress.value` holds them.
     public var source: UInt128
+    /// The destination address bits (IPv4 in the low 32).
     public var destination: UInt128
+    /// TCP/UDP source port; the echo identifier for ICMP echo; 0 otherwise.
     public var sourcePort: UInt16
+    /// TCP/UDP destination port; 0 for ICMP and other protocols.
     public var destinationPort: UInt16
+    /// Which ICMP message this is (`.none` for other protocols); errors carry `embedded`.
     public var icmp: ICMPKind
     /// For an ICMP error: the flow of the packet quoted inside it.
     public var embedded: EmbeddedFlow?
 
     /// The addresses and ports of the packet an ICMP error quotes.
     public struct EmbeddedFlow: Sendable, Equatable {
+        /// IP protocol number of the quoted packet.
         public var ipProtocol: UInt8
+        /// Source address bits of the quoted packet (the packet our side sent).
         public var source: UInt128
+        /// Destination address bits of the quoted packet.
         public var destination: UInt128
+        /// Source port of the quoted packet (echo identifier for a quoted echo).
         public var sourcePort: UInt16
+        /// Destination port of the quoted packet.
         public var destinationPort: UInt16
 
+        /// Builds a quoted flow from its parts; inlinable so that the packet parser builds it in place.
         @inlinable
         public init(ipProtocol: UInt8, source: UInt128, destination: UInt128, sourcePort: UInt16, destinationPort: UInt16) {
             self.ipProtocol = ipProtocol
@@ -55,12 +67,13 @@ public struct PacketSummary: Sendable, Equatable {
         self.embedded = embedded
     }
 
-    public var isICMP: Bool { ipProtocol == 1 || ipProtocol == 58 }
+    /// Whether the packet is ICMP or ICMPv6 (protocol 1 or 58).
+    package var isICMP: Bool { ipProtocol == 1 || ipProtocol == 58 }
 
     /// The source address as a value.
-    public var sourceAddress: IPAddress { IPAddress(family: family, value: source) }
+    package var sourceAddress: IPAddress { IPAddress(family: family, value: source) }
     /// The destination address as a value.
-    public var destinationAddress: IPAddress { IPAddress(family: family, value: destination) }
+    package var destinationAddress: IPAddress { IPAddress(family: family, value: destination) }
 
     /// Reads an IPv4 or IPv6 packet. Returns nil for anything too short or malformed to decide on
     /// (the caller drops it): a fixed header cut short, an IPv4 header length below 20 or past the

@@ -78,7 +78,7 @@ public struct PublicKey: Hashable, Sendable, CustomStringConvertible {
     public var base64: String { KeyText.encodeBase64(self) }
 
     /// The key as 64 lowercase hex digits, as the UAPI writes it.
-    public var hex: String { KeyText.encodeHex(self) }
+    package var hex: String { KeyText.encodeHex(self) }
 
     /// The 32 key bytes. Allocates an array: use ``withUnsafeBytes(_:)`` where that matters.
     public var bytes: [UInt8] { withUnsafeBytes { Array($0) } }

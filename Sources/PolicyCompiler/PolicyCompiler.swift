@@ -4,16 +4,22 @@ import PolicyLang
 /// The outcome of compiling a policy set: the tables (when there were no errors), the resolved
 /// set (for explain and lint), and every diagnostic of every stage.
 public struct Compilation: Sendable {
+    /// The compiled tables; nil when any stage reported an error (including a failing policy test).
     public var tables: DecisionTables?
+    /// The resolved set, for explain, lint and diff; nil when parsing or resolution stopped early.
     public var resolved: ResolvedPolicySet?
+    /// Every diagnostic of every stage, in the order the stages ran.
     public var diagnostics: [Diagnostic]
-    public var sources: [String: SourceFile]
+    /// Source texts by path, for rendering diagnostics with their lines.
+    package var sources: [String: SourceFile]
 
+    /// Whether any diagnostic is an error: then ``tables`` is nil and nothing may be installed.
     public var hasErrors: Bool { diagnostics.contains { $0.severity == .error } }
 }
 
 /// Front door of the compiler: parse, resolve, lint, lower, and run the policy's own tests.
 public enum PolicyCompiler {
+    /// What a compile does beyond parsing, resolving and lowering, and within which bounds.
     public struct Options: Sendable {
         /// Run the lint checks (warnings).
         public var lint: Bool = true
@@ -23,11 +29,12 @@ public enum PolicyCompiler {
         public var now: Int64 = Int64(Date().timeIntervalSince1970 * 1000)
         /// Bounds on the input (sizes, entries, nesting); past one, the compile fails with its
         /// diagnostic.
-        public var limits: PolicyLimits = .default
+        package var limits: PolicyLimits = .default
         /// A deadline and cancellation token checked through every stage; nil for none. A
         /// compile that runs out of it fails with `policy-too-complex` (or `compile-cancelled`).
-        public var budget: CompileBudget? = nil
+        package var budget: CompileBudget? = nil
 
+        /// Lint and tests on, tests decided at the current time, the default limits, no budget.
         public init() {}
     }
 

@@ -7,20 +7,24 @@ import PolicyLang
 /// Layout: magic `ZTPBNDL\0` (8 bytes), format version (u16), reserved (u16), body length
 /// (u32), SHA-256 of the sources (32), body, SHA-256 of everything before it (32). Integers are
 /// little-endian. The body holds the tables' arrays in a fixed order.
-public enum PolicyBundle {
-    public static let magic: [UInt8] = Array("ZTPBNDL".utf8) + [0]
-    public static let formatVersion: UInt16 = 1
+package enum PolicyBundle {
+    /// The first 8 bytes of every bundle: `ZTPBNDL` and a NUL.
+    package static let magic: [UInt8] = Array("ZTPBNDL".utf8) + [0]
+    /// The layout version this build writes and reads; another version is refused with
+    /// ``LoadError/unsupportedVersion(_:)``.
+    package static let formatVersion: UInt16 = 1
     static let headerSize = 8 + 2 + 2 + 4 + 32
 
     /// Why a file could not be loaded as a bundle.
-    public enum LoadError: Error, Equatable, CustomStringConvertible {
+    package enum LoadError: Error, Equatable, CustomStringConvertible {
         case notABundle
         case unsupportedVersion(UInt16)
         case truncated
         case checksumMismatch
         case inconsistent(String)
 
-        public var description: String {
+        /// The failure as one sentence for `ztpc` and the daemon's log.
+        package var description: String {
             switch self {
             case .notABundle: "not a ztp policy bundle (bad magic number)"
             case .unsupportedVersion(let v):
@@ -33,7 +37,7 @@ public enum PolicyBundle {
     }
 
     /// Serializes tables.
-    public static func encode(_ t: DecisionTables) -> [UInt8] {
+    package static func encode(_ t: DecisionTables) -> [UInt8] {
         var body = BinaryWriter()
         body.array(t.policyNames) { $0.string($1) }
         body.array(t.rules) { w, r in
@@ -110,7 +114,7 @@ public enum PolicyBundle {
 
     /// Loads and validates a bundle. Every index in it is checked, so that tables from a bundle
     /// can be queried without bounds failures whatever bytes the file held.
-    public static func decode(_ bytes: [UInt8]) throws(LoadError) -> DecisionTables {
+    package static func decode(_ bytes: [UInt8]) throws(LoadError) -> DecisionTables {
         guard bytes.count >= 8, Array(bytes[0..<8]) == magic else { throw .notABundle }
         var r = BinaryReader(bytes, offset: 8)
         do {
@@ -271,7 +275,7 @@ public enum PolicyBundle {
     }
 
     /// Reads and decodes a bundle file.
-    public static func load(path: String) throws -> DecisionTables {
+    package static func load(path: String) throws -> DecisionTables {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw CocoaError(.fileReadNoSuchFile, userInfo: [NSFilePathErrorKey: path])
         }

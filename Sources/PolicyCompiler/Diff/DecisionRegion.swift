@@ -5,29 +5,33 @@ import PolicyLang
 public enum RegionProtocol: String, Sendable, Hashable, CaseIterable, Comparable {
     case tcp, udp, icmp, other
 
+    /// Orders as the cases are listed (tcp, udp, icmp, other), the order reports print regions in.
     public static func < (a: RegionProtocol, b: RegionProtocol) -> Bool {
         allCases.firstIndex(of: a)! < allCases.firstIndex(of: b)!
     }
 
     /// Whether requests of this protocol carry a port.
-    public var hasPorts: Bool { self == .tcp || self == .udp }
+    package var hasPorts: Bool { self == .tcp || self == .udp }
 }
 
 /// One side of a comparison for a region: the verdict, why, and the rules that made it.
-public struct RegionVerdict: Sendable, Hashable {
-    public var verdict: Verdict
-    public var reason: Decision.Reason
+package struct RegionVerdict: Sendable, Hashable {
+    /// Allow or deny on this side.
+    package var verdict: Verdict
+    /// Why: an allow, a deny rule, no matching rule, or an unknown identity.
+    package var reason: Decision.Reason
     /// Ids of the rules that produced the verdict (every matching deny, or every matching allow).
-    public var rules: [String]
+    package var rules: [String]
 
-    public init(verdict: Verdict, reason: Decision.Reason, rules: [String]) {
+    /// A side's verdict, reason and the ids of the rules behind it.
+    package init(verdict: Verdict, reason: Decision.Reason, rules: [String]) {
         self.verdict = verdict
         self.reason = reason
         self.rules = rules
     }
 
     /// `allow (allowed by a/1, a/2)`, `deny (default deny: no rule matches)`.
-    public var summary: String {
+    package var summary: String {
         let ids = rules.joined(separator: ", ")
         switch reason {
         case .allowed: return "allow (allowed by \(ids))"
@@ -40,20 +44,26 @@ public struct RegionVerdict: Sendable, Hashable {
 
 /// A contiguous range of addresses of one family.
 public struct AddressSpan: Sendable, Hashable, Comparable, CustomStringConvertible {
+    /// The family of both bounds.
     public var family: IPAddress.Family
+    /// The first address of the range, as `IPAddress.value` holds it.
     public var lower: UInt128
+    /// The last address of the range (inclusive), at least `lower`.
     public var upper: UInt128
 
+    /// The addresses `lower` through `upper` of `family`; the caller keeps `lower <= upper`.
     public init(family: IPAddress.Family, lower: UInt128, upper: UInt128) {
         self.family = family
         self.lower = lower
         self.upper = upper
     }
 
+    /// Orders by family (IPv4 first), then by bounds.
     public static func < (a: AddressSpan, b: AddressSpan) -> Bool {
         (a.family.rawValue, a.lower, a.upper) < (b.family.rawValue, b.lower, b.upper)
     }
 
+    /// Whether `address` is of the span's family and lies within it.
     public func contains(_ address: IPAddress) -> Bool {
         address.family == family && address.value >= lower && address.value <= upper
     }
@@ -97,14 +107,19 @@ public struct DecisionRegion: Sendable, Hashable {
     /// The group, tag or user whose identities are exactly ``identities``, when there is one.
     public var label: String?
     /// The region is about traffic toward clients, decided for "anyone" (the `*` rules).
-    public var anyone: Bool
+    package var anyone: Bool
+    /// The destination addresses of the region.
     public var addresses: AddressSpan
+    /// The protocol of the region.
     public var proto: RegionProtocol
     /// The port range for TCP and UDP; `*` (0-65535) for protocols without ports.
     public var ports: PortRange
+    /// When the region holds: always, or while some time windows are open or closed.
     public var time: TimeCondition
-    public var before: RegionVerdict
-    public var after: RegionVerdict
+    /// How the old policy (or, for reachability, a policy allowing nothing) decides the region.
+    package var before: RegionVerdict
+    /// How the new policy decides the region.
+    package var after: RegionVerdict
 
     /// Whether the request falls in the region (its time condition aside).
     public func contains(identity name: String?, address: IPAddress, port: UInt16, proto p: RegionProtocol) -> Bool {
@@ -113,7 +128,7 @@ public struct DecisionRegion: Sendable, Hashable {
     }
 
     /// Who, as a person reads it: `group:eng (alice-laptop, bob-phone)`.
-    public var who: String {
+    package var who: String {
         let toClients = "anyone (traffic toward clients)"
         if identities.isEmpty { return toClients }
         let names = identities.joined(separator: ", ")

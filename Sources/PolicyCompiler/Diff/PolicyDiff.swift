@@ -8,13 +8,15 @@ import PolicyLang
 /// change; an identity on one side only gets nothing on the other (unknown peers are refused).
 /// Traffic toward clients is compared too, as the regions with ``DecisionRegion/anyone``.
 public struct PolicyDiff: Sendable {
+    /// Every region whose verdict changes, in reading order (by who, then where, then when).
     public var regions: [DecisionRegion]
 
     /// Regions where a request that was refused is now allowed.
-    public var grants: [DecisionRegion] { regions.filter { $0.before.verdict == .deny && $0.after.verdict == .allow } }
+    package var grants: [DecisionRegion] { regions.filter { $0.before.verdict == .deny && $0.after.verdict == .allow } }
     /// Regions where a request that was allowed is now refused.
-    public var revokes: [DecisionRegion] { regions.filter { $0.before.verdict == .allow && $0.after.verdict == .deny } }
+    package var revokes: [DecisionRegion] { regions.filter { $0.before.verdict == .allow && $0.after.verdict == .deny } }
 
+    /// Whether the change leaves every decision as it was.
     public var isEmpty: Bool { regions.isEmpty }
 
     /// Compares two compiled policy sets. `oldSet` and `newSet`, when given, name identity

@@ -8,15 +8,17 @@ import PolicyLang
 /// set for people, in which a combination that never occurs may be counted either way.
 public struct TimeCondition: Sendable, Hashable, CustomStringConvertible {
     /// The windows the condition is about, in a fixed order; empty for "always".
-    public var windows: [TimeWindow]
+    package var windows: [TimeWindow]
     /// Each a value per window (open = true) in which the condition holds.
-    public var minterms: Set<[Bool]>
+    var minterms: Set<[Bool]>
     /// A disjunction of conjunctions, per window true (open), false (closed) or nil (either).
-    public var cubes: [[Bool?]]
+    var cubes: [[Bool?]]
 
-    public static let always = TimeCondition(windows: [], minterms: [[]], cubes: [[]])
+    /// The condition that holds at every instant (no windows involved).
+    package static let always = TimeCondition(windows: [], minterms: [[]], cubes: [[]])
 
-    public var isAlways: Bool { windows.isEmpty }
+    /// Whether the condition holds at every instant.
+    package var isAlways: Bool { windows.isEmpty }
 
     /// Whether the condition holds at `seconds` (Unix time).
     ///
@@ -31,6 +33,7 @@ public struct TimeCondition: Sendable, Hashable, CustomStringConvertible {
         return minterms.contains(values)
     }
 
+    /// `always`, or the windows joined by `and`/`or`/`not` in the rule syntax, from the short form.
     public var description: String {
         if isAlways { return "always" }
         let terms = cubes.map { cube in

@@ -20,7 +20,7 @@ extension DecisionTables {
 
     /// Decides for "anyone": the rules whose subjects include `*`, for a sender that is no
     /// identity (say a host of the origin network reaching a client). No such rule: default deny.
-    public func decideForAnyone(address: IPAddress, port: UInt16, ipProtocol: UInt8, at milliseconds: Int64) -> Decision {
+    package func decideForAnyone(address: IPAddress, port: UInt16, ipProtocol: UInt8, at milliseconds: Int64) -> Decision {
         guard anyoneClass >= 0 else {
             return Decision(
                 verdict: .deny, reason: .noRuleMatched, rules: [], overridden: [], ttlMilliseconds: defaultTTLMilliseconds,

@@ -1,22 +1,24 @@
 import PolicyLang
 
 /// How one rule relates to a request, for `ztpc explain`.
-public struct RuleTrace: Sendable {
-    public var rule: ResolvedRule
-    public var subjectMatches: Bool
+package struct RuleTrace: Sendable {
+    /// The rule traced.
+    package var rule: ResolvedRule
+    /// Whether one of the rule's subjects names the requesting identity.
+    package var subjectMatches: Bool
     /// nil when the rule has no condition.
-    public var conditionHolds: Bool?
+    package var conditionHolds: Bool?
     /// The rule takes part in the decision: its subject, a target and its condition all match.
-    public var matches: Bool { subjectMatches && conditionHolds != false }
+    package var matches: Bool { subjectMatches && conditionHolds != false }
 }
 
 /// Walks the rules one by one to say why a decision came out as it did.
 ///
 /// This is the slow, readable path, used only to explain; the decision itself always comes from
 /// the compiled tables, and explain prints both so that any disagreement would show.
-public enum Explainer {
+package enum Explainer {
     /// The rules whose targets include the request, with their subject and condition status.
-    public static func trace(
+    package static func trace(
         _ set: ResolvedPolicySet, identity: ResolvedIdentity, request: Request, atSeconds: Int64
     ) -> [RuleTrace] {
         set.rules.compactMap { rule in

@@ -1,18 +1,23 @@
 import PolicyLang
 
 /// The outcome of one line of a `tests:` block.
-public struct PolicyTestResult: Sendable {
-    public var test: PolicyTest
-    public var decision: Decision
-    public var passed: Bool { decision.verdict == test.expect }
+package struct PolicyTestResult: Sendable {
+    /// The test line.
+    package var test: PolicyTest
+    /// What the compiled tables decided for it.
+    package var decision: Decision
+    /// Whether the decision's verdict is the expected one.
+    package var passed: Bool { decision.verdict == test.expect }
     /// The error to report when it failed, pointing at the test and at the rules involved.
-    public var diagnostic: Diagnostic?
+    package var diagnostic: Diagnostic?
 }
 
 /// Runs the policy's own `tests:` against the compiled tables, so that what is tested is what
 /// the enforcer will run.
-public enum PolicyTestRunner {
-    public static func run(_ set: ResolvedPolicySet, _ tables: DecisionTables, now: Int64) -> [PolicyTestResult] {
+package enum PolicyTestRunner {
+    /// Runs every test of `set` against `tables`, tests without `at` decided at `now` (Unix ms); one result
+    /// per test, in file order.
+    package static func run(_ set: ResolvedPolicySet, _ tables: DecisionTables, now: Int64) -> [PolicyTestResult] {
         do {
             return try run(set, tables, now: now, budget: nil)
         } catch {
@@ -21,7 +26,7 @@ public enum PolicyTestRunner {
     }
 
     /// ``run(_:_:now:)`` under a compile budget, checked per test.
-    public static func run(
+    package static func run(
         _ set: ResolvedPolicySet, _ tables: DecisionTables, now: Int64, budget: CompileBudget?
     ) throws(CompileInterrupted) -> [PolicyTestResult] {
         var results: [PolicyTestResult] = []
@@ -49,7 +54,7 @@ public enum PolicyTestRunner {
     }
 
     /// A short account of why a decision came out as it did.
-    public static func explain(_ d: Decision, _ tables: DecisionTables) -> String {
+    package static func explain(_ d: Decision, _ tables: DecisionTables) -> String {
         let ids = d.rules.map { tables.rules[Int($0)].id }.joined(separator: ", ")
         switch d.reason {
         case .allowed: return "allowed by \(ids)"

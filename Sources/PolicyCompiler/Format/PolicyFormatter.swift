@@ -13,12 +13,15 @@ import Yams
 /// only when YAML needs it. Comments stay with the entry they were written beside or above;
 /// runs of blank lines become one. Rules keep their order, since a rule's id may be its
 /// position. Formatting a formatted file changes nothing.
-public enum PolicyFormatter {
+package enum PolicyFormatter {
     /// Why a file was not formatted.
-    public struct Failure: Error, CustomStringConvertible {
-        public var line: Int
-        public var message: String
-        public var description: String { "line \(line): \(message)" }
+    package struct Failure: Error, CustomStringConvertible {
+        /// 1-based line of the input the failure is about.
+        package var line: Int
+        /// What is wrong there.
+        package var message: String
+        /// `line N: message`.
+        package var description: String { "line \(line): \(message)" }
     }
 
     static let sectionOrder = ["policy", "description", "defaults", "identities", "groups", "hosts", "block", "rules", "tests"]
@@ -26,7 +29,7 @@ public enum PolicyFormatter {
     /// The canonical text of `source`; throws when it is not YAML or has a shape fmt does not
     /// rewrite (a top level that is not a block mapping, block scalars outside `description`).
     /// YAML aliases (`*name`) are written out as the values they stand for.
-    public static func format(_ source: String) throws(Failure) -> String {
+    package static func format(_ source: String) throws(Failure) -> String {
         let root: Node?
         do {
             root = try Yams.compose(yaml: source)

@@ -8,10 +8,14 @@ import PolicyLang
 public enum Reachability {
     /// A part of the request space: addresses, ports and protocols.
     public struct Destination: Sendable {
+        /// The address ranges to ask about.
         public var addresses: [AddressSpan]
+        /// The ports to ask about (every port unless narrowed).
         public var ports: PortRange
+        /// The protocols to ask about (all of them unless narrowed).
         public var protocols: Set<RegionProtocol>
 
+        /// A destination of `addresses`, by default on every port and protocol.
         public init(addresses: [AddressSpan], ports: PortRange = .all, protocols: Set<RegionProtocol> = Set(RegionProtocol.allCases)) {
             self.addresses = addresses
             self.ports = ports
@@ -31,7 +35,7 @@ public enum Reachability {
 
     /// Everything the identity at `identity` (an index of `tables.identities`; nil for
     /// "anyone") may reach, as allowed regions.
-    public static func reachable(
+    package static func reachable(
         _ tables: DecisionTables, set: ResolvedPolicySet? = nil, identity: Int?, atSeconds: Int64? = nil
     ) -> [DecisionRegion] {
         var comparer = RegionComparer(old: nothing, new: tables)

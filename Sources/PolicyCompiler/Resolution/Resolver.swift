@@ -12,6 +12,8 @@ public struct Resolver {
     private var suggestions = 0
     private static let maxSuggestions = 100
 
+    /// Resolves `parsed` with no deadline: the resolved set (with whatever could be resolved) and the
+    /// resolver's diagnostics. Cost grows with memberships after group flattening, bounded by `limits`.
     public static func resolve(_ parsed: ParsedPolicySet, limits: PolicyLimits = .default) -> (ResolvedPolicySet, [Diagnostic]) {
         do {
             return try resolve(parsed, limits: limits, budget: nil)

@@ -6,7 +6,7 @@ import Foundation
 /// It checks shapes and the form of scalars (names, keys, durations, rates, that a rule line
 /// starts with a verdict and has an arrow); the rule language itself is `ztpc check`'s job.
 /// Grammar.md §2 is the normative description this follows.
-public enum PolicySchema {
+package enum PolicySchema {
     static let name = "^[A-Za-z][A-Za-z0-9_.@-]{0,252}$"
     static let key = "^[A-Za-z0-9+/]{43}=$"
     static let duration = "^[0-9]{1,9}(ms|s|m|h)$"
@@ -36,7 +36,7 @@ public enum PolicySchema {
     }
 
     /// The schema as a JSON object.
-    public static var document: [String: Any] {
+    package static var document: [String: Any] {
         let address = string(address, "an IPv4 or IPv6 address or CIDR prefix, host bits clear")
         let identity = object(
             [
@@ -81,7 +81,7 @@ public enum PolicySchema {
     }
 
     /// The schema as pretty-printed JSON text with sorted keys, the same on every run.
-    public static var json: String {
+    package static var json: String {
         let data = (try? JSONSerialization.data(withJSONObject: document, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])) ?? Data()
         return String(decoding: data, as: UTF8.self) + "\n"
     }

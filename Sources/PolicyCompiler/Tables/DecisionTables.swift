@@ -2,38 +2,49 @@ import PolicyLang
 
 /// What the enforcer needs to know about a rule: its id for logs, its limits, where it was written.
 public struct RuleInfo: Sendable, Equatable {
+    /// `POLICY/NAME` or `POLICY/N`, as decisions and the decision log name the rule.
     public var id: String
-    public var action: Verdict
+    /// What the rule asks for.
+    package var action: Verdict
     /// New flows per client through this rule.
     public var rate: Rate
     /// How long a decision this rule made may be cached, in milliseconds.
     public var ttlMilliseconds: Int64
-    public var file: String
-    public var line: Int32
-    public var column: Int32
+    /// The policy file the rule was written in, for `ztpc explain` and logs.
+    package var file: String
+    /// 1-based line of the rule in ``file``.
+    package var line: Int32
+    /// 1-based column of the rule in ``file``.
+    package var column: Int32
 }
 
 /// A known peer: its key, its name, and the identity class its decisions come from.
 public struct IdentityEntry: Sendable, Equatable {
+    /// The identity's name in the policy.
     public var name: String
+    /// The WireGuard public key that authenticates as this identity.
     public var key: PublicKey
-    public var classIndex: Int32
+    /// The identity class whose decisions this peer gets; an index of the segment maps' rows.
+    package var classIndex: Int32
     /// Policy evaluations per second this client may cause.
     public var evaluationRate: Rate
     /// The peer's tunnel addresses (WireGuard allowed IPs), as the policy lists them.
-    public var allowedIPs: [IPPrefix] = []
+    package var allowedIPs: [IPPrefix] = []
 }
 
 /// A rule that matches a cell of the tables, with the time condition that must hold for it (-1: none).
 public struct Candidate: Sendable, Equatable, Hashable {
+    /// Index into ``DecisionTables/rules``.
     public var rule: Int32
-    public var expression: Int32
+    var expression: Int32
 }
 
 /// The set of rules that match one (class, address range, protocol, port range) cell.
 public struct Cell: Sendable, Equatable {
-    public var candidates: [Candidate]
+    /// The matching rules with their conditions; empty for a cell no rule reaches.
+    package var candidates: [Candidate]
 
+    /// A cell matched by `candidates`.
     public init(candidates: [Candidate]) {
         self.candidates = candidates
     }
@@ -42,13 +53,13 @@ public struct Cell: Sendable, Equatable {
 /// For one class and one address segment: port ranges to cells, per protocol.
 public struct PortTable: Sendable, Equatable {
     /// Sorted first ports of consecutive ranges (the first is 0), and the cell of each range.
-    public var tcpStarts: [UInt16]
-    public var tcpCells: [Int32]
-    public var udpStarts: [UInt16]
-    public var udpCells: [Int32]
-    public var icmpCell: Int32
+    var tcpStarts: [UInt16]
+    var tcpCells: [Int32]
+    var udpStarts: [UInt16]
+    var udpCells: [Int32]
+    var icmpCell: Int32
     /// The cell for every other IP protocol, which only protocol-less targets reach.
-    public var otherCell: Int32
+    var otherCell: Int32
 }
 
 /// The compiled form of a policy set: what `decide` reads, with no rule interpretation left.
@@ -60,33 +71,45 @@ public struct PortTable: Sendable, Equatable {
 /// the rules, so the cost grows with the logarithm of the number of distinct prefixes and ports.
 public struct DecisionTables: Sendable, Equatable {
     /// SHA-256 of the sources this was compiled from (path and text of each file, in order).
-    public var sourceHash: [UInt8]
-    public var policyNames: [String]
+    package var sourceHash: [UInt8]
+    /// The `policy:` names of the compiled files, for status output.
+    package var policyNames: [String]
+    /// Every rule of the set, in load order; decisions refer to rules by index into this array.
     public var rules: [RuleInfo]
+    /// Every known peer; the enforcer looks keys up through the tables' index over these.
     public var identities: [IdentityEntry]
+    /// The number of identity classes: identities that the same rules match under the same
+    /// conditions share one, and the segment maps have a row per class.
     public var classCount: Int
-    public var defaultTTLMilliseconds: Int64
-    public var defaultRate: Rate
+    /// How long a default deny may be cached: the shortest `cache_ttl` of the set's files.
+    package var defaultTTLMilliseconds: Int64
+    /// The evaluation rate for a peer the policy does not know and for "anyone": the first
+    /// file's `rate_limit` default (100/s unless set).
+    package var defaultRate: Rate
+    /// The time zones the rules' windows use, with their UTC offset transitions.
     public var zones: [ZoneTable]
-    public var atoms: [TimeAtom]
+    /// The time windows the rules' conditions use, referred to by ``expressions``.
+    package var atoms: [TimeAtom]
     /// Postfix code of each time expression; see ``TimeExpression/code``.
     public var expressions: [[Int32]]
+    /// The cells port tables point into.
     public var cells: [Cell]
+    /// The port tables (class, segment) pairs point into.
     public var portTables: [PortTable]
     /// First address of each IPv4 segment; the first is 0.
     public var v4Starts: [UInt32]
     /// First address of each IPv6 segment; the first is 0.
     public var v6Starts: [UInt128]
     /// `class * v4Starts.count + segment` → port table, or -1 when nothing matches there.
-    public var v4Segments: [Int32]
-    public var v6Segments: [Int32]
+    var v4Segments: [Int32]
+    var v6Segments: [Int32]
     /// Per class: the port table of its rules' `*` targets, read for every destination; -1 if none.
-    public var classWide: [Int32]
+    var classWide: [Int32]
     /// Outer source prefixes blocked from the tunnel port (`block:`), sorted and without duplicates.
-    public var blockedSources: [IPPrefix] = []
+    package var blockedSources: [IPPrefix] = []
     /// The class of "anyone" (the `*` rules, for someone with no user, group or tag), or -1 when
     /// no such rule exists: what decides traffic toward a client that no flow of its explains.
-    public var anyoneClass: Int32 = -1
+    package var anyoneClass: Int32 = -1
 
     // Derived on construction and on load; not part of the bundle.
     var keyIndex: [PublicKey: Int32] = [:]
@@ -100,6 +123,9 @@ public struct DecisionTables: Sendable, Equatable {
     var flatPorts: [UInt32] = []
     var flatPortOffsets: [Int32] = []
 
+    /// Tables from their parts, as the table builder and the bundle reader make them. Derives the
+    /// key and name indexes, the precomputed decision of each cell and the flattened port tables:
+    /// a pass over identities, cells and port tables, so not free for large sets.
     public init(
         sourceHash: [UInt8], policyNames: [String], rules: [RuleInfo], identities: [IdentityEntry], classCount: Int,
         defaultTTLMilliseconds: Int64, defaultRate: Rate, zones: [ZoneTable], atoms: [TimeAtom],
@@ -160,7 +186,7 @@ public struct DecisionTables: Sendable, Equatable {
     }
 
     /// Whether the identity at `index` is allowed anything at all, at some time.
-    public func allowsAnything(identity index: Int) -> Bool {
+    package func allowsAnything(identity index: Int) -> Bool {
         index >= 0 && index < identities.count && classAllows[Int(identities[index].classIndex)]
     }
 

@@ -6,6 +6,7 @@ import PolicyLang
 /// `offsets[i]` is in force from `transitions[i-1]` (inclusive) to `transitions[i]`; `offsets[0]`
 /// before the first transition. Transitions cover 2020 to 2050; past them the last offset holds.
 public struct ZoneTable: Sendable, Equatable {
+    /// The IANA identifier (`Europe/Berlin`), as the policy wrote it.
     public var name: String
     /// UTC instants, in seconds, at which the offset changes.
     public var transitions: [Int64]
@@ -15,6 +16,8 @@ public struct ZoneTable: Sendable, Equatable {
     static let firstInstant: Int64 = 1_577_836_800  // 2020-01-01T00:00:00Z
     static let lastInstant: Int64 = 2_524_608_000  // 2050-01-01T00:00:00Z
 
+    /// A table from precomputed parts (as a bundle stores it); the caller keeps `offsets.count ==
+    /// transitions.count + 1`.
     public init(name: String, transitions: [Int64], offsets: [Int32]) {
         self.name = name
         self.transitions = transitions
@@ -54,12 +57,16 @@ public struct ZoneTable: Sendable, Equatable {
 
 /// One `time DAYS HH:MM-HH:MM ZONE` condition, lowered to numbers.
 public struct TimeAtom: Sendable, Equatable, Hashable {
+    /// Days of the week as a bit set, bit 0 = Monday, as in ``TimeWindow/days``.
     public var days: UInt8
+    /// Minutes after local midnight at which the window opens.
     public var startMinute: Int16
+    /// Minutes after local midnight at which it closes; below `startMinute`, it closes the next day.
     public var endMinute: Int16
     /// Index into the tables' zones.
     public var zone: Int32
 
+    /// A window from its parts; `zone` must index the tables' zones.
     public init(days: UInt8, startMinute: Int16, endMinute: Int16, zone: Int32) {
         self.days = days
         self.startMinute = startMinute
@@ -112,9 +119,13 @@ public indirect enum TimeExpression: Hashable, Sendable {
         }
     }
 
+    /// The operator codes of ``code``; negative so that they never collide with an atom index.
     public enum Opcode {
+        /// Pops one value, pushes its negation.
         public static let not: Int32 = -1
+        /// Pops two values, pushes whether both hold.
         public static let and: Int32 = -2
+        /// Pops two values, pushes whether either holds.
         public static let or: Int32 = -3
     }
 }

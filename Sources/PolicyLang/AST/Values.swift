@@ -3,7 +3,7 @@ public enum TransportProtocol: String, Sendable, Hashable, CaseIterable, Codable
     case tcp, udp, icmp
 
     /// The IP protocol number (ICMPv6 is 58, but a policy's `icmp` means both families' ICMP).
-    public var ipProtocolNumber: UInt8 {
+    package var ipProtocolNumber: UInt8 {
         switch self {
         case .tcp: 6
         case .udp: 17
@@ -14,19 +14,26 @@ public enum TransportProtocol: String, Sendable, Hashable, CaseIterable, Codable
 
 /// An inclusive port range; a single port is a range of one.
 public struct PortRange: Hashable, Sendable, Codable, CustomStringConvertible {
+    /// The first port of the range.
     public var lower: UInt16
+    /// The last port of the range, at least `lower`.
     public var upper: UInt16
 
+    /// Ports `lower` through `upper` inclusive; the caller keeps `lower <= upper` (the parser refuses the reverse).
     public init(_ lower: UInt16, _ upper: UInt16) {
         self.lower = lower
         self.upper = upper
     }
 
+    /// Every port, 0-65535: what a target without a port means; prints as `*`.
     public static let all = PortRange(0, 65535)
 
+    /// Whether `port` lies in the range.
     public func contains(_ port: UInt16) -> Bool { port >= lower && port <= upper }
+    /// Whether all of `other` lies in the range.
     public func contains(_ other: PortRange) -> Bool { other.lower >= lower && other.upper <= upper }
 
+    /// `*` for every port, `N` for one, `N-M` otherwise: the policy syntax.
     public var description: String {
         if self == .all { return "*" }
         return lower == upper ? "\(lower)" : "\(lower)-\(upper)"
@@ -35,11 +42,15 @@ public struct PortRange: Hashable, Sendable, Codable, CustomStringConvertible {
 
 /// A length of time, kept in milliseconds.
 public struct Duration: Hashable, Sendable, Comparable, Codable, CustomStringConvertible {
+    /// The length in milliseconds.
     public var milliseconds: Int64
 
+    /// A length of `milliseconds` ms.
     public init(milliseconds: Int64) { self.milliseconds = milliseconds }
+    /// A length of `s` whole seconds.
     public static func seconds(_ s: Int64) -> Duration { Duration(milliseconds: s * 1000) }
 
+    /// Orders by length.
     public static func < (a: Duration, b: Duration) -> Bool { a.milliseconds < b.milliseconds }
 
     /// Parses `500ms`, `5s`, `2m`, `1h`; refuses zero, negatives and anything past a day.
@@ -57,6 +68,7 @@ public struct Duration: Hashable, Sendable, Comparable, Codable, CustomStringCon
         return nil
     }
 
+    /// The largest whole unit that prints it exactly (`1h`, `90s`, `250ms`), in the syntax ``parse(_:)`` reads.
     public var description: String {
         if milliseconds % 3_600_000 == 0 { return "\(milliseconds / 3_600_000)h" }
         if milliseconds % 60_000 == 0 { return "\(milliseconds / 60_000)m" }
@@ -67,16 +79,19 @@ public struct Duration: Hashable, Sendable, Comparable, Codable, CustomStringCon
 
 /// A rate such as `100/s`: `count` events per `seconds`.
 public struct Rate: Hashable, Sendable, Codable, CustomStringConvertible {
+    /// Events allowed per period.
     public var count: UInt32
+    /// The period in seconds: 1, 60 or 3600 when parsed.
     public var seconds: UInt32
 
+    /// `count` events per `seconds` seconds; `seconds` must not be 0.
     public init(count: UInt32, seconds: UInt32) {
         self.count = count
         self.seconds = seconds
     }
 
     /// Events per second, for token buckets.
-    public var perSecond: Double { Double(count) / Double(seconds) }
+    package var perSecond: Double { Double(count) / Double(seconds) }
 
     /// Parses `N/s`, `N/m` or `N/h` with N between 1 and 10,000,000.
     public static func parse(_ text: some StringProtocol) -> Rate? {
@@ -92,6 +107,7 @@ public struct Rate: Hashable, Sendable, Codable, CustomStringConvertible {
         }
     }
 
+    /// `N/s`, `N/m` or `N/h`, in the syntax ``parse(_:)`` reads.
     public var description: String {
         switch seconds {
         case 60: "\(count)/m"
@@ -106,13 +122,15 @@ public struct TimeWindow: Hashable, Sendable, Codable, CustomStringConvertible {
     /// Days of the week as a bit set, bit 0 = Monday … bit 6 = Sunday (ISO 8601 order).
     public var days: UInt8
     /// Minutes after local midnight at which the window opens.
-    public var startMinute: Int
+    package var startMinute: Int
     /// Minutes after local midnight at which it closes; below `startMinute` means it runs past
     /// midnight into the next day (the day bit names the day it opens).
-    public var endMinute: Int
+    package var endMinute: Int
     /// IANA time zone identifier.
     public var zone: String
 
+    /// A window on the days set in `days` (bit 0 = Monday) from `startMinute` to `endMinute` local time in
+    /// `zone`; the zone is not checked here.
     public init(days: UInt8, startMinute: Int, endMinute: Int, zone: String) {
         self.days = days
         self.startMinute = startMinute
@@ -122,6 +140,7 @@ public struct TimeWindow: Hashable, Sendable, Codable, CustomStringConvertible {
 
     static let dayNames = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 
+    /// The policy syntax: `time DAYS HH:MM-HH:MM ZONE`, days as runs (`mon-fri`) or `daily`.
     public var description: String {
         // Consecutive days print as a range: mon-fri, not mon,tue,wed,thu,fri.
         var runs: [String] = []

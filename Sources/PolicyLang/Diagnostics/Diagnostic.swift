@@ -10,6 +10,7 @@ public enum Severity: String, Sendable, Codable, Comparable {
         }
     }
 
+    /// Orders by seriousness: note < warning < error, so that `max()` of a list is its worst.
     public static func < (a: Severity, b: Severity) -> Bool { a.rank < b.rank }
 }
 
@@ -20,23 +21,31 @@ public enum Severity: String, Sendable, Codable, Comparable {
 public struct Diagnostic: Sendable, Codable, Hashable {
     /// A secondary place that explains the primary one ("first defined here").
     public struct Note: Sendable, Codable, Hashable {
+        /// What the note says about its place.
         public var message: String
-        public var span: SourceSpan?
+        /// The place it points at, or nil for a note about the whole policy.
+        package var span: SourceSpan?
+        /// A note saying `message` about `span`.
         public init(_ message: String, at span: SourceSpan? = nil) {
             self.message = message
             self.span = span
         }
     }
 
+    /// Whether the finding stops a compile (`error`) or only reports (`warning`, `note`).
     public var severity: Severity
     /// A stable identifier such as `undefined-reference`, for filtering and for SARIF rule ids.
     public var code: DiagnosticCode
+    /// The sentence shown to the user, lower-case and naming the offending text.
     public var message: String
-    public var span: SourceSpan?
-    public var notes: [Note]
+    /// The primary place, or nil when the finding is about no place in particular (an unreadable directory, a limit).
+    package var span: SourceSpan?
+    /// Secondary places that explain this one ("first defined here").
+    package var notes: [Note]
     /// A one-line suggestion, such as a did-you-mean.
-    public var help: String?
+    package var help: String?
 
+    /// A finding of `severity`; `notes` point at related places and `help` is a one-line suggestion.
     public init(
         _ severity: Severity, _ code: DiagnosticCode, _ message: String, at span: SourceSpan?,
         notes: [Note] = [], help: String? = nil
@@ -49,13 +58,15 @@ public struct Diagnostic: Sendable, Codable, Hashable {
         self.help = help
     }
 
+    /// An error-severity diagnostic; the shorthand every stage uses.
     public static func error(
         _ code: DiagnosticCode, _ message: String, at span: SourceSpan?, notes: [Note] = [], help: String? = nil
     ) -> Diagnostic {
         Diagnostic(.error, code, message, at: span, notes: notes, help: help)
     }
 
-    public static func warning(
+    /// A warning-severity diagnostic (lint findings): reported, but the compile still produces tables.
+    package static func warning(
         _ code: DiagnosticCode, _ message: String, at span: SourceSpan?, notes: [Note] = [], help: String? = nil
     ) -> Diagnostic {
         Diagnostic(.warning, code, message, at: span, notes: notes, help: help)
@@ -102,7 +113,7 @@ public enum DiagnosticCode: String, Sendable, Codable, CaseIterable {
     case allowAll = "allow-all"
 
     /// A one-sentence explanation, used as the SARIF rule description.
-    public var summary: String {
+    package var summary: String {
         switch self {
         case .io: "A policy file could not be read."
         case .yaml: "The file is not well-formed YAML."
@@ -142,20 +153,27 @@ public enum DiagnosticCode: String, Sendable, Codable, CaseIterable {
 }
 
 /// Collects diagnostics from the stages of one run.
-public struct DiagnosticBag: Sendable {
-    public private(set) var diagnostics: [Diagnostic] = []
+package struct DiagnosticBag: Sendable {
+    /// Everything appended so far, in order.
+    package private(set) var diagnostics: [Diagnostic] = []
 
-    public init() {}
+    /// An empty bag.
+    package init() {}
 
-    public mutating func append(_ d: Diagnostic) { diagnostics.append(d) }
-    public mutating func append(contentsOf ds: [Diagnostic]) { diagnostics.append(contentsOf: ds) }
+    /// Adds one diagnostic.
+    package mutating func append(_ d: Diagnostic) { diagnostics.append(d) }
+    /// Adds several diagnostics, keeping their order.
+    package mutating func append(contentsOf ds: [Diagnostic]) { diagnostics.append(contentsOf: ds) }
 
-    public var hasErrors: Bool { diagnostics.contains { $0.severity == .error } }
-    public var errorCount: Int { diagnostics.filter { $0.severity == .error }.count }
-    public var warningCount: Int { diagnostics.filter { $0.severity == .warning }.count }
+    /// Whether any diagnostic is an error.
+    package var hasErrors: Bool { diagnostics.contains { $0.severity == .error } }
+    /// The number of errors (a pass over the bag).
+    package var errorCount: Int { diagnostics.filter { $0.severity == .error }.count }
+    /// The number of warnings (a pass over the bag).
+    package var warningCount: Int { diagnostics.filter { $0.severity == .warning }.count }
 
     /// Diagnostics in file, line, column order, so output is stable whatever order stages ran in.
-    public var sorted: [Diagnostic] {
+    package var sorted: [Diagnostic] {
         diagnostics.sorted { a, b in
             let la = a.span?.start, lb = b.span?.start
             switch (la, lb) {

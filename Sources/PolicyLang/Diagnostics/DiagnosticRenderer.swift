@@ -2,19 +2,22 @@ import Foundation
 
 /// Renders diagnostics the way compilers do: `file:line:col: severity: message [code]`, the source
 /// line, and a caret under the fault, then notes and help.
-public struct HumanDiagnosticRenderer: Sendable {
+package struct HumanDiagnosticRenderer: Sendable {
     /// Source texts by path, to quote lines from.
-    public var sources: [String: SourceFile]
+    package var sources: [String: SourceFile]
 
-    public init(sources: [String: SourceFile]) {
+    /// A renderer quoting lines from `sources` (by path); a diagnostic whose file is missing gets no excerpt.
+    package init(sources: [String: SourceFile]) {
         self.sources = sources
     }
 
-    public func render(_ diagnostics: [Diagnostic]) -> String {
+    /// Every diagnostic in order, each with its excerpt, notes and help.
+    package func render(_ diagnostics: [Diagnostic]) -> String {
         diagnostics.map(render).joined()
     }
 
-    public func render(_ d: Diagnostic) -> String {
+    /// One diagnostic: header line, quoted source line with a caret, then notes and help.
+    package func render(_ d: Diagnostic) -> String {
         var out = ""
         out += header(d.span, d.severity.rawValue, "\(d.message) [\(d.code.rawValue)]")
         out += excerpt(d.span)
@@ -48,10 +51,12 @@ public struct HumanDiagnosticRenderer: Sendable {
 }
 
 /// Renders diagnostics as one JSON document: `{"diagnostics": [...], "errors": N, "warnings": N}`.
-public struct JSONDiagnosticRenderer: Sendable {
-    public init() {}
+package struct JSONDiagnosticRenderer: Sendable {
+    /// A renderer; JSON needs no sources.
+    package init() {}
 
-    public func render(_ diagnostics: [Diagnostic]) -> String {
+    /// The whole list as one JSON document, with error and warning counts.
+    package func render(_ diagnostics: [Diagnostic]) -> String {
         let items: [[String: Any]] = diagnostics.map { d in
             var item: [String: Any] = [
                 "severity": d.severity.rawValue,
@@ -90,14 +95,17 @@ public struct JSONDiagnosticRenderer: Sendable {
 }
 
 /// Renders diagnostics as a SARIF 2.1.0 log, the format code-scanning services ingest.
-public struct SARIFDiagnosticRenderer: Sendable {
-    public var toolVersion: String
+package struct SARIFDiagnosticRenderer: Sendable {
+    /// The `tool.driver.version` the log reports.
+    package var toolVersion: String
 
-    public init(toolVersion: String) {
+    /// A renderer reporting `toolVersion` as the driver's version.
+    package init(toolVersion: String) {
         self.toolVersion = toolVersion
     }
 
-    public func render(_ diagnostics: [Diagnostic]) -> String {
+    /// The whole list as one SARIF run, with every diagnostic code as a rule.
+    package func render(_ diagnostics: [Diagnostic]) -> String {
         let rules: [[String: Any]] = DiagnosticCode.allCases.map { code in
             ["id": code.rawValue, "shortDescription": ["text": code.summary]]
         }

@@ -10,7 +10,7 @@ public enum CompileInterrupted: Error, Sendable, Equatable {
     case limitExceeded(Diagnostic)
 
     /// The diagnostic that reports the interruption.
-    public var diagnostic: Diagnostic {
+    package var diagnostic: Diagnostic {
         switch self {
         case .timedOut(let seconds):
             .error(
@@ -31,7 +31,7 @@ public enum CompileInterrupted: Error, Sendable, Equatable {
 /// lock and a clock read; it belongs in loops over entries, not in inner loops over bits.
 public final class CompileBudget: @unchecked Sendable {
     /// The time allowed in seconds, or nil for no limit.
-    public let limit: Double?
+    package let limit: Double?
     private let deadline: ContinuousClock.Instant?
     private let lock = NSLock()
     private var cancelled = false
@@ -43,20 +43,20 @@ public final class CompileBudget: @unchecked Sendable {
     }
 
     /// Asks the compile to stop at its next check. Safe from any thread.
-    public func cancel() {
+    package func cancel() {
         lock.lock()
         cancelled = true
         lock.unlock()
     }
 
-    public var isCancelled: Bool {
+    var isCancelled: Bool {
         lock.lock()
         defer { lock.unlock() }
         return cancelled
     }
 
     /// Throws when the compile has been cancelled or has run out of time.
-    public func check() throws(CompileInterrupted) {
+    package func check() throws(CompileInterrupted) {
         if isCancelled { throw .cancelled }
         if let deadline, let limit, ContinuousClock.now >= deadline { throw .timedOut(seconds: limit) }
     }

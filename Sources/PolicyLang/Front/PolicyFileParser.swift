@@ -4,7 +4,7 @@ import Yams
 /// Reads one policy file: YAML through Yams (libyaml), then each rule and test line through
 /// ``RuleParser``. It reports every fault it can find in one pass, each with file:line:column.
 /// Sections, lists, nesting and rule lines are held to ``PolicyLimits``.
-public struct PolicyFileParser {
+struct PolicyFileParser {
     private let source: SourceFile
     private let limits: PolicyLimits
     private let budget: CompileBudget?
@@ -12,7 +12,7 @@ public struct PolicyFileParser {
 
     static let topLevelKeys = ["policy", "description", "defaults", "identities", "groups", "hosts", "block", "rules", "tests"]
 
-    public init(source: SourceFile, limits: PolicyLimits = .default, budget: CompileBudget? = nil) {
+    init(source: SourceFile, limits: PolicyLimits = .default, budget: CompileBudget? = nil) {
         self.source = source
         self.limits = limits
         self.budget = budget
@@ -21,7 +21,7 @@ public struct PolicyFileParser {
     /// Parses the file. The result is nil only when the YAML itself is unreadable (or past a
     /// limit) or has no policy name; otherwise it holds everything that parsed, beside the
     /// diagnostics.
-    public static func parse(_ source: SourceFile, limits: PolicyLimits = .default) -> (PolicyFile?, [Diagnostic]) {
+    static func parse(_ source: SourceFile, limits: PolicyLimits = .default) -> (PolicyFile?, [Diagnostic]) {
         do {
             return try parse(source, limits: limits, budget: nil)
         } catch {
@@ -30,7 +30,7 @@ public struct PolicyFileParser {
     }
 
     /// ``parse(_:limits:)`` under a compile budget, checked once per section entry.
-    public static func parse(
+    static func parse(
         _ source: SourceFile, limits: PolicyLimits, budget: CompileBudget?
     ) throws(CompileInterrupted) -> (PolicyFile?, [Diagnostic]) {
         var parser = PolicyFileParser(source: source, limits: limits, budget: budget)

@@ -10,30 +10,31 @@
 /// Time is bounded separately, by a ``CompileBudget``.
 public struct PolicyLimits: Sendable, Equatable {
     /// Bytes of one policy file (8 MiB; the whole 10,000-rule benchmark set is 790 KiB).
-    public var maxFileBytes: Int = 8 << 20
+    var maxFileBytes: Int = 8 << 20
     /// Bytes of all the files of one compile together (32 MiB).
-    public var maxTotalBytes: Int = 32 << 20
+    var maxTotalBytes: Int = 32 << 20
     /// Policy files in one directory.
-    public var maxFilesPerDirectory: Int = 1_000
+    var maxFilesPerDirectory: Int = 1_000
     /// Entries of each section (`identities`, `groups`, `hosts`, `rules`, `tests`, `block`),
     /// counted over all the files of a set.
-    public var maxSectionEntries: Int = 100_000
+    var maxSectionEntries: Int = 100_000
     /// Items of one list: members of one group, addresses of one host, tags of one identity.
-    public var maxListItems: Int = 100_000
+    var maxListItems: Int = 100_000
     /// Groups on the longest chain of groups that include groups (a group of users only is 1).
-    public var maxGroupNesting: Int = 1_024
+    package var maxGroupNesting: Int = 1_024
     /// Users in all groups and groups of all identities, once nesting is flattened.
-    public var maxMemberships: Int = 4_000_000
+    package var maxMemberships: Int = 4_000_000
     /// Depth of YAML collections inside collections (a policy file needs about 5).
-    public var maxYAMLNesting: Int = 64
+    var maxYAMLNesting: Int = 64
     /// Characters of one rule or test line.
-    public var maxRuleLength: Int = 4_096
+    var maxRuleLength: Int = 4_096
     /// Entries of the decision tables' segment maps: identity classes times address segments
     /// (64 Mi entries, 256 MiB; the 10,000-rule benchmark set needs 0.4 Mi). Checked before
     /// the maps are allocated: a few thousand identities with rules of their own over many
     /// distinct addresses would otherwise ask for gigabytes at once.
-    public var maxTableEntries: Int = 1 << 26
+    package var maxTableEntries: Int = 1 << 26
 
+    /// The defaults, which are ``default``'s; change single fields to tighten or loosen.
     public init() {}
 
     /// The limits `ztpc` and `ztpd` apply.

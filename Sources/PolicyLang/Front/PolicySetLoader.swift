@@ -8,10 +8,12 @@ import Darwin
 
 /// All the files of a policy directory, parsed: the unit that names are resolved in.
 public struct ParsedPolicySet: Sendable {
+    /// The parsed files, in the order they were loaded (sorted paths within a directory).
     public var files: [PolicyFile]
     /// Source texts by path, for diagnostics and for the bundle's source hash.
-    public var sources: [String: SourceFile]
+    package var sources: [String: SourceFile]
 
+    /// A set of already-parsed files and the texts they came from.
     public init(files: [PolicyFile], sources: [String: SourceFile]) {
         self.files = files
         self.sources = sources

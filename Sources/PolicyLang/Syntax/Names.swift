@@ -1,8 +1,8 @@
 /// The shape of names: policy, identity, group and host names.
-public enum Names {
+package enum Names {
     /// A name starts with a letter and goes on with letters, digits, `-`, `_`, `.` or `@`
     /// (so e-mail addresses are names too). Starting with a letter keeps names apart from addresses.
-    public static func isValid(_ s: some StringProtocol) -> Bool {
+    static func isValid(_ s: some StringProtocol) -> Bool {
         guard let first = s.first, first.isASCII, first.isLetter, s.count <= 253 else { return false }
         return s.allSatisfy { c in
             c.isASCII && (c.isLetter || c.isNumber || c == "-" || c == "_" || c == "." || c == "@")
@@ -11,9 +11,9 @@ public enum Names {
 }
 
 /// Did-you-mean suggestions by edit distance.
-public enum Suggest {
+package enum Suggest {
     /// The candidate closest to `word`, if it is close enough to be a plausible typo.
-    public static func closest(to word: String, among candidates: some Sequence<String>) -> String? {
+    package static func closest(to word: String, among candidates: some Sequence<String>) -> String? {
         let limit = max(1, word.count / 3)
         var best: (String, Int)? = nil
         for c in candidates where abs(c.count - word.count) <= limit {
@@ -25,7 +25,7 @@ public enum Suggest {
 
     /// Edit distance counting an adjacent transposition as one edit (optimal string alignment),
     /// case-insensitive: `tpc` is one edit from `tcp`.
-    public static func distance(_ a: String, _ b: String) -> Int {
+    static func distance(_ a: String, _ b: String) -> Int {
         let x = Array(a.lowercased()), y = Array(b.lowercased())
         if x.isEmpty { return y.count }
         if y.isEmpty { return x.count }

@@ -1,16 +1,18 @@
 import Foundation
 
 /// A parse failure, carrying the diagnostic that explains it.
-public struct ParseFailure: Error, Sendable {
-    public var diagnostic: Diagnostic
-    public init(_ diagnostic: Diagnostic) { self.diagnostic = diagnostic }
+package struct ParseFailure: Error, Sendable {
+    /// The diagnostic explaining where and why parsing stopped.
+    package var diagnostic: Diagnostic
+    /// A failure carrying `diagnostic`.
+    package init(_ diagnostic: Diagnostic) { self.diagnostic = diagnostic }
 }
 
 /// Recursive-descent parser for one line of the rule DSL (a rule, a test, or an eval request).
 ///
 /// `base` is where the string's first character sits in the file, so that every span the parser
 /// produces points inside the YAML scalar.
-public struct RuleParser {
+package struct RuleParser {
     private let text: Substring
     private let base: SourceLocation
     private let tokens: [RuleToken]
@@ -19,11 +21,13 @@ public struct RuleParser {
 
     /// Conditions nest at most this deep: enough for any real rule, and it keeps both this
     /// parser's recursion and the evaluator's 64-bit stack bounded on hostile input.
-    public static let maximumConditionDepth = 24
+    static let maximumConditionDepth = 24
 
     static let keywords: Set<Substring> = ["if", "rate", "ttl", "and", "or", "not", "time", "at"]
 
-    public init(_ text: some StringProtocol, at base: SourceLocation) {
+    /// A parser over `text` (one rule, test or request line) whose first character sits at `base`; lexes the
+    /// whole line up front.
+    package init(_ text: some StringProtocol, at base: SourceLocation) {
         self.text = Substring(text)
         self.base = base
         self.tokens = RuleLexer.tokenize(Substring(text))
@@ -32,7 +36,7 @@ public struct RuleParser {
     // MARK: Entry points
 
     /// Parses `ACTION SUBJECTS -> TARGETS [OPTIONS] [if CONDITION] [OPTIONS]`.
-    public mutating func parseRule(id: String, defaults: Defaults) throws(ParseFailure) -> Rule {
+    package mutating func parseRule(id: String, defaults: Defaults) throws(ParseFailure) -> Rule {
         let action = try parseVerdict()
         let subjects = try parseSubjects()
         try expectArrow()
@@ -71,7 +75,7 @@ public struct RuleParser {
     }
 
     /// Parses a test line: `VERDICT IDENTITY -> ADDRESS[:PORT]/PROTO [at TIME]`.
-    public mutating func parseTest() throws(ParseFailure) -> PolicyTest {
+    mutating func parseTest() throws(ParseFailure) -> PolicyTest {
         let verdict = try parseVerdict()
         let (subject, request, at) = try parseRequestLine()
         return PolicyTest(
@@ -79,7 +83,7 @@ public struct RuleParser {
     }
 
     /// Parses a request line for `ztpc eval` and `ztpc explain`: `IDENTITY -> ADDRESS[:PORT]/PROTO [at TIME]`.
-    public mutating func parseRequestLine() throws(ParseFailure) -> (Located<String>, Request, Int64?) {
+    package mutating func parseRequestLine() throws(ParseFailure) -> (Located<String>, Request, Int64?) {
         guard let s = peek(), s.kind == .word else { throw failure("expected an identity name or key", at: peek()) }
         advance()
         let subject = Located(String(s.text), span(s))
@@ -108,7 +112,7 @@ public struct RuleParser {
     }
 
     /// Parses ISO 8601 instants (`2026-11-23T09:00:00Z`, with an optional offset) to Unix seconds.
-    public static func parseInstant(_ text: some StringProtocol) -> Int64? {
+    package static func parseInstant(_ text: some StringProtocol) -> Int64? {
         let formatter = ISO8601DateFormatter()
         formatter.formatOptions = [.withInternetDateTime]
         guard let date = formatter.date(from: String(text)) else { return nil }
@@ -238,7 +242,7 @@ public struct RuleParser {
     }
 
     /// Parses a CIDR or address, turning each failure into a located diagnostic.
-    public static func parseCIDR(_ text: Substring, _ sp: SourceSpan) throws(ParseFailure) -> IPPrefix {
+    static func parseCIDR(_ text: Substring, _ sp: SourceSpan) throws(ParseFailure) -> IPPrefix {
         switch IPPrefix.parse(text) {
         case .success(let c): return c
         case .failure(.malformedAddress):
