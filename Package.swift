@@ -76,6 +76,19 @@ let package = Package(
         // The XDP guard of the tunnel port: loads bpf/ztp_xdp.o, attaches it, drives its maps.
         .target(name: "XDP", dependencies: ["CLibBPF"]),
 
+        // Fuzz targets: the checks in one library, one thin executable per target (scripts/fuzz,
+        // FUZZING.md). Built normally they replay files; with -DFUZZING they run libFuzzer.
+        .target(
+            name: "FuzzTargets",
+            dependencies: ["PolicyLang", "PolicyCompiler", "Enforcer", "Tunnel", "Edge", "CSodium"]
+        ),
+        .executableTarget(name: "FuzzPolicy", dependencies: ["FuzzTargets"]),
+        .executableTarget(name: "FuzzBundle", dependencies: ["FuzzTargets"]),
+        .executableTarget(name: "FuzzWireGuard", dependencies: ["FuzzTargets"]),
+        .executableTarget(name: "FuzzPacket", dependencies: ["FuzzTargets"]),
+        .executableTarget(name: "FuzzDaemonConfig", dependencies: ["FuzzTargets"]),
+        .testTarget(name: "FuzzTargetsTests", dependencies: ["FuzzTargets", "PolicyCompiler", "Tunnel"]),
+
         .testTarget(name: "PolicyLangTests", dependencies: ["PolicyLang"]),
         .testTarget(name: "PolicyCompilerTests", dependencies: ["PolicyCompiler", "PolicyLang"]),
         .testTarget(name: "ztpcTests", dependencies: ["ztpc"]),
