@@ -6,7 +6,7 @@ extension FuzzTargets {
     /// (`EdgeConfig.parse`) and the wg-style tunnel configuration (`TunnelConfiguration(parsing:)`).
     /// The seed corpus holds both kinds.
     ///
-    /// Invariants: an error names the file (edge) or a line the text has (tunnel); an accepted
+    /// Invariants: an error names the file (edge) or a line the text has, or 0 for the whole file (tunnel); an accepted
     /// configuration holds only values inside the ranges the parser promises.
     public static func daemonConfig(_ bytes: [UInt8]) {
         let text = String(decoding: bytes, as: UTF8.self)
@@ -29,7 +29,8 @@ extension FuzzTargets {
             let c = try TunnelConfiguration(parsing: text)
             precondition(c.mtu.map { (576...65535).contains($0) } ?? true, "bad MTU accepted")
         } catch {
-            precondition((1...lineCount).contains(error.line), "tunnel config error at a line the text lacks: \(error)")
+            // Line 0 stands for the whole file (no [Interface] PrivateKey).
+            precondition((0...lineCount).contains(error.line), "tunnel config error at a line the text lacks: \(error)")
         }
     }
 }

@@ -67,6 +67,19 @@ final class FuzzTargetsTests: XCTestCase {
         XCTAssertNoThrow(try PolicyBundle.decode(FuzzTargets.withRepairedChecksum(headerAndBody)))
     }
 
+    /// The first fuzz finding (Fuzz/regressions/bundle/crash-b38cc2ec...): the decoder built the
+    /// tables' derived indexes before validating the indexes they read, so a bundle whose class
+    /// map was short trapped instead of being refused. That input trapped only for some hash
+    /// seeds (a Set's order); this one always did.
+    func testBundleWithAShortClassMapIsRefusedNotTrapped() throws {
+        var tables = try XCTUnwrap(PolicyBundle.decode(Array(try XCTUnwrap(bundleSeeds()["policies"]).dropFirst())))
+        XCTAssertGreaterThan(tables.classCount, 0)
+        tables.classWide = []
+        XCTAssertThrowsError(try PolicyBundle.decode(PolicyBundle.encode(tables))) {
+            XCTAssertEqual($0 as? PolicyBundle.LoadError, .inconsistent("class table map size"))
+        }
+    }
+
     /// Bundles compiled from the repository's policies (the whole set, and each file that
     /// compiles on its own): mode 1 (as is) and mode 0 (checksum dropped, the target repairs it).
     private func bundleSeeds() throws -> [String: [UInt8]] {
