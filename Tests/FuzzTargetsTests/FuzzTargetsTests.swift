@@ -60,6 +60,26 @@ final class FuzzTargetsTests: XCTestCase {
         XCTAssertNotEqual(Tunnel.PrivateKey().publicKey, Tunnel.PrivateKey().publicKey)
     }
 
+    /// The states the target feeds its input to accept the seed messages, so that the seeds reach
+    /// past every check to the end of each consumer.
+    func testTheSeedMessagesAreAcceptedByTheFixturesDevices() throws {
+        let f = WireGuardFixture.shared
+        var responder = f.responder
+        XCTAssertEqual(try responder.consumeInitiation(f.initiation, now: f.epoch), f.initiatorKey)
+        var initiator = f.waitingInitiator
+        XCTAssertEqual(try initiator.consumeResponse(f.response), f.responderKey)
+        initiator = f.waitingInitiator
+        XCTAssertNoThrow(try initiator.consumeCookieReply(f.cookieReply, now: f.epoch))
+        var keys = f.responderKeys
+        XCTAssertEqual(try keys.open(f.transport, now: f.epoch).prefix(f.payload.count), f.payload[...])
+        // With a MAC1 the fuzzer broke, mode 1 repairs it and mode 0 does not.
+        var broken = f.initiation.bytes
+        broken[MessageInitiation.mac1Offset] ^= 1
+        XCTAssertFalse(f.responder.verifyMAC1(of: broken))
+        f.restampMAC1(&broken)
+        XCTAssertTrue(f.responder.verifyMAC1(of: broken))
+    }
+
     func testBundleRepairMakesTheChecksumValid() throws {
         let bundle = try XCTUnwrap(bundleSeeds()["policies"])
         let headerAndBody = Array(bundle.dropFirst().dropLast(32))
