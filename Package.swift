@@ -92,6 +92,20 @@ let package = Package(
         .target(name: "XDP", dependencies: ["NetPrimitives", "CLibBPF"]),
 
         .testTarget(name: "NetPrimitivesTests", dependencies: ["NetPrimitives"]),
+        // Fuzz targets: the checks in one library, one thin executable per target (scripts/fuzz,
+        // FUZZING.md). Built normally they replay files; with -DFUZZING they run libFuzzer.
+        .target(
+            name: "FuzzTargets",
+            dependencies: ["PolicyLang", "PolicyCompiler", "Enforcer", "NetPrimitives", "Tunnel", "Edge", "CSodium"]
+        ),
+        .executableTarget(name: "FuzzPolicy", dependencies: ["FuzzTargets"]),
+        .executableTarget(name: "FuzzBundle", dependencies: ["FuzzTargets"]),
+        .executableTarget(name: "FuzzWireGuard", dependencies: ["FuzzTargets"]),
+        .executableTarget(name: "FuzzPacket", dependencies: ["FuzzTargets"]),
+        .executableTarget(name: "FuzzDaemonConfig", dependencies: ["FuzzTargets"]),
+        .executableTarget(name: "FuzzUAPI", dependencies: ["FuzzTargets"]),
+        .testTarget(name: "FuzzTargetsTests", dependencies: ["FuzzTargets", "PolicyCompiler", "Tunnel"]),
+
         .testTarget(name: "PolicyLangTests", dependencies: ["PolicyLang"]),
         .testTarget(name: "PolicyCompilerTests", dependencies: ["PolicyCompiler", "PolicyLang"]),
         .testTarget(name: "ztpcTests", dependencies: ["ztpc"]),

@@ -126,8 +126,9 @@ package enum PolicyBundle {
             guard SHA256.hash(Array(bytes[0..<(headerSize + bodyLength)])) == Array(bytes[(headerSize + bodyLength)...])
             else { throw LoadError.checksumMismatch }
             let sourceHash = try r.raw(32)
-            let t = try decodeBody(&r, sourceHash: sourceHash)
+            var t = try decodeBody(&r, sourceHash: sourceHash)
             try validate(t)
+            t.deriveIndexes()
             return t
         } catch let e as LoadError {
             throw e
@@ -193,7 +194,7 @@ package enum PolicyBundle {
             try r.array(minimumElementSize: 18) { r throws(BinaryReader.Truncated) in try readCIDR(&r) }, "blocked prefixes")
         guard r.remaining == 32 else { throw LoadError.inconsistent("unexpected bytes after the tables") }
         var t = DecisionTables(
-            sourceHash: sourceHash, policyNames: policyNames, rules: rules, identities: identities,
+            unindexed: sourceHash, policyNames: policyNames, rules: rules, identities: identities,
             classCount: classCount, defaultTTLMilliseconds: defaultTTL, defaultRate: defaultRate, zones: zones,
             atoms: atoms, expressions: expressions, cells: cells, portTables: portTables, v4Starts: v4Starts,
             v6Starts: v6Starts, v4Segments: v4Segments, v6Segments: v6Segments, classWide: classWide)

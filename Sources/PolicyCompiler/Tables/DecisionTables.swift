@@ -132,6 +132,23 @@ public struct DecisionTables: Sendable, Equatable {
         expressions: [[Int32]], cells: [Cell], portTables: [PortTable], v4Starts: [UInt32], v6Starts: [UInt128],
         v4Segments: [Int32], v6Segments: [Int32], classWide: [Int32]
     ) {
+        self.init(
+            unindexed: sourceHash, policyNames: policyNames, rules: rules, identities: identities, classCount: classCount,
+            defaultTTLMilliseconds: defaultTTLMilliseconds, defaultRate: defaultRate, zones: zones, atoms: atoms,
+            expressions: expressions, cells: cells, portTables: portTables, v4Starts: v4Starts, v6Starts: v6Starts,
+            v4Segments: v4Segments, v6Segments: v6Segments, classWide: classWide)
+        deriveIndexes()
+    }
+
+    /// The tables without their derived indexes, which trust every index in the tables: the bundle
+    /// decoder builds these, validates them, and only then calls ``deriveIndexes()`` (a bundle whose
+    /// cells or class maps point out of range used to trap here, found by fuzzing).
+    init(
+        unindexed sourceHash: [UInt8], policyNames: [String], rules: [RuleInfo], identities: [IdentityEntry], classCount: Int,
+        defaultTTLMilliseconds: Int64, defaultRate: Rate, zones: [ZoneTable], atoms: [TimeAtom],
+        expressions: [[Int32]], cells: [Cell], portTables: [PortTable], v4Starts: [UInt32], v6Starts: [UInt128],
+        v4Segments: [Int32], v6Segments: [Int32], classWide: [Int32]
+    ) {
         self.sourceHash = sourceHash
         self.policyNames = policyNames
         self.rules = rules
@@ -149,7 +166,6 @@ public struct DecisionTables: Sendable, Equatable {
         self.v4Segments = v4Segments
         self.v6Segments = v6Segments
         self.classWide = classWide
-        deriveIndexes()
     }
 
     mutating func deriveIndexes() {
