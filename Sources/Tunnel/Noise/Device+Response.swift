@@ -33,7 +33,7 @@ extension Device {
 
     /// Accepts the response to our initiation (paper 5.4.3, receiving side) and returns
     /// the responding peer's key; then call ``beginSession(with:now:)``.
-    public mutating func consumeResponse(_ message: MessageResponse) throws -> PublicKey {
+    package mutating func consumeResponse(_ message: MessageResponse) throws -> PublicKey {
         guard cookieChecker.verifyMAC1(message.bytes, mac1Offset: MessageResponse.mac1Offset) else {
             throw HandshakeError.invalidMAC1
         }

@@ -54,15 +54,15 @@ final class PeerState {
 }
 
 /// A read-only view of one peer, for status output (`wg show`) and tests.
-public struct PeerStatus: Sendable {
-    public let publicKey: PublicKey
-    public let endpoint: Endpoint?
-    public let allowedIPs: [IPPrefix]
-    public let persistentKeepalive: Duration?
+package struct PeerStatus: Sendable {
+    package let publicKey: PublicKey
+    package let endpoint: Endpoint?
+    package let allowedIPs: [IPPrefix]
+    package let persistentKeepalive: Duration?
     /// Seconds and nanoseconds since the Unix epoch, or nil if never.
-    public let lastHandshake: (seconds: Int, nanoseconds: Int)?
-    public let receivedBytes: UInt64
-    public let sentBytes: UInt64
-    public let hasSession: Bool
-    public let hasPresharedKey: Bool
+    package let lastHandshake: (seconds: Int, nanoseconds: Int)?
+    package let receivedBytes: UInt64
+    package let sentBytes: UInt64
+    package let hasSession: Bool
+    package let hasPresharedKey: Bool
 }
