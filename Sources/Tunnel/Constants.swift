@@ -20,12 +20,12 @@ package enum WG {
     /// Prefix hashed with the receiver's static public key to key `msg.mac1`.
     package static let LABEL_MAC1 = "mac1----"
     /// Prefix hashed with the responder's static public key to key the cookie AEAD.
-    package static let LABEL_COOKIE = "cookie--"
+    static let LABEL_COOKIE = "cookie--"
 
     // MARK: Timers and limits (paper 6.1)
 
     /// After this many messages under one keypair the initiator should start a new handshake.
-    package static let REKEY_AFTER_MESSAGES: UInt64 = 1 << 60
+    static let REKEY_AFTER_MESSAGES: UInt64 = 1 << 60
     /// Hard limit on messages per keypair: 2^64 - 2^13 - 1, leaving room for the replay
     /// window so a counter can never wrap into territory the filter would accept again.
     package static let REJECT_AFTER_MESSAGES: UInt64 = UInt64.max - (1 << 13)
@@ -34,15 +34,15 @@ package enum WG {
     /// After this age a keypair must no longer be used to send or receive.
     package static let REJECT_AFTER_TIME: Duration = .seconds(180) * testTimersScale
     /// How long to keep retrying a handshake before giving up.
-    package static let REKEY_ATTEMPT_TIME: Duration = .seconds(90) * testTimersScale
+    static let REKEY_ATTEMPT_TIME: Duration = .seconds(90) * testTimersScale
     /// Delay before retransmitting an unanswered handshake initiation.
     package static let REKEY_TIMEOUT: Duration = .seconds(5) * testTimersScale
     /// The most random delay added to REKEY_TIMEOUT before an initiation is retransmitted
     /// (paper 6.1: "plus some jitter" so that peers that started together do not retry in
     /// lockstep; wireguard-go draws up to a third of a second, as we do).
-    package static let REKEY_TIMEOUT_JITTER_MAX: Duration = .milliseconds(334)
+    static let REKEY_TIMEOUT_JITTER_MAX: Duration = .milliseconds(334)
     /// Delay after receiving data before a keepalive is sent if nothing else was.
-    package static let KEEPALIVE_TIMEOUT: Duration = .seconds(10) * testTimersScale
+    static let KEEPALIVE_TIMEOUT: Duration = .seconds(10) * testTimersScale
 
     /// TEST ONLY: a factor in (0, 1] applied to the five timers above, read once from the
     /// environment variable `ZTP_TEST_TIMERS_SCALE` (ztpd's `--test-timers-scale` sets it),
@@ -67,5 +67,5 @@ package enum WG {
     /// initiations (new timestamps) cannot make a responder rebuild a peer's state faster.
     package static let HANDSHAKE_INITIATION_RATE: Duration = .milliseconds(20)
     /// Once under load, stay there this long after the load drops.
-    package static let UNDER_LOAD_AFTER_TIME: Duration = .seconds(1)
+    static let UNDER_LOAD_AFTER_TIME: Duration = .seconds(1)
 }

@@ -7,9 +7,9 @@ import CSodium
 /// 1...32 bytes and an optional key of up to 32 bytes (keyed mode, used by `MAC`).
 package struct BLAKE2s: Sendable {
     /// Bytes per compression block.
-    package static let blockByteCount = 64
+    static let blockByteCount = 64
     /// Largest digest and key size.
-    package static let maxDigestByteCount = 32
+    static let maxDigestByteCount = 32
 
     /// Initialisation vector: the same constants as SHA-256's initial state (RFC 7693 2.6).
     private static let iv: [UInt32] = [

@@ -7,11 +7,11 @@ import CSodium
 /// but must not otherwise overlap.
 package enum ChaCha20Poly1305 {
     /// Key size in bytes.
-    package static let keyByteCount = 32
+    static let keyByteCount = 32
     /// Nonce size in bytes.
-    package static let nonceByteCount = 12
+    static let nonceByteCount = 12
     /// Authentication tag size in bytes.
-    package static let tagByteCount = 16
+    static let tagByteCount = 16
 
     /// Encrypts `plaintext` and writes ciphertext followed by the 16-byte tag into `output`.
     package static func seal(
@@ -55,7 +55,7 @@ package enum ChaCha20Poly1305 {
     /// Runs `body` with WireGuard's nonce for `counter`: 32 zero bits followed by the
     /// counter as a little-endian 64-bit integer. The nonce lives on the stack.
     @inline(__always)
-    package static func withNonce<R>(counter: UInt64, _ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+    static func withNonce<R>(counter: UInt64, _ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
         try withUnsafeTemporaryAllocation(byteCount: nonceByteCount, alignment: 4) { nonce in
             nonce.initializeMemory(as: UInt8.self, repeating: 0)
             nonce.storeBytes(of: counter.littleEndian, toByteOffset: 4, as: UInt64.self)

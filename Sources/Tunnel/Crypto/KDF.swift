@@ -11,7 +11,7 @@ import CSodium
 /// chaining key, is wiped when dropped.
 package enum KDF {
     /// Derives `count` (1...3) keys from `key` (the chaining key) and `input`.
-    package static func derive(_ count: Int, key: SymmetricKey, input: UnsafeRawBufferPointer) -> [SymmetricKey] {
+    static func derive(_ count: Int, key: SymmetricKey, input: UnsafeRawBufferPointer) -> [SymmetricKey] {
         precondition((1...3).contains(count), "WireGuard only defines KDF1...KDF3")
         let size = HMACBLAKE2s.byteCount
         return withUnsafeTemporaryAllocation(byteCount: size + 1, alignment: 16) { scratch in

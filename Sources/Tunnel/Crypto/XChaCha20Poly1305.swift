@@ -5,11 +5,11 @@ import CSodium
 /// encrypted cookie in cookie replies, whose nonce is random rather than a counter.
 package enum XChaCha20Poly1305 {
     /// Key size in bytes.
-    package static let keyByteCount = 32
+    static let keyByteCount = 32
     /// Nonce size in bytes.
-    package static let nonceByteCount = 24
+    static let nonceByteCount = 24
     /// Authentication tag size in bytes.
-    package static let tagByteCount = 16
+    static let tagByteCount = 16
 
     /// Encrypts `plaintext`; returns ciphertext followed by the tag.
     package static func seal(key: SymmetricKey, nonce: [UInt8], plaintext: [UInt8], additionalData: [UInt8]) throws -> [UInt8] {

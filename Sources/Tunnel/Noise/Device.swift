@@ -50,7 +50,7 @@ public struct Device: Sendable {
 
     /// Abandons any handshake in progress with `peerKey` (its index is freed and its
     /// ephemeral secrets wiped), so the next message must start a new one.
-    package mutating func clearHandshake(of peerKey: PublicKey) {
+    mutating func clearHandshake(of peerKey: PublicKey) {
         guard var peer = peers[peerKey] else { return }
         resetHandshake(of: &peer)
         peers[peerKey] = peer

@@ -7,7 +7,7 @@ public struct MessageInitiation: Sendable, Equatable {
     /// Offset of `mac1`; MAC1 covers every byte before it.
     package static let mac1Offset = 116
     /// Offset of `mac2`; MAC2 covers every byte before it.
-    package static let mac2Offset = 132
+    static let mac2Offset = 132
 
     /// The initiator's index for this handshake (and the keypair that follows).
     package var senderIndex: UInt32

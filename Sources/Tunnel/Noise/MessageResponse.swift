@@ -7,7 +7,7 @@ public struct MessageResponse: Sendable, Equatable {
     /// Offset of `mac1`; MAC1 covers every byte before it.
     package static let mac1Offset = 60
     /// Offset of `mac2`; MAC2 covers every byte before it.
-    package static let mac2Offset = 76
+    static let mac2Offset = 76
 
     /// The responder's index for the new keypair.
     package var senderIndex: UInt32

@@ -8,7 +8,7 @@ package struct Peer: Sendable {
     /// computed once when the peer is added (the paper's "static-static" precomputation).
     let staticStatic: SymmetricKey
     /// The greatest initiation timestamp accepted from this peer.
-    package internal(set) var lastInitiationTimestamp: TAI64N?
+    var lastInitiationTimestamp: TAI64N?
     /// When the last initiation from this peer was accepted (HANDSHAKE_INITIATION_RATE).
     var lastInitiationConsumedAt: ContinuousClock.Instant?
     var handshake = Handshake()

@@ -6,7 +6,7 @@ package struct TransportHeader: Sendable, Equatable {
     /// Header size in bytes.
     package static let byteCount = 16
     /// Smallest transport message: header plus tag (a keepalive carries no payload).
-    package static let minimumMessageByteCount = byteCount + ChaCha20Poly1305.tagByteCount
+    static let minimumMessageByteCount = byteCount + ChaCha20Poly1305.tagByteCount
 
     /// The receiver's keypair index.
     package var receiverIndex: UInt32

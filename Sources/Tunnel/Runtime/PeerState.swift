@@ -60,9 +60,9 @@ package struct PeerStatus: Sendable {
     package let allowedIPs: [IPPrefix]
     package let persistentKeepalive: Duration?
     /// Seconds and nanoseconds since the Unix epoch, or nil if never.
-    package let lastHandshake: (seconds: Int, nanoseconds: Int)?
+    let lastHandshake: (seconds: Int, nanoseconds: Int)?
     package let receivedBytes: UInt64
     package let sentBytes: UInt64
     package let hasSession: Bool
-    package let hasPresharedKey: Bool
+    let hasPresharedKey: Bool
 }

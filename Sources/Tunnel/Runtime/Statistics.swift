@@ -81,11 +81,11 @@ package struct TunnelCounters: Sendable, Equatable {
     /// Authenticated transport messages received (keepalives included).
     package var receivedPackets: UInt64 = 0
     /// Transport messages sent (keepalives included).
-    package var sentPackets: UInt64 = 0
+    var sentPackets: UInt64 = 0
     /// Handshakes completed, in either role (each one is a key rotation).
     package var handshakes: UInt64 = 0
     package var handshakeInitiationsSent: UInt64 = 0
-    package var cookieRepliesSent: UInt64 = 0
+    var cookieRepliesSent: UInt64 = 0
     /// X25519 shared secrets computed for handshake messages (see ``Device/dhOperations``):
     /// what handshakes cost the CPU, and what coalescing saves.
     package var dhOperations: UInt64 = 0

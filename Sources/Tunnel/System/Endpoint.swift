@@ -14,7 +14,7 @@ package struct Endpoint: Hashable, Sendable, CustomStringConvertible {
     /// Port, host byte order.
     package var port: UInt16
     /// IPv6 scope (interface index) for link-local addresses, else 0.
-    package var scopeID: UInt32
+    var scopeID: UInt32
 
     package init(address bytes: [UInt8], port: UInt16, scopeID: UInt32 = 0) {
         precondition(bytes.count == 16 || bytes.count == 4)

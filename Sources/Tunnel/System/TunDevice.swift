@@ -14,7 +14,7 @@ package struct TunDevice: Sendable {
     private static let IFF_UP: Int16 = 0x1
     private static let IFF_RUNNING: Int16 = 0x40
     /// Longest interface name the kernel accepts (IFNAMSIZ - 1).
-    package static let maximumNameLength = 15
+    static let maximumNameLength = 15
 
     /// The open `/dev/net/tun` descriptor.
     package let fileDescriptor: Int32
@@ -50,7 +50,7 @@ package struct TunDevice: Sendable {
 
     /// Makes reads return EAGAIN instead of blocking, so a reader can drain what is
     /// queued in a burst and wait (``waitReadable(timeoutMilliseconds:)``) only when empty.
-    package func setNonBlocking() throws(SystemError) {
+    func setNonBlocking() throws(SystemError) {
         let flags = try retryingEINTR("fcntl(F_GETFL \(name))") { fcntl(fileDescriptor, F_GETFL) }
         _ = try retryingEINTR("fcntl(F_SETFL \(name))") { fcntl(fileDescriptor, F_SETFL, flags | O_NONBLOCK) }
     }
@@ -81,7 +81,7 @@ package struct TunDevice: Sendable {
     }
 
     /// Waits until a packet can be read, or the timeout passes.
-    package func waitReadable(timeoutMilliseconds: Int32) throws(SystemError) -> Bool {
+    func waitReadable(timeoutMilliseconds: Int32) throws(SystemError) -> Bool {
         try Tunnel.waitReadable(fileDescriptor, timeoutMilliseconds: timeoutMilliseconds)
     }
 

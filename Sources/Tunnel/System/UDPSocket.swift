@@ -97,7 +97,7 @@ package struct UDPSocket: Sendable {
     }
 
     /// Waits until a datagram can be read, or the timeout passes.
-    package func waitReadable(timeoutMilliseconds: Int32) throws(SystemError) -> Bool {
+    func waitReadable(timeoutMilliseconds: Int32) throws(SystemError) -> Bool {
         try Tunnel.waitReadable(fileDescriptor, timeoutMilliseconds: timeoutMilliseconds)
     }
 
@@ -107,7 +107,7 @@ package struct UDPSocket: Sendable {
     /// put it in this descriptor's place, atomically. On failure (EADDRINUSE, EPERM for
     /// the mark) the old binding is untouched. A thread waiting in `poll` on the old socket
     /// goes on waiting on it until its timeout. Returns the port now bound.
-    package func rebind(to port: UInt16, mark: UInt32) throws(SystemError) -> UInt16 {
+    func rebind(to port: UInt16, mark: UInt32) throws(SystemError) -> UInt16 {
         let fresh = try UDPSocket(port: port)
         defer { fresh.close() }
         if mark != 0 { try fresh.setMark(mark) }
@@ -119,7 +119,7 @@ package struct UDPSocket: Sendable {
 
     /// Marks outgoing datagrams (`SO_MARK`, for policy routing; 0 clears the mark). Needs
     /// CAP_NET_ADMIN.
-    package func setMark(_ mark: UInt32) throws(SystemError) {
+    func setMark(_ mark: UInt32) throws(SystemError) {
         var value = mark
         _ = try retryingEINTR("setsockopt(SO_MARK \(mark))") {
             setsockopt(fileDescriptor, SOL_SOCKET, SO_MARK, &value, socklen_t(MemoryLayout<UInt32>.size))

@@ -3,10 +3,10 @@ import CSodium
 extension Keypair {
     /// Payloads are zero-padded to a multiple of 16 bytes (paper 5.4.6) so that the
     /// ciphertext length leaks less about the packet inside.
-    package static let paddingMultiple = 16
+    static let paddingMultiple = 16
 
     /// Size of the padded plaintext for a payload of `payloadCount` bytes.
-    package static func paddedCount(for payloadCount: Int) -> Int {
+    static func paddedCount(for payloadCount: Int) -> Int {
         (payloadCount + paddingMultiple - 1) / paddingMultiple * paddingMultiple
     }
 
@@ -40,7 +40,7 @@ extension Keypair {
     /// Takes the counter (nonce) of the next message, refusing once the keypair is too
     /// old or used up. With ``seal(inPlace:payloadCount:key:remoteIndex:counter:)`` this
     /// splits sealing so that only this cheap step needs the caller's lock.
-    package mutating func reserveSendCounter(now: ContinuousClock.Instant = .now) throws -> UInt64 {
+    mutating func reserveSendCounter(now: ContinuousClock.Instant = .now) throws -> UInt64 {
         guard !isExpired(now: now) else { throw TransportError.keypairExpired }
         guard sendCounter < WG.REJECT_AFTER_MESSAGES else { throw TransportError.counterExhausted }
         defer { sendCounter += 1 }

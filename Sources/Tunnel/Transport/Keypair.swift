@@ -28,7 +28,7 @@ package struct Keypair: Sendable {
     }
 
     /// True once the keypair is older than `REJECT_AFTER_TIME`.
-    package func isExpired(now: ContinuousClock.Instant) -> Bool {
+    func isExpired(now: ContinuousClock.Instant) -> Bool {
         now - createdAt >= WG.REJECT_AFTER_TIME
     }
 }

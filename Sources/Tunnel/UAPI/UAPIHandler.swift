@@ -22,11 +22,11 @@ package struct UAPIHandler: Sendable {
     /// The largest `set=1` request accepted: 64 MiB, about 1.4 million allowed_ip lines
     /// (the 1.35 MB request with 45,000 of them is 2 % of it). Larger ones are
     /// refused with EMSGSIZE.
-    package static let maximumRequestBytes = 64 << 20
+    static let maximumRequestBytes = 64 << 20
     /// After a request is refused, reading goes on (discarding) up to its blank line, so
     /// that a client still writing is answered instead of cut off (`wg` dies of SIGPIPE
     /// when the socket closes under it); past this many bytes the connection is closed.
-    package static let maximumDrainBytes = 1 << 30
+    static let maximumDrainBytes = 1 << 30
 
     private let target: any UAPIConfigurable
     private let log: (@Sendable (TunnelRuntime.LogLevel, String) -> Void)?

@@ -4,7 +4,7 @@
 package struct UAPILineReader {
     /// No line of the protocol comes near this: the longest are 64-digit keys and
     /// bracketed IPv6 endpoints with a scope.
-    package static let maximumLineBytes = 4096
+    static let maximumLineBytes = 4096
     private static let bufferBytes = 64 << 10
 
     private let read: (UnsafeMutableRawBufferPointer) throws -> Int
