@@ -28,7 +28,8 @@ public struct Device: Sendable {
     /// ephemeral key generation are not counted): the bulk of a handshake's CPU cost.
     package private(set) var dhOperations: UInt64 = 0
 
-    /// A device with the given static key and no peers.
+    /// A device with the given static key and no peers. Derives the public key once (one
+    /// fixed-base X25519); `now` starts the cookie secret's rotation clock.
     public init(privateKey: PrivateKey, now: ContinuousClock.Instant = .now) {
         self.privateKey = privateKey
         publicKey = privateKey.publicKey
@@ -37,6 +38,9 @@ public struct Device: Sendable {
 
     /// Adds (or replaces) a peer. Throws ``HandshakeError/lowOrderPoint`` for a public key
     /// with which no secure DH is possible.
+    ///
+    /// Costs one X25519: the static-static DH is computed here once, so that handshakes with
+    /// this peer do not repeat it. Replacing a peer drops its handshake and session indices.
     public mutating func addPeer(_ publicKey: PublicKey, presharedKey: SymmetricKey? = nil) throws {
         removePeer(publicKey)
         peers[publicKey] = try Peer(publicKey: publicKey, presharedKey: presharedKey, localPrivateKey: privateKey)
