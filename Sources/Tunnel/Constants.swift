@@ -13,10 +13,10 @@ package enum WG {
     // MARK: Noise construction (paper 5.4)
 
     /// Noise protocol name, hashed to form the initial chaining key `C`.
-    package static let CONSTRUCTION = "Noise_IKpsk2_25519_ChaChaPoly_BLAKE2s"
+    static let CONSTRUCTION = "Noise_IKpsk2_25519_ChaChaPoly_BLAKE2s"
     /// Protocol identifier, mixed into the initial hash `H` so WireGuard transcripts
     /// can never be confused with another Noise_IKpsk2 deployment.
-    package static let IDENTIFIER = "WireGuard v1 zx2c4 Jason@zx2c4.com"
+    static let IDENTIFIER = "WireGuard v1 zx2c4 Jason@zx2c4.com"
     /// Prefix hashed with the receiver's static public key to key `msg.mac1`.
     package static let LABEL_MAC1 = "mac1----"
     /// Prefix hashed with the responder's static public key to key the cookie AEAD.
@@ -28,15 +28,15 @@ package enum WG {
     static let REKEY_AFTER_MESSAGES: UInt64 = 1 << 60
     /// Hard limit on messages per keypair: 2^64 - 2^13 - 1, leaving room for the replay
     /// window so a counter can never wrap into territory the filter would accept again.
-    package static let REJECT_AFTER_MESSAGES: UInt64 = UInt64.max - (1 << 13)
+    static let REJECT_AFTER_MESSAGES: UInt64 = UInt64.max - (1 << 13)
     /// After this age the initiator of a keypair should start a new handshake.
     package static let REKEY_AFTER_TIME: Duration = .seconds(120) * testTimersScale
     /// After this age a keypair must no longer be used to send or receive.
-    package static let REJECT_AFTER_TIME: Duration = .seconds(180) * testTimersScale
+    static let REJECT_AFTER_TIME: Duration = .seconds(180) * testTimersScale
     /// How long to keep retrying a handshake before giving up.
     static let REKEY_ATTEMPT_TIME: Duration = .seconds(90) * testTimersScale
     /// Delay before retransmitting an unanswered handshake initiation.
-    package static let REKEY_TIMEOUT: Duration = .seconds(5) * testTimersScale
+    static let REKEY_TIMEOUT: Duration = .seconds(5) * testTimersScale
     /// The most random delay added to REKEY_TIMEOUT before an initiation is retransmitted
     /// (paper 6.1: "plus some jitter" so that peers that started together do not retry in
     /// lockstep; wireguard-go draws up to a third of a second, as we do).
@@ -59,13 +59,13 @@ package enum WG {
 
     /// Lifetime of the responder's random cookie secret `Rm`, and of a cookie `Lm`
     /// received by an initiator ("changes every two minutes").
-    package static let COOKIE_REFRESH_TIME: Duration = .seconds(120)
+    static let COOKIE_REFRESH_TIME: Duration = .seconds(120)
 
     // MARK: DoS defence (as wireguard-go's device/constants.go and ratelimiter/)
 
     /// Shortest interval between two initiations accepted from one peer: a flood of fresh
     /// initiations (new timestamps) cannot make a responder rebuild a peer's state faster.
-    package static let HANDSHAKE_INITIATION_RATE: Duration = .milliseconds(20)
+    static let HANDSHAKE_INITIATION_RATE: Duration = .milliseconds(20)
     /// Once under load, stay there this long after the load drops.
     static let UNDER_LOAD_AFTER_TIME: Duration = .seconds(1)
 }

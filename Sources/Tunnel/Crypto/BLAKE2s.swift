@@ -59,7 +59,7 @@ package struct BLAKE2s: Sendable {
     }
 
     /// Absorbs more input.
-    package mutating func update(_ input: UnsafeRawBufferPointer) {
+    mutating func update(_ input: UnsafeRawBufferPointer) {
         guard var remaining = input.baseAddress, !input.isEmpty else { return }
         var count = input.count
         let free = Self.blockByteCount - blockFill
@@ -84,13 +84,13 @@ package struct BLAKE2s: Sendable {
     }
 
     /// Convenience for arrays.
-    package mutating func update(_ bytes: [UInt8]) {
+    mutating func update(_ bytes: [UInt8]) {
         bytes.withUnsafeBytes { update($0) }
     }
 
     /// Finishes the hash, writing the digest into the first `digestByteCount` bytes of
     /// `output`, and wipes the internal state (which holds the key in keyed mode).
-    package mutating func finalize(into output: UnsafeMutableRawBufferPointer) {
+    mutating func finalize(into output: UnsafeMutableRawBufferPointer) {
         precondition(output.count >= digestByteCount, "output too small for digest")
         bytesCompressed &+= UInt64(blockFill)
         block.withUnsafeMutableBytes { bytes in
@@ -106,7 +106,7 @@ package struct BLAKE2s: Sendable {
     }
 
     /// Finishes the hash and returns the digest.
-    package mutating func finalize() -> [UInt8] {
+    mutating func finalize() -> [UInt8] {
         var digest = [UInt8](repeating: 0, count: digestByteCount)
         digest.withUnsafeMutableBytes { finalize(into: $0) }
         return digest

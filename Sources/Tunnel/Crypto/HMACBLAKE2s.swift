@@ -9,7 +9,7 @@ package enum HMACBLAKE2s {
     package static let byteCount = 32
 
     /// Writes `HMAC(key, parts[0] || parts[1] || ...)` into the first 32 bytes of `output`.
-    package static func authenticate(
+    static func authenticate(
         key: UnsafeRawBufferPointer, parts: [UnsafeRawBufferPointer], into output: UnsafeMutableRawBufferPointer
     ) {
         let blockSize = BLAKE2s.blockByteCount
@@ -44,7 +44,7 @@ package enum HMACBLAKE2s {
     }
 
     /// Array convenience: `HMAC(key, input)`.
-    package static func authenticate(key: [UInt8], _ input: [UInt8]) -> [UInt8] {
+    static func authenticate(key: [UInt8], _ input: [UInt8]) -> [UInt8] {
         var out = [UInt8](repeating: 0, count: byteCount)
         key.withUnsafeBytes { k in
             input.withUnsafeBytes { i in

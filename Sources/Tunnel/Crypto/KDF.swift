@@ -43,29 +43,29 @@ package enum KDF {
     }
 
     /// `KDF1(key, input)`.
-    package static func kdf1(key: SymmetricKey, _ input: [UInt8]) -> SymmetricKey {
+    static func kdf1(key: SymmetricKey, _ input: [UInt8]) -> SymmetricKey {
         input.withUnsafeBytes { derive(1, key: key, input: $0)[0] }
     }
 
     /// `KDF2(key, input)`.
-    package static func kdf2(key: SymmetricKey, _ input: [UInt8]) -> (SymmetricKey, SymmetricKey) {
+    static func kdf2(key: SymmetricKey, _ input: [UInt8]) -> (SymmetricKey, SymmetricKey) {
         let keys = input.withUnsafeBytes { derive(2, key: key, input: $0) }
         return (keys[0], keys[1])
     }
 
     /// `KDF2` with a secret input (a DH result), which never leaves secure storage.
-    package static func kdf2(key: SymmetricKey, _ input: SymmetricKey) -> (SymmetricKey, SymmetricKey) {
+    static func kdf2(key: SymmetricKey, _ input: SymmetricKey) -> (SymmetricKey, SymmetricKey) {
         let keys = input.withUnsafeBytes { derive(2, key: key, input: $0) }
         return (keys[0], keys[1])
     }
 
     /// `KDF1` with a secret input.
-    package static func kdf1(key: SymmetricKey, _ input: SymmetricKey) -> SymmetricKey {
+    static func kdf1(key: SymmetricKey, _ input: SymmetricKey) -> SymmetricKey {
         input.withUnsafeBytes { derive(1, key: key, input: $0)[0] }
     }
 
     /// `KDF3` with a secret input (the preshared key).
-    package static func kdf3(key: SymmetricKey, _ input: SymmetricKey) -> (SymmetricKey, SymmetricKey, SymmetricKey) {
+    static func kdf3(key: SymmetricKey, _ input: SymmetricKey) -> (SymmetricKey, SymmetricKey, SymmetricKey) {
         let keys = input.withUnsafeBytes { derive(3, key: key, input: $0) }
         return (keys[0], keys[1], keys[2])
     }

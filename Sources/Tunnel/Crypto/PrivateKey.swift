@@ -31,7 +31,7 @@ public struct PrivateKey: Sendable {
     }
 
     /// The key in base64. This is secret material: avoid logging it.
-    package var base64: String { storage.withUnsafeBytes { KeyBase64.encode($0) } }
+    var base64: String { storage.withUnsafeBytes { KeyBase64.encode($0) } }
 
     /// The matching public key, `DH-PUBKEY` in the paper. Computed on every read (one
     /// fixed-base X25519, not cached): keep the result rather than asking again on a hot path.

@@ -32,10 +32,10 @@ public struct SymmetricKey: Sendable {
     }
 
     /// The all-zero key: WireGuard's preshared key `Q` when none is configured.
-    package static let zero = SymmetricKey { _ in }
+    static let zero = SymmetricKey { _ in }
 
     /// The key in base64. This is secret material: avoid logging it.
-    package var base64: String { storage.withUnsafeBytes { KeyBase64.encode($0) } }
+    var base64: String { storage.withUnsafeBytes { KeyBase64.encode($0) } }
 
     func withUnsafeBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
         try storage.withUnsafeBytes(body)

@@ -20,7 +20,7 @@ public struct TAI64N: Sendable, Hashable, Comparable {
     private static let epochLabel: UInt64 = 1 << 62
 
     /// The TAI64 label: 2^62 plus seconds since 1970-01-01.
-    package let label: UInt64
+    let label: UInt64
     /// Nanoseconds within the second.
     package let nanoseconds: UInt32
 

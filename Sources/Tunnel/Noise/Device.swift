@@ -13,7 +13,7 @@ public struct Device: Sendable {
     /// Our static public key `S_pub`.
     public let publicKey: PublicKey
     /// Configured peers, by static public key.
-    package internal(set) var peers: [PublicKey: Peer] = [:]
+    var peers: [PublicKey: Peer] = [:]
     /// Local index → owning peer, for handshakes in flight and keypairs in use. Indices
     /// are random so they reveal nothing about how many sessions exist.
     var indexTable: [UInt32: PublicKey] = [:] {
@@ -21,12 +21,12 @@ public struct Device: Sendable {
     }
     /// Changes whenever an index is allocated or freed, so that a watcher of
     /// ``liveIndices`` can tell cheaply whether the set changed.
-    package private(set) var indexGeneration: UInt64 = 0
+    private(set) var indexGeneration: UInt64 = 0
     var cookieChecker: CookieChecker
     /// X25519 shared-secret computations done for handshake messages, in either role (the
     /// static-static one of each peer, computed once by ``addPeer(_:presharedKey:)``, and
     /// ephemeral key generation are not counted): the bulk of a handshake's CPU cost.
-    package private(set) var dhOperations: UInt64 = 0
+    private(set) var dhOperations: UInt64 = 0
 
     /// A device with the given static key and no peers. Derives the public key once (one
     /// fixed-base X25519); `now` starts the cookie secret's rotation clock.
@@ -61,7 +61,7 @@ public struct Device: Sendable {
     }
 
     /// Frees a keypair's local index once the session layer discards that keypair.
-    package mutating func releaseIndex(_ index: UInt32) {
+    mutating func releaseIndex(_ index: UInt32) {
         guard indexTable[index] != nil else { return }
         indexTable.removeValue(forKey: index)
     }
@@ -73,7 +73,7 @@ public struct Device: Sendable {
 
     /// Every local index a peer may address a message to: those of keypairs in use and of
     /// handshakes we sent a message for.
-    package var liveIndices: Set<UInt32> { Set(indexTable.keys) }
+    var liveIndices: Set<UInt32> { Set(indexTable.keys) }
 
     /// A fresh random index not currently in use.
     mutating func allocateIndex(for peer: PublicKey) -> UInt32 {

@@ -9,10 +9,10 @@ package struct MessageCookieReply: Sendable, Equatable {
     /// The sender index of the handshake message being answered.
     package var receiverIndex: UInt32
     /// Random XChaCha20 nonce.
-    package var nonce: [UInt8]
+    var nonce: [UInt8]
     /// The 16-byte cookie, XChaCha20-Poly1305-encrypted with the answered message's MAC1
     /// as associated data, so only its real sender can use it.
-    package var encryptedCookie: [UInt8]
+    var encryptedCookie: [UInt8]
 
     init(receiverIndex: UInt32, nonce: [UInt8], encryptedCookie: [UInt8]) {
         self.receiverIndex = receiverIndex

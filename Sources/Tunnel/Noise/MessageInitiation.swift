@@ -20,7 +20,7 @@ public struct MessageInitiation: Sendable, Equatable {
     /// `msg.mac1`.
     package var mac1: [UInt8]
     /// `msg.mac2`, zero unless the initiator holds a fresh cookie.
-    package var mac2: [UInt8]
+    var mac2: [UInt8]
 
     init(senderIndex: UInt32, ephemeral: [UInt8], encryptedStatic: [UInt8], encryptedTimestamp: [UInt8]) {
         self.senderIndex = senderIndex

@@ -20,7 +20,7 @@ public struct MessageResponse: Sendable, Equatable {
     /// `msg.mac1`.
     package var mac1: [UInt8]
     /// `msg.mac2`.
-    package var mac2: [UInt8]
+    var mac2: [UInt8]
 
     init(senderIndex: UInt32, receiverIndex: UInt32, ephemeral: [UInt8], encryptedNothing: [UInt8]) {
         self.senderIndex = senderIndex

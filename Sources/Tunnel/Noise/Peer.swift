@@ -3,7 +3,7 @@ package struct Peer: Sendable {
     /// The peer's static public key, its identity.
     package let publicKey: PublicKey
     /// The preshared key `Q` mixed in after the DHs; all zeros when none is configured.
-    package let presharedKey: SymmetricKey
+    let presharedKey: SymmetricKey
     /// `DH(S_priv_local, S_pub_remote)`, the same for every handshake with this peer, so
     /// computed once when the peer is added (the paper's "static-static" precomputation).
     let staticStatic: SymmetricKey

@@ -13,7 +13,7 @@ package struct ReplayFilter: Sendable {
     private static let bitsPerBlock: UInt64 = 64
     private static let blockCount: UInt64 = 128
     /// How far behind the greatest accepted counter a counter may be and still be accepted.
-    package static let windowSize: UInt64 = bitsPerBlock * blockCount - bitsPerBlock
+    static let windowSize: UInt64 = bitsPerBlock * blockCount - bitsPerBlock
 
     private var ring = [UInt64](repeating: 0, count: Int(blockCount))
     private var greatest: UInt64 = 0
@@ -51,7 +51,7 @@ package struct ReplayFilter: Sendable {
     }
 
     /// Forgets everything, for a fresh keypair.
-    package mutating func reset() {
+    mutating func reset() {
         for i in ring.indices { ring[i] = 0 }
         greatest = 0
     }

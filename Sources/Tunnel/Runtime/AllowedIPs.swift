@@ -25,7 +25,7 @@ package struct AllowedIPs<Value: Hashable & Sendable>: Sendable {
     package init() {}
 
     /// Maps `prefix` to `value`, taking it over from any other value (as `wg set` does).
-    package mutating func insert(_ prefix: IPPrefix, _ value: Value) {
+    mutating func insert(_ prefix: IPPrefix, _ value: Value) {
         let previous: Value?
         switch prefix.address.family {
         case .v4:
@@ -43,14 +43,14 @@ package struct AllowedIPs<Value: Hashable & Sendable>: Sendable {
     }
 
     /// Removes `prefix` if it is mapped to `value` (wireguard-go's `allowed_ip=-PREFIX`).
-    package mutating func remove(_ prefix: IPPrefix, _ value: Value) {
+    mutating func remove(_ prefix: IPPrefix, _ value: Value) {
         guard byValue[value]?.contains(prefix) == true else { return }
         forget(prefix, of: value)
         removeEntry(prefix)
     }
 
     /// Removes every prefix mapped to `value`: O(its prefixes).
-    package mutating func removeAll(_ value: Value) {
+    mutating func removeAll(_ value: Value) {
         guard let owned = byValue.removeValue(forKey: value) else { return }
         for prefix in owned { removeEntry(prefix) }
     }
@@ -59,13 +59,13 @@ package struct AllowedIPs<Value: Hashable & Sendable>: Sendable {
     package func count(of value: Value) -> Int { byValue[value]?.count ?? 0 }
 
     /// The prefixes mapped to `value`: IPv4 before IPv6, longest first, then by address.
-    package func prefixes(of value: Value) -> [IPPrefix] {
+    func prefixes(of value: Value) -> [IPPrefix] {
         guard let owned = byValue[value] else { return [] }
         return owned.sorted(by: Self.displayOrder)
     }
 
     /// Longest-prefix match.
-    package func lookup(_ address: IPAddress) -> Value? {
+    func lookup(_ address: IPAddress) -> Value? {
         switch address.family {
         case .v4:
             let a = UInt32(truncatingIfNeeded: address.value)

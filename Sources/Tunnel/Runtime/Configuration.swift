@@ -15,11 +15,11 @@
 package struct TunnelConfiguration: Sendable {
     package struct PeerConfiguration: Sendable {
         package var publicKey: PublicKey
-        package var presharedKey: SymmetricKey?
+        var presharedKey: SymmetricKey?
         package var allowedIPs: [IPPrefix] = []
-        package var endpoint: Endpoint?
+        var endpoint: Endpoint?
         /// Seconds; 0 for off; nil for the interface's ``TunnelConfiguration/defaultPersistentKeepalive``.
-        package var persistentKeepalive: UInt16?
+        var persistentKeepalive: UInt16?
 
         package init(publicKey: PublicKey, presharedKey: SymmetricKey? = nil, allowedIPs: [IPPrefix] = [],
                     endpoint: Endpoint? = nil, persistentKeepalive: UInt16? = nil) {
@@ -36,7 +36,7 @@ package struct TunnelConfiguration: Sendable {
     package var privateKey: PrivateKey?
     package var listenPort: UInt16?
     package var mtu: Int?
-    package var peers: [PeerConfiguration]
+    var peers: [PeerConfiguration]
     package var ignoredKeys: [String] = []
     /// Handshake coalescing of the responder (not part of the wg file format).
     package var handshakeCoalescing = HandshakeCoalescing.default

@@ -56,13 +56,13 @@ final class PeerState {
 /// A read-only view of one peer, for status output (`wg show`) and tests.
 package struct PeerStatus: Sendable {
     package let publicKey: PublicKey
-    package let endpoint: Endpoint?
-    package let allowedIPs: [IPPrefix]
-    package let persistentKeepalive: Duration?
+    let endpoint: Endpoint?
+    let allowedIPs: [IPPrefix]
+    let persistentKeepalive: Duration?
     /// Seconds and nanoseconds since the Unix epoch, or nil if never.
     let lastHandshake: (seconds: Int, nanoseconds: Int)?
-    package let receivedBytes: UInt64
-    package let sentBytes: UInt64
-    package let hasSession: Bool
+    let receivedBytes: UInt64
+    let sentBytes: UInt64
+    let hasSession: Bool
     let hasPresharedKey: Bool
 }

@@ -49,7 +49,7 @@ package struct DropCounters: Sendable, Equatable {
     }
 
     /// All drops, whatever the reason.
-    package var total: UInt64 { values.reduce(0, &+) }
+    var total: UInt64 { values.reduce(0, &+) }
 
     private static func index(_ reason: DropReason) -> Int {
         switch reason {
@@ -79,16 +79,16 @@ package struct TunnelCounters: Sendable, Equatable {
     package var receivedBytes: UInt64 = 0
     package var sentBytes: UInt64 = 0
     /// Authenticated transport messages received (keepalives included).
-    package var receivedPackets: UInt64 = 0
+    var receivedPackets: UInt64 = 0
     /// Transport messages sent (keepalives included).
     var sentPackets: UInt64 = 0
     /// Handshakes completed, in either role (each one is a key rotation).
     package var handshakes: UInt64 = 0
-    package var handshakeInitiationsSent: UInt64 = 0
+    var handshakeInitiationsSent: UInt64 = 0
     var cookieRepliesSent: UInt64 = 0
     /// X25519 shared secrets computed for handshake messages (see ``Device/dhOperations``):
     /// what handshakes cost the CPU, and what coalescing saves.
-    package var dhOperations: UInt64 = 0
+    var dhOperations: UInt64 = 0
     package var drops = DropCounters()
 
     package init() {}
@@ -99,9 +99,9 @@ package struct TunnelStatistics: Sendable {
     /// Everything, including what cannot be attributed to a peer (garbage, unknown indices).
     package var global: TunnelCounters
     /// Per configured peer.
-    package var peers: [PublicKey: TunnelCounters]
+    var peers: [PublicKey: TunnelCounters]
     /// Whether the responder is currently under load (cookies demanded).
-    package var underLoad: Bool
+    var underLoad: Bool
 
     package init(global: TunnelCounters = .init(), peers: [PublicKey: TunnelCounters] = [:], underLoad: Bool = false) {
         self.global = global

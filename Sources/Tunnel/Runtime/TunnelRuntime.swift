@@ -105,10 +105,10 @@ package final class TunnelRuntime: @unchecked Sendable {
     /// handshake CPU a flood can claim at about a tenth of a core.
     package static let defaultUnderLoadThreshold = 1000
 
-    package let tun: TunDevice
+    let tun: TunDevice
     /// The UDP socket. Its descriptor stays the same for the runtime's life, but a
     /// `listen_port` change rebinds it: ``listenPort`` is the port bound now.
-    package let socket: UDPSocket
+    let socket: UDPSocket
     private let hooks: Hooks
 
     fileprivate let lock = NSLock()
@@ -554,7 +554,7 @@ package final class TunnelRuntime: @unchecked Sendable {
     /// The local indices peers may address messages to now: those of live keypairs
     /// (previous, current, next) and of handshakes we sent a message for. What
     /// ``Hooks/receiverIndicesChanged`` last reported, or newer.
-    package func liveReceiverIndices() -> Set<UInt32> {
+    func liveReceiverIndices() -> Set<UInt32> {
         lock.lock()
         defer { lock.unlock() }
         return device.liveIndices
@@ -1429,7 +1429,7 @@ extension PrivateKey {
 
 extension TunnelRuntime {
     /// A peer's preshared key, if one is configured (for the root-only UAPI socket).
-    package func presharedKey(of key: PublicKey) -> SymmetricKey? {
+    func presharedKey(of key: PublicKey) -> SymmetricKey? {
         lock.lock()
         defer { lock.unlock() }
         guard let psk = device.peers[key]?.presharedKey, psk != .zero else { return nil }

@@ -39,10 +39,10 @@ package struct Endpoint: Hashable, Sendable, CustomStringConvertible {
     }
 
     /// True for an IPv4-mapped address.
-    package var isIPv4: Bool { high == 0 && low >> 32 == 0xFFFF }
+    var isIPv4: Bool { high == 0 && low >> 32 == 0xFFFF }
 
     /// The address bytes (4 for IPv4, 16 for IPv6).
-    package var addressBytes: [UInt8] {
+    var addressBytes: [UInt8] {
         let all = (0..<8).map { UInt8(truncatingIfNeeded: high >> (56 - 8 * UInt64($0))) }
             + (0..<8).map { UInt8(truncatingIfNeeded: low >> (56 - 8 * UInt64($0))) }
         return isIPv4 ? Array(all[12...]) : all

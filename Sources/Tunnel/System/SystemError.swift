@@ -7,7 +7,7 @@ import Darwin
 /// A failed system call: which operation, and the `errno` it left.
 package struct SystemError: Error, Equatable, Sendable, CustomStringConvertible {
     /// The call or step that failed, e.g. `"ioctl(TUNSETIFF)"`.
-    package let operation: String
+    let operation: String
     /// The `errno` value.
     package let code: Int32
 

@@ -17,7 +17,7 @@ package struct TunDevice: Sendable {
     static let maximumNameLength = 15
 
     /// The open `/dev/net/tun` descriptor.
-    package let fileDescriptor: Int32
+    let fileDescriptor: Int32
     /// The interface name the kernel assigned (the requested one unless it held `%d`).
     package let name: String
 

@@ -9,7 +9,7 @@ import Glibc
 /// `recvfrom`/`sendto` or in batches (``DatagramBatch``, `recvmmsg`/`sendmmsg`), so the
 /// data path allocates nothing.
 package struct UDPSocket: Sendable {
-    package let fileDescriptor: Int32
+    let fileDescriptor: Int32
     /// The port bound when this value was made (the kernel's choice when 0 was asked
     /// for); ``rebind(to:mark:)`` returns the new one.
     package let port: UInt16
@@ -60,7 +60,7 @@ package struct UDPSocket: Sendable {
     }
 
     /// Receives one datagram into `buffer`: its length and source.
-    package func receive(into buffer: UnsafeMutableRawBufferPointer) throws(SystemError) -> (count: Int, source: Endpoint?) {
+    func receive(into buffer: UnsafeMutableRawBufferPointer) throws(SystemError) -> (count: Int, source: Endpoint?) {
         var storage = sockaddr_storage()
         var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
         let count = try retryingEINTR("recvfrom") {
@@ -75,7 +75,7 @@ package struct UDPSocket: Sendable {
     }
 
     /// Sends one datagram to `destination`.
-    package func send(_ datagram: UnsafeRawBufferPointer, to destination: Endpoint) throws(SystemError) {
+    func send(_ datagram: UnsafeRawBufferPointer, to destination: Endpoint) throws(SystemError) {
         var address = destination.socketAddress
         _ = try retryingEINTR("sendto(\(destination))") {
             withUnsafePointer(to: &address) {
@@ -88,7 +88,7 @@ package struct UDPSocket: Sendable {
     }
 
     /// Array convenience for handshake messages.
-    package func send(_ datagram: [UInt8], to destination: Endpoint) throws(SystemError) {
+    func send(_ datagram: [UInt8], to destination: Endpoint) throws(SystemError) {
         var failure: SystemError?
         datagram.withUnsafeBytes { raw in
             do throws(SystemError) { try send(raw, to: destination) } catch { failure = error }

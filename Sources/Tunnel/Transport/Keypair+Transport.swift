@@ -11,7 +11,7 @@ extension Keypair {
     }
 
     /// Size of the transport message carrying `payloadCount` bytes.
-    package static func messageCount(for payloadCount: Int) -> Int {
+    static func messageCount(for payloadCount: Int) -> Int {
         TransportHeader.byteCount + paddedCount(for: payloadCount) + ChaCha20Poly1305.tagByteCount
     }
 

@@ -6,15 +6,15 @@ package struct Keypair: Sendable {
     /// Key for messages we receive.
     let receiveKey: SymmetricKey
     /// Our index: the receiver index of messages sent to us.
-    package let localIndex: UInt32
+    let localIndex: UInt32
     /// The peer's index: the receiver index of messages we send.
-    package let remoteIndex: UInt32
+    let remoteIndex: UInt32
     /// Whether we initiated the handshake (only the initiator rekeys by time).
-    package let isInitiator: Bool
+    let isInitiator: Bool
     /// When the keypair was derived; it must not be used after `REJECT_AFTER_TIME`.
-    package let createdAt: ContinuousClock.Instant
+    let createdAt: ContinuousClock.Instant
     /// Counter of the next message we send, which is also its nonce.
-    package internal(set) var sendCounter: UInt64 = 0
+    var sendCounter: UInt64 = 0
     var replayFilter = ReplayFilter()
 
     init(sendKey: SymmetricKey, receiveKey: SymmetricKey, localIndex: UInt32, remoteIndex: UInt32,

@@ -8,12 +8,12 @@ package struct InterfaceChange: Equatable, Sendable {
     /// `listen_port`.
     package var listenPort: UInt16?
     /// `fwmark` (0: none).
-    package var fwmark: UInt32?
+    var fwmark: UInt32?
     /// `replace_peers=true`: remove every peer before applying ``peers``.
-    package var replacePeers = false
+    var replacePeers = false
     /// One entry per `public_key` line, in order; the same key may appear more than once
     /// and the entries then apply one after the other.
-    package var peers: [PeerChange] = []
+    var peers: [PeerChange] = []
 
     package init(privateKey: PrivateKey? = nil, listenPort: UInt16? = nil, fwmark: UInt32? = nil,
                 replacePeers: Bool = false, peers: [PeerChange] = []) {
@@ -36,23 +36,23 @@ package struct PeerChange: Equatable, Sendable {
     /// `public_key`: the peer this change is for (created unless ``updateOnly``).
     package var publicKey: PublicKey
     /// `remove=true`: remove the peer (nothing else applies).
-    package var remove = false
+    var remove = false
     /// `update_only=true`: change the peer only if it exists; never create it.
-    package var updateOnly = false
+    var updateOnly = false
     /// `preshared_key` (all zeros: none).
-    package var presharedKey: SymmetricKey?
+    var presharedKey: SymmetricKey?
     /// `endpoint` (numeric `a.b.c.d:port` or `[v6]:port`).
-    package var endpoint: Endpoint?
+    var endpoint: Endpoint?
     /// `persistent_keepalive_interval`, seconds (0: off).
-    package var persistentKeepaliveInterval: UInt16?
+    var persistentKeepaliveInterval: UInt16?
     /// `replace_allowed_ips=true`: drop the peer's allowed IPs before adding ``allowedIPs``.
-    package var replaceAllowedIPs = false
+    var replaceAllowedIPs = false
     /// `allowed_ip=PREFIX` lines, in order.
-    package var allowedIPs: [IPPrefix] = []
+    var allowedIPs: [IPPrefix] = []
     /// `allowed_ip=-PREFIX` lines (wireguard-go's removal of one prefix).
-    package var removedAllowedIPs: [IPPrefix] = []
+    var removedAllowedIPs: [IPPrefix] = []
     /// `protocol_version` (only 1 exists).
-    package var protocolVersion: Int?
+    var protocolVersion: Int?
 
     package init(publicKey: PublicKey, remove: Bool = false, updateOnly: Bool = false, presharedKey: SymmetricKey? = nil,
                 endpoint: Endpoint? = nil, persistentKeepaliveInterval: UInt16? = nil, replaceAllowedIPs: Bool = false,

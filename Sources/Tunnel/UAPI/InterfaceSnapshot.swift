@@ -6,9 +6,9 @@ package struct InterfaceSnapshot: Sendable {
     /// The UDP port (0 or nil: not printed).
     package var listenPort: UInt16?
     /// The socket mark (0 or nil: not printed).
-    package var fwmark: UInt32?
+    var fwmark: UInt32?
     /// The peers, in the order they are printed.
-    package var peers: [PeerSnapshot]
+    var peers: [PeerSnapshot]
 
     package init(privateKey: PrivateKey? = nil, listenPort: UInt16? = nil, fwmark: UInt32? = nil, peers: [PeerSnapshot] = []) {
         self.privateKey = privateKey
@@ -22,16 +22,16 @@ package struct InterfaceSnapshot: Sendable {
 package struct PeerSnapshot: Sendable {
     package var publicKey: PublicKey
     /// Nil: none (printed as all zeros, as wireguard-go does).
-    package var presharedKey: SymmetricKey?
-    package var endpoint: Endpoint?
+    var presharedKey: SymmetricKey?
+    var endpoint: Endpoint?
     /// The last completed handshake, since the Unix epoch (0, 0: never).
-    package var lastHandshakeSeconds: Int
-    package var lastHandshakeNanoseconds: Int
-    package var transmittedBytes: UInt64
-    package var receivedBytes: UInt64
+    var lastHandshakeSeconds: Int
+    var lastHandshakeNanoseconds: Int
+    var transmittedBytes: UInt64
+    var receivedBytes: UInt64
     /// Seconds (0: off).
-    package var persistentKeepaliveInterval: UInt16
-    package var allowedIPs: [IPPrefix]
+    var persistentKeepaliveInterval: UInt16
+    var allowedIPs: [IPPrefix]
 
     package init(publicKey: PublicKey, presharedKey: SymmetricKey? = nil, endpoint: Endpoint? = nil,
                 lastHandshakeSeconds: Int = 0, lastHandshakeNanoseconds: Int = 0, transmittedBytes: UInt64 = 0,

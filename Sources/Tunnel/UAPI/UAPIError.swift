@@ -43,7 +43,7 @@ package struct UAPIError: Error, Equatable, Sendable, CustomStringConvertible {
         case unusablePublicKey(PublicKey)
     }
 
-    package let reason: Reason
+    let reason: Reason
     /// The 1-based line of the request body where it went wrong, when there is one.
     package let line: Int?
 
@@ -53,7 +53,7 @@ package struct UAPIError: Error, Equatable, Sendable, CustomStringConvertible {
     }
 
     /// The positive errno value (EINVAL, EPROTO, ...).
-    package var errno: Int32 {
+    var errno: Int32 {
         switch reason {
         case .malformedLine: EPROTO
         case .io, .truncated: EIO
@@ -65,7 +65,7 @@ package struct UAPIError: Error, Equatable, Sendable, CustomStringConvertible {
     }
 
     /// The value of the reply's `errno=` line: negative, as wireguard-go sends it.
-    package var wireErrno: Int32 { -errno }
+    var wireErrno: Int32 { -errno }
 
     package var description: String {
         let text: String

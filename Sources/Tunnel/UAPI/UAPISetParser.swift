@@ -39,7 +39,7 @@ package struct UAPISetParser: Sendable {
     }
 
     /// The change the lines describe.
-    package mutating func finish() -> InterfaceChange {
+    mutating func finish() -> InterfaceChange {
         flushPeer()
         return change
     }
