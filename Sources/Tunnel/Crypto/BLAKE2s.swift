@@ -5,11 +5,11 @@ import CSodium
 ///
 /// libsodium only ships BLAKE2b, hence this Swift implementation. It supports digests of
 /// 1...32 bytes and an optional key of up to 32 bytes (keyed mode, used by `MAC`).
-public struct BLAKE2s: Sendable {
+package struct BLAKE2s: Sendable {
     /// Bytes per compression block.
-    public static let blockByteCount = 64
+    static let blockByteCount = 64
     /// Largest digest and key size.
-    public static let maxDigestByteCount = 32
+    static let maxDigestByteCount = 32
 
     /// Initialisation vector: the same constants as SHA-256's initial state (RFC 7693 2.6).
     private static let iv: [UInt32] = [
@@ -38,7 +38,7 @@ public struct BLAKE2s: Sendable {
     private let digestByteCount: Int
 
     /// Starts a hash producing `digestByteCount` bytes, keyed with `key` if it is not empty.
-    public init(digestByteCount: Int = maxDigestByteCount, key: UnsafeRawBufferPointer = UnsafeRawBufferPointer(start: nil, count: 0)) {
+    package init(digestByteCount: Int = maxDigestByteCount, key: UnsafeRawBufferPointer = UnsafeRawBufferPointer(start: nil, count: 0)) {
         precondition((1...Self.maxDigestByteCount).contains(digestByteCount), "BLAKE2s digest must be 1...32 bytes")
         precondition(key.count <= Self.maxDigestByteCount, "BLAKE2s key must be at most 32 bytes")
         self.digestByteCount = digestByteCount
@@ -54,12 +54,12 @@ public struct BLAKE2s: Sendable {
     }
 
     /// Convenience for array keys.
-    public init(digestByteCount: Int = maxDigestByteCount, key: [UInt8]) {
+    package init(digestByteCount: Int = maxDigestByteCount, key: [UInt8]) {
         self = key.withUnsafeBytes { BLAKE2s(digestByteCount: digestByteCount, key: $0) }
     }
 
     /// Absorbs more input.
-    public mutating func update(_ input: UnsafeRawBufferPointer) {
+    mutating func update(_ input: UnsafeRawBufferPointer) {
         guard var remaining = input.baseAddress, !input.isEmpty else { return }
         var count = input.count
         let free = Self.blockByteCount - blockFill
@@ -84,13 +84,13 @@ public struct BLAKE2s: Sendable {
     }
 
     /// Convenience for arrays.
-    public mutating func update(_ bytes: [UInt8]) {
+    mutating func update(_ bytes: [UInt8]) {
         bytes.withUnsafeBytes { update($0) }
     }
 
     /// Finishes the hash, writing the digest into the first `digestByteCount` bytes of
     /// `output`, and wipes the internal state (which holds the key in keyed mode).
-    public mutating func finalize(into output: UnsafeMutableRawBufferPointer) {
+    mutating func finalize(into output: UnsafeMutableRawBufferPointer) {
         precondition(output.count >= digestByteCount, "output too small for digest")
         bytesCompressed &+= UInt64(blockFill)
         block.withUnsafeMutableBytes { bytes in
@@ -106,7 +106,7 @@ public struct BLAKE2s: Sendable {
     }
 
     /// Finishes the hash and returns the digest.
-    public mutating func finalize() -> [UInt8] {
+    mutating func finalize() -> [UInt8] {
         var digest = [UInt8](repeating: 0, count: digestByteCount)
         digest.withUnsafeMutableBytes { finalize(into: $0) }
         return digest
@@ -166,21 +166,21 @@ extension UInt32 {
 
 extension BLAKE2s {
     /// WireGuard's `HASH(input)`: unkeyed 32-byte BLAKE2s of the concatenated parts.
-    public static func hash(_ parts: [UInt8]...) -> [UInt8] {
+    package static func hash(_ parts: [UInt8]...) -> [UInt8] {
         var hasher = BLAKE2s()
         for part in parts { hasher.update(part) }
         return hasher.finalize()
     }
 
     /// WireGuard's `MAC(key, input)`: keyed BLAKE2s with a 16-byte digest.
-    public static func mac(key: [UInt8], _ input: UnsafeRawBufferPointer) -> [UInt8] {
+    package static func mac(key: [UInt8], _ input: UnsafeRawBufferPointer) -> [UInt8] {
         var hasher = BLAKE2s(digestByteCount: 16, key: key)
         hasher.update(input)
         return hasher.finalize()
     }
 
     /// `MAC` over an array.
-    public static func mac(key: [UInt8], _ input: [UInt8]) -> [UInt8] {
+    package static func mac(key: [UInt8], _ input: [UInt8]) -> [UInt8] {
         input.withUnsafeBytes { mac(key: key, $0) }
     }
 }

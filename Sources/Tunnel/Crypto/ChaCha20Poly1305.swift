@@ -5,16 +5,16 @@ import CSodium
 /// The pointer-based functions write into caller-provided memory so the data path can
 /// run without allocating; plaintext and ciphertext may be the same memory (in place)
 /// but must not otherwise overlap.
-public enum ChaCha20Poly1305 {
+package enum ChaCha20Poly1305 {
     /// Key size in bytes.
-    public static let keyByteCount = 32
+    static let keyByteCount = 32
     /// Nonce size in bytes.
-    public static let nonceByteCount = 12
+    static let nonceByteCount = 12
     /// Authentication tag size in bytes.
-    public static let tagByteCount = 16
+    static let tagByteCount = 16
 
     /// Encrypts `plaintext` and writes ciphertext followed by the 16-byte tag into `output`.
-    public static func seal(
+    package static func seal(
         key: SymmetricKey, nonce: UnsafeRawBufferPointer, plaintext: UnsafeRawBufferPointer,
         additionalData: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer
     ) throws {
@@ -33,7 +33,7 @@ public enum ChaCha20Poly1305 {
 
     /// Verifies and decrypts `ciphertext` (which ends with the tag) into `output`,
     /// which receives `ciphertext.count - 16` bytes. Nothing is written if the tag is wrong.
-    public static func open(
+    package static func open(
         key: SymmetricKey, nonce: UnsafeRawBufferPointer, ciphertext: UnsafeRawBufferPointer,
         additionalData: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer
     ) throws {
@@ -55,7 +55,7 @@ public enum ChaCha20Poly1305 {
     /// Runs `body` with WireGuard's nonce for `counter`: 32 zero bits followed by the
     /// counter as a little-endian 64-bit integer. The nonce lives on the stack.
     @inline(__always)
-    public static func withNonce<R>(counter: UInt64, _ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+    static func withNonce<R>(counter: UInt64, _ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
         try withUnsafeTemporaryAllocation(byteCount: nonceByteCount, alignment: 4) { nonce in
             nonce.initializeMemory(as: UInt8.self, repeating: 0)
             nonce.storeBytes(of: counter.littleEndian, toByteOffset: 4, as: UInt64.self)
@@ -64,7 +64,7 @@ public enum ChaCha20Poly1305 {
     }
 
     /// Array convenience for handshake fields: `AEAD(key, counter, plaintext, ad)`.
-    public static func seal(key: SymmetricKey, counter: UInt64, plaintext: [UInt8], additionalData: [UInt8]) -> [UInt8] {
+    package static func seal(key: SymmetricKey, counter: UInt64, plaintext: [UInt8], additionalData: [UInt8]) -> [UInt8] {
         var out = [UInt8](repeating: 0, count: plaintext.count + tagByteCount)
         withNonce(counter: counter) { nonce in
             plaintext.withUnsafeBytes { p in
@@ -80,7 +80,7 @@ public enum ChaCha20Poly1305 {
     }
 
     /// Array convenience for handshake fields; throws if authentication fails.
-    public static func open(key: SymmetricKey, counter: UInt64, ciphertext: [UInt8], additionalData: [UInt8]) throws -> [UInt8] {
+    package static func open(key: SymmetricKey, counter: UInt64, ciphertext: [UInt8], additionalData: [UInt8]) throws -> [UInt8] {
         guard ciphertext.count >= tagByteCount else { throw CryptoError.authenticationFailed }
         var out = [UInt8](repeating: 0, count: ciphertext.count - tagByteCount)
         try withNonce(counter: counter) { nonce in

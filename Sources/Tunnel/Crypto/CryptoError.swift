@@ -1,5 +1,5 @@
 /// Failures of the cryptographic primitives.
-public enum CryptoError: Error, Equatable, Sendable {
+package enum CryptoError: Error, Equatable, Sendable {
     /// A key or nonce had the wrong number of bytes.
     case invalidLength(expected: Int, actual: Int)
     /// Text was not valid standard base64 of the expected length.

@@ -4,12 +4,12 @@ import CSodium
 ///
 /// WireGuard uses HMAC rather than BLAKE2s keyed mode inside its KDF so that the
 /// construction is exactly HKDF (RFC 5869), whose security analysis is well known.
-public enum HMACBLAKE2s {
+package enum HMACBLAKE2s {
     /// Digest size in bytes.
-    public static let byteCount = 32
+    package static let byteCount = 32
 
     /// Writes `HMAC(key, parts[0] || parts[1] || ...)` into the first 32 bytes of `output`.
-    public static func authenticate(
+    static func authenticate(
         key: UnsafeRawBufferPointer, parts: [UnsafeRawBufferPointer], into output: UnsafeMutableRawBufferPointer
     ) {
         let blockSize = BLAKE2s.blockByteCount
@@ -44,7 +44,7 @@ public enum HMACBLAKE2s {
     }
 
     /// Array convenience: `HMAC(key, input)`.
-    public static func authenticate(key: [UInt8], _ input: [UInt8]) -> [UInt8] {
+    static func authenticate(key: [UInt8], _ input: [UInt8]) -> [UInt8] {
         var out = [UInt8](repeating: 0, count: byteCount)
         key.withUnsafeBytes { k in
             input.withUnsafeBytes { i in

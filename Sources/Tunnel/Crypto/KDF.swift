@@ -9,9 +9,9 @@ import CSodium
 ///
 /// Outputs are returned as ``SymmetricKey``s so every derived secret, including the
 /// chaining key, is wiped when dropped.
-public enum KDF {
+package enum KDF {
     /// Derives `count` (1...3) keys from `key` (the chaining key) and `input`.
-    public static func derive(_ count: Int, key: SymmetricKey, input: UnsafeRawBufferPointer) -> [SymmetricKey] {
+    static func derive(_ count: Int, key: SymmetricKey, input: UnsafeRawBufferPointer) -> [SymmetricKey] {
         precondition((1...3).contains(count), "WireGuard only defines KDF1...KDF3")
         let size = HMACBLAKE2s.byteCount
         return withUnsafeTemporaryAllocation(byteCount: size + 1, alignment: 16) { scratch in
@@ -43,29 +43,29 @@ public enum KDF {
     }
 
     /// `KDF1(key, input)`.
-    public static func kdf1(key: SymmetricKey, _ input: [UInt8]) -> SymmetricKey {
+    static func kdf1(key: SymmetricKey, _ input: [UInt8]) -> SymmetricKey {
         input.withUnsafeBytes { derive(1, key: key, input: $0)[0] }
     }
 
     /// `KDF2(key, input)`.
-    public static func kdf2(key: SymmetricKey, _ input: [UInt8]) -> (SymmetricKey, SymmetricKey) {
+    static func kdf2(key: SymmetricKey, _ input: [UInt8]) -> (SymmetricKey, SymmetricKey) {
         let keys = input.withUnsafeBytes { derive(2, key: key, input: $0) }
         return (keys[0], keys[1])
     }
 
     /// `KDF2` with a secret input (a DH result), which never leaves secure storage.
-    public static func kdf2(key: SymmetricKey, _ input: SymmetricKey) -> (SymmetricKey, SymmetricKey) {
+    static func kdf2(key: SymmetricKey, _ input: SymmetricKey) -> (SymmetricKey, SymmetricKey) {
         let keys = input.withUnsafeBytes { derive(2, key: key, input: $0) }
         return (keys[0], keys[1])
     }
 
     /// `KDF1` with a secret input.
-    public static func kdf1(key: SymmetricKey, _ input: SymmetricKey) -> SymmetricKey {
+    static func kdf1(key: SymmetricKey, _ input: SymmetricKey) -> SymmetricKey {
         input.withUnsafeBytes { derive(1, key: key, input: $0)[0] }
     }
 
     /// `KDF3` with a secret input (the preshared key).
-    public static func kdf3(key: SymmetricKey, _ input: SymmetricKey) -> (SymmetricKey, SymmetricKey, SymmetricKey) {
+    static func kdf3(key: SymmetricKey, _ input: SymmetricKey) -> (SymmetricKey, SymmetricKey, SymmetricKey) {
         let keys = input.withUnsafeBytes { derive(3, key: key, input: $0) }
         return (keys[0], keys[1], keys[2])
     }

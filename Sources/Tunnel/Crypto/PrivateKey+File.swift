@@ -5,7 +5,7 @@ import Glibc
 extension PrivateKey {
     /// Why a private key file was refused. Messages name the file and the fault, never any
     /// of its contents.
-    public enum KeyFileError: Error, Equatable, Sendable, CustomStringConvertible {
+    package enum KeyFileError: Error, Equatable, Sendable, CustomStringConvertible {
         case cannotOpen(path: String, errno: Int32)
         case notARegularFile(path: String)
         /// Group or others may read or write it: the key may already be known to others.
@@ -13,7 +13,7 @@ extension PrivateKey {
         case tooLarge(path: String)
         case notABase64Key(path: String)
 
-        public var description: String {
+        package var description: String {
             switch self {
             case .cannotOpen(let path, let code): "\(path): cannot open: \(String(cString: strerror(code)))"
             case .notARegularFile(let path): "\(path): not a regular file"
@@ -31,7 +31,7 @@ extension PrivateKey {
     /// Reads the base64 key of a `wg genkey` file. The file must be a regular file that group
     /// and others can neither read nor write. Its bytes go straight into zeroing storage and
     /// are decoded from there: no copy of the key passes through a String or an array.
-    public init(keyFile path: String) throws(KeyFileError) {
+    package init(keyFile path: String) throws(KeyFileError) {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw .cannotOpen(path: path, errno: errno) }
         defer { close(fd) }

@@ -4,7 +4,7 @@ import CSodium
 /// copy of the key is dropped.
 public struct PrivateKey: Sendable {
     /// Size of a private key in bytes.
-    public static let byteCount = 32
+    package static let byteCount = 32
     let storage: SecureBytes
 
     /// Generates a fresh random key, clamped the way `wg genkey` clamps, so that the
@@ -18,7 +18,7 @@ public struct PrivateKey: Sendable {
 
     /// Wraps existing key bytes. They are kept as given: X25519 clamps internally, so an
     /// unclamped key from elsewhere still yields the same public key as in `wg pubkey`.
-    public init(rawBytes: [UInt8]) throws {
+    package init(rawBytes: [UInt8]) throws {
         guard rawBytes.count == Self.byteCount else {
             throw CryptoError.invalidLength(expected: Self.byteCount, actual: rawBytes.count)
         }
@@ -26,14 +26,15 @@ public struct PrivateKey: Sendable {
     }
 
     /// Decodes the base64 form used by `wg genkey` and configuration files.
-    public init(base64: String) throws {
+    package init(base64: String) throws {
         storage = try SecureBytes(count: Self.byteCount) { try KeyBase64.decode(base64, into: $0) }
     }
 
     /// The key in base64. This is secret material: avoid logging it.
-    public var base64: String { storage.withUnsafeBytes { KeyBase64.encode($0) } }
+    var base64: String { storage.withUnsafeBytes { KeyBase64.encode($0) } }
 
-    /// The matching public key, `DH-PUBKEY` in the paper.
+    /// The matching public key, `DH-PUBKEY` in the paper. Computed on every read (one
+    /// fixed-base X25519, not cached): keep the result rather than asking again on a hot path.
     public var publicKey: PublicKey { X25519.publicKey(for: self) }
 
     func withUnsafeBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {

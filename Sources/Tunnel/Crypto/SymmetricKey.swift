@@ -4,16 +4,16 @@ import CSodium
 /// or a DH result. Wiped from memory when the last copy is dropped.
 public struct SymmetricKey: Sendable {
     /// Size of a symmetric key in bytes.
-    public static let byteCount = 32
+    package static let byteCount = 32
     let storage: SecureBytes
 
     /// Generates a random key (for example a preshared key, as `wg genpsk` does).
-    public init() {
+    package init() {
         storage = SecureBytes(count: Self.byteCount) { randombytes_buf($0.baseAddress!, $0.count) }
     }
 
     /// Wraps existing key bytes.
-    public init(rawBytes: [UInt8]) throws {
+    package init(rawBytes: [UInt8]) throws {
         guard rawBytes.count == Self.byteCount else {
             throw CryptoError.invalidLength(expected: Self.byteCount, actual: rawBytes.count)
         }
@@ -21,7 +21,7 @@ public struct SymmetricKey: Sendable {
     }
 
     /// Decodes the base64 form used for preshared keys in configuration files.
-    public init(base64: String) throws {
+    package init(base64: String) throws {
         storage = try SecureBytes(count: Self.byteCount) { try KeyBase64.decode(base64, into: $0) }
     }
 
@@ -32,10 +32,10 @@ public struct SymmetricKey: Sendable {
     }
 
     /// The all-zero key: WireGuard's preshared key `Q` when none is configured.
-    public static let zero = SymmetricKey { _ in }
+    static let zero = SymmetricKey { _ in }
 
     /// The key in base64. This is secret material: avoid logging it.
-    public var base64: String { storage.withUnsafeBytes { KeyBase64.encode($0) } }
+    var base64: String { storage.withUnsafeBytes { KeyBase64.encode($0) } }
 
     func withUnsafeBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
         try storage.withUnsafeBytes(body)

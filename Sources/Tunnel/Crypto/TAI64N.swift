@@ -15,14 +15,14 @@ import Darwin
 /// Big-endian layout means byte-wise order equals chronological order.
 public struct TAI64N: Sendable, Hashable, Comparable {
     /// Encoded size in bytes.
-    public static let byteCount = 12
+    package static let byteCount = 12
     /// TAI64 labels count seconds from 2^62, so that the label is never negative.
     private static let epochLabel: UInt64 = 1 << 62
 
     /// The TAI64 label: 2^62 plus seconds since 1970-01-01.
-    public let label: UInt64
+    let label: UInt64
     /// Nanoseconds within the second.
-    public let nanoseconds: UInt32
+    package let nanoseconds: UInt32
 
     /// A timestamp from Unix seconds and nanoseconds. (Leap seconds are ignored, as in
     /// WireGuard: only monotonicity between two readings of one clock matters.)
@@ -32,14 +32,14 @@ public struct TAI64N: Sendable, Hashable, Comparable {
     }
 
     /// Decodes 12 bytes.
-    public init?(bytes: [UInt8]) {
+    package init?(bytes: [UInt8]) {
         guard bytes.count == Self.byteCount else { return nil }
         label = bytes[0..<8].reduce(0) { $0 << 8 | UInt64($1) }
         nanoseconds = bytes[8..<12].reduce(0) { $0 << 8 | UInt32($1) }
     }
 
     /// The 12-byte encoding.
-    public var bytes: [UInt8] {
+    package var bytes: [UInt8] {
         (0..<8).map { UInt8(truncatingIfNeeded: label >> (56 - 8 * UInt64($0))) }
             + (0..<4).map { UInt8(truncatingIfNeeded: nanoseconds >> (24 - 8 * UInt32($0))) }
     }
@@ -55,6 +55,8 @@ public struct TAI64N: Sendable, Hashable, Comparable {
         return TAI64N(unixSeconds: UInt64(ts.tv_sec), nanoseconds: whitened)
     }
 
+    /// Chronological order: the label, then the nanoseconds (the same as comparing the
+    /// 12-byte encodings byte by byte).
     public static func < (lhs: TAI64N, rhs: TAI64N) -> Bool {
         (lhs.label, lhs.nanoseconds) < (rhs.label, rhs.nanoseconds)
     }

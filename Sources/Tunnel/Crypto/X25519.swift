@@ -11,7 +11,7 @@ public enum X25519 {
     }
 
     /// `DH-PUBKEY(private)`: the public key of a private key.
-    public static func publicKey(for privateKey: PrivateKey) -> PublicKey {
+    package static func publicKey(for privateKey: PrivateKey) -> PublicKey {
         Sodium.ensureInitialised()
         var out = [UInt8](repeating: 0, count: PublicKey.byteCount)
         privateKey.withUnsafeBytes { scalar in

@@ -3,16 +3,16 @@ import CSodium
 /// XChaCha20-Poly1305 AEAD (draft-irtf-cfrg-xchacha) through libsodium: ChaCha20-Poly1305
 /// with a 192-bit nonce, long enough to be chosen at random. WireGuard uses it for the
 /// encrypted cookie in cookie replies, whose nonce is random rather than a counter.
-public enum XChaCha20Poly1305 {
+package enum XChaCha20Poly1305 {
     /// Key size in bytes.
-    public static let keyByteCount = 32
+    static let keyByteCount = 32
     /// Nonce size in bytes.
-    public static let nonceByteCount = 24
+    static let nonceByteCount = 24
     /// Authentication tag size in bytes.
-    public static let tagByteCount = 16
+    static let tagByteCount = 16
 
     /// Encrypts `plaintext`; returns ciphertext followed by the tag.
-    public static func seal(key: SymmetricKey, nonce: [UInt8], plaintext: [UInt8], additionalData: [UInt8]) throws -> [UInt8] {
+    package static func seal(key: SymmetricKey, nonce: [UInt8], plaintext: [UInt8], additionalData: [UInt8]) throws -> [UInt8] {
         guard nonce.count == nonceByteCount else { throw CryptoError.invalidLength(expected: nonceByteCount, actual: nonce.count) }
         Sodium.ensureInitialised()
         var out = [UInt8](repeating: 0, count: plaintext.count + tagByteCount)
@@ -34,7 +34,7 @@ public enum XChaCha20Poly1305 {
     }
 
     /// Verifies and decrypts `ciphertext` (ending with the tag).
-    public static func open(key: SymmetricKey, nonce: [UInt8], ciphertext: [UInt8], additionalData: [UInt8]) throws -> [UInt8] {
+    package static func open(key: SymmetricKey, nonce: [UInt8], ciphertext: [UInt8], additionalData: [UInt8]) throws -> [UInt8] {
         guard nonce.count == nonceByteCount else { throw CryptoError.invalidLength(expected: nonceByteCount, actual: nonce.count) }
         guard ciphertext.count >= tagByteCount else { throw CryptoError.authenticationFailed }
         Sodium.ensureInitialised()

@@ -1,7 +1,7 @@
 extension Device {
     /// Checks MAC1 of a received initiation or response (raw datagram). Cheap: do this
     /// before anything else.
-    public func verifyMAC1(of datagram: [UInt8]) -> Bool {
+    package func verifyMAC1(of datagram: [UInt8]) -> Bool {
         guard let offsets = Self.macOffsets(of: datagram) else { return false }
         return cookieChecker.verifyMAC1(datagram, mac1Offset: offsets.mac1)
     }
@@ -9,14 +9,14 @@ extension Device {
     /// Checks MAC2 of a received initiation or response from `source` (the sender's IP
     /// address and port bytes). Only demanded under load: when it fails then, answer with
     /// ``makeCookieReply(to:source:now:)`` instead of processing the message.
-    public func verifyMAC2(of datagram: [UInt8], source: [UInt8], now: ContinuousClock.Instant = .now) -> Bool {
+    package func verifyMAC2(of datagram: [UInt8], source: [UInt8], now: ContinuousClock.Instant = .now) -> Bool {
         guard let offsets = Self.macOffsets(of: datagram) else { return false }
         return cookieChecker.verifyMAC2(datagram, mac2Offset: offsets.mac2, source: source, now: now)
     }
 
     /// Builds a cookie reply to a received initiation or response from `source`.
     /// The datagram must already have passed ``verifyMAC1(of:)``.
-    public mutating func makeCookieReply(
+    package mutating func makeCookieReply(
         to datagram: [UInt8], source: [UInt8], now: ContinuousClock.Instant = .now
     ) throws -> MessageCookieReply {
         guard let offsets = Self.macOffsets(of: datagram) else { throw HandshakeError.unexpectedState }
@@ -28,7 +28,7 @@ extension Device {
 
     /// Stores the cookie from a reply to one of our handshake messages, so the next one
     /// we send to that peer carries a valid MAC2.
-    public mutating func consumeCookieReply(_ reply: MessageCookieReply, now: ContinuousClock.Instant = .now) throws {
+    package mutating func consumeCookieReply(_ reply: MessageCookieReply, now: ContinuousClock.Instant = .now) throws {
         guard let peerKey = indexTable[reply.receiverIndex], var peer = peers[peerKey] else {
             throw HandshakeError.unknownIndex(reply.receiverIndex)
         }

@@ -5,6 +5,11 @@ extension Device {
     /// - Parameters:
     ///   - timestamp: the TAI64N to encrypt; defaults to the current time.
     ///   - now: monotonic time, for cookie freshness.
+    ///
+    /// Costs a fresh ephemeral key and one X25519 (the static-static DH is precomputed per
+    /// peer). Throws ``HandshakeError/unknownPeer`` for a key not added with
+    /// ``addPeer(_:presharedKey:)`` and ``HandshakeError/lowOrderPoint`` if the DH fails.
+    /// Any earlier handshake in progress with that peer is forgotten.
     public mutating func createInitiation(
         to peerKey: PublicKey, timestamp: TAI64N = .now(), now: ContinuousClock.Instant = .now
     ) throws -> MessageInitiation {
@@ -49,6 +54,11 @@ extension Device {
     /// An initiation arriving less than HANDSHAKE_INITIATION_RATE after the last accepted
     /// one from the same peer is refused (``HandshakeError/initiationFlood``), as
     /// wireguard-go does.
+    ///
+    /// Costs one X25519 (DH(S_priv_r, E_pub_i)) once MAC1 holds. Throws a ``HandshakeError``:
+    /// `invalidMAC1`, `decryptionFailed`, `unknownPeer`, `lowOrderPoint`,
+    /// `replayedTimestamp` or `initiationFlood`; on any of them the device is unchanged
+    /// apart from its DH count.
     public mutating func consumeInitiation(
         _ message: MessageInitiation, now: ContinuousClock.Instant = .now
     ) throws -> PublicKey {

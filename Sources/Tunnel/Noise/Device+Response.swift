@@ -1,6 +1,11 @@
 extension Device {
     /// Builds the handshake response to the initiation consumed from `peerKey` (paper
     /// 5.4.3). Afterwards ``beginSession(with:now:)`` yields the responder's keypair.
+    ///
+    /// Costs a fresh ephemeral key and two X25519 (DH(E_priv_r, E_pub_i) and
+    /// DH(E_priv_r, S_pub_i)). Throws ``HandshakeError/unknownPeer``,
+    /// ``HandshakeError/unexpectedState`` if no initiation from that peer was consumed
+    /// since the last handshake step, or ``HandshakeError/lowOrderPoint``.
     public mutating func createResponse(to peerKey: PublicKey, now: ContinuousClock.Instant = .now) throws -> MessageResponse {
         guard var peer = peers[peerKey] else { throw HandshakeError.unknownPeer }
         guard peer.handshake.stage == .initiationConsumed, var state = peer.handshake.state,
@@ -33,7 +38,7 @@ extension Device {
 
     /// Accepts the response to our initiation (paper 5.4.3, receiving side) and returns
     /// the responding peer's key; then call ``beginSession(with:now:)``.
-    public mutating func consumeResponse(_ message: MessageResponse) throws -> PublicKey {
+    package mutating func consumeResponse(_ message: MessageResponse) throws -> PublicKey {
         guard cookieChecker.verifyMAC1(message.bytes, mac1Offset: MessageResponse.mac1Offset) else {
             throw HandshakeError.invalidMAC1
         }

@@ -7,7 +7,7 @@ extension Device {
     /// calls ``releaseIndex(_:)`` when it discards the keypair. A responder must not send
     /// data on its keypair before it has received the initiator's first transport
     /// message (key confirmation); that rule belongs to the session layer.
-    public mutating func beginSession(with peerKey: PublicKey, now: ContinuousClock.Instant = .now) throws -> Keypair {
+    package mutating func beginSession(with peerKey: PublicKey, now: ContinuousClock.Instant = .now) throws -> Keypair {
         guard var peer = peers[peerKey], let state = peer.handshake.state else { throw HandshakeError.unexpectedState }
         let isInitiator: Bool
         switch peer.handshake.stage {

@@ -9,11 +9,11 @@ import CSodium
 /// single actor, which is where the serialisation belongs.
 public struct Device: Sendable {
     /// Our static private key `S_priv`.
-    public let privateKey: PrivateKey
+    package let privateKey: PrivateKey
     /// Our static public key `S_pub`.
     public let publicKey: PublicKey
     /// Configured peers, by static public key.
-    public internal(set) var peers: [PublicKey: Peer] = [:]
+    var peers: [PublicKey: Peer] = [:]
     /// Local index → owning peer, for handshakes in flight and keypairs in use. Indices
     /// are random so they reveal nothing about how many sessions exist.
     var indexTable: [UInt32: PublicKey] = [:] {
@@ -21,14 +21,15 @@ public struct Device: Sendable {
     }
     /// Changes whenever an index is allocated or freed, so that a watcher of
     /// ``liveIndices`` can tell cheaply whether the set changed.
-    public private(set) var indexGeneration: UInt64 = 0
+    private(set) var indexGeneration: UInt64 = 0
     var cookieChecker: CookieChecker
     /// X25519 shared-secret computations done for handshake messages, in either role (the
     /// static-static one of each peer, computed once by ``addPeer(_:presharedKey:)``, and
     /// ephemeral key generation are not counted): the bulk of a handshake's CPU cost.
-    public private(set) var dhOperations: UInt64 = 0
+    private(set) var dhOperations: UInt64 = 0
 
-    /// A device with the given static key and no peers.
+    /// A device with the given static key and no peers. Derives the public key once (one
+    /// fixed-base X25519); `now` starts the cookie secret's rotation clock.
     public init(privateKey: PrivateKey, now: ContinuousClock.Instant = .now) {
         self.privateKey = privateKey
         publicKey = privateKey.publicKey
@@ -37,39 +38,42 @@ public struct Device: Sendable {
 
     /// Adds (or replaces) a peer. Throws ``HandshakeError/lowOrderPoint`` for a public key
     /// with which no secure DH is possible.
+    ///
+    /// Costs one X25519: the static-static DH is computed here once, so that handshakes with
+    /// this peer do not repeat it. Replacing a peer drops its handshake and session indices.
     public mutating func addPeer(_ publicKey: PublicKey, presharedKey: SymmetricKey? = nil) throws {
         removePeer(publicKey)
         peers[publicKey] = try Peer(publicKey: publicKey, presharedKey: presharedKey, localPrivateKey: privateKey)
     }
 
     /// Removes a peer and frees every index it owned.
-    public mutating func removePeer(_ publicKey: PublicKey) {
+    package mutating func removePeer(_ publicKey: PublicKey) {
         guard peers.removeValue(forKey: publicKey) != nil else { return }
         indexTable = indexTable.filter { $0.value != publicKey }
     }
 
     /// Abandons any handshake in progress with `peerKey` (its index is freed and its
     /// ephemeral secrets wiped), so the next message must start a new one.
-    public mutating func clearHandshake(of peerKey: PublicKey) {
+    mutating func clearHandshake(of peerKey: PublicKey) {
         guard var peer = peers[peerKey] else { return }
         resetHandshake(of: &peer)
         peers[peerKey] = peer
     }
 
     /// Frees a keypair's local index once the session layer discards that keypair.
-    public mutating func releaseIndex(_ index: UInt32) {
+    mutating func releaseIndex(_ index: UInt32) {
         guard indexTable[index] != nil else { return }
         indexTable.removeValue(forKey: index)
     }
 
     /// The peer owning a local index (handshake or keypair), for demultiplexing.
-    public func peer(forIndex index: UInt32) -> PublicKey? {
+    package func peer(forIndex index: UInt32) -> PublicKey? {
         indexTable[index]
     }
 
     /// Every local index a peer may address a message to: those of keypairs in use and of
     /// handshakes we sent a message for.
-    public var liveIndices: Set<UInt32> { Set(indexTable.keys) }
+    var liveIndices: Set<UInt32> { Set(indexTable.keys) }
 
     /// A fresh random index not currently in use.
     mutating func allocateIndex(for peer: PublicKey) -> UInt32 {

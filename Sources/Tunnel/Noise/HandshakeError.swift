@@ -1,6 +1,6 @@
 /// Why a handshake message was refused or could not be produced. A daemon should drop
 /// the offending datagram silently; the cases exist for logging and tests.
-public enum HandshakeError: Error, Equatable, Sendable {
+package enum HandshakeError: Error, Equatable, Sendable {
     /// MAC1 did not verify: the sender does not know our public key (or bits flipped).
     case invalidMAC1
     /// An AEAD field failed to decrypt: wrong keys or a tampered message.

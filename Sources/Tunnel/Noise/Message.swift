@@ -1,5 +1,5 @@
 /// Any WireGuard message, decoded from a received datagram.
-public enum Message: Sendable, Equatable {
+package enum Message: Sendable, Equatable {
     case initiation(MessageInitiation)
     case response(MessageResponse)
     case cookieReply(MessageCookieReply)
@@ -8,7 +8,7 @@ public enum Message: Sendable, Equatable {
 
     /// Decodes a datagram. Never traps: any byte sequence either decodes or throws
     /// ``MessageError``, because these bytes come straight from the network.
-    public static func decode(_ datagram: [UInt8]) throws -> Message {
+    package static func decode(_ datagram: [UInt8]) throws -> Message {
         guard datagram.count >= 4 else { throw MessageError.truncated }
         let rawType = datagram.loadLittleEndianUInt32(at: 0)
         guard let type = MessageType(rawValue: rawType) else { throw MessageError.unknownType(rawType) }

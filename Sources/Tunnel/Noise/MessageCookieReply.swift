@@ -2,17 +2,17 @@
 /// under load and the handshake message lacked a valid MAC2:
 ///
 ///     type(4) receiver(4) nonce(24) cookie(16+16)
-public struct MessageCookieReply: Sendable, Equatable {
+package struct MessageCookieReply: Sendable, Equatable {
     /// Encoded size in bytes.
-    public static let byteCount = 64
+    package static let byteCount = 64
 
     /// The sender index of the handshake message being answered.
-    public var receiverIndex: UInt32
+    package var receiverIndex: UInt32
     /// Random XChaCha20 nonce.
-    public var nonce: [UInt8]
+    var nonce: [UInt8]
     /// The 16-byte cookie, XChaCha20-Poly1305-encrypted with the answered message's MAC1
     /// as associated data, so only its real sender can use it.
-    public var encryptedCookie: [UInt8]
+    var encryptedCookie: [UInt8]
 
     init(receiverIndex: UInt32, nonce: [UInt8], encryptedCookie: [UInt8]) {
         self.receiverIndex = receiverIndex
@@ -21,7 +21,7 @@ public struct MessageCookieReply: Sendable, Equatable {
     }
 
     /// Decodes exactly 64 bytes.
-    public init(bytes: [UInt8]) throws {
+    package init(bytes: [UInt8]) throws {
         guard bytes.count == Self.byteCount else { throw MessageError.wrongLength(type: .cookieReply, actual: bytes.count) }
         let type = bytes.loadLittleEndianUInt32(at: 0)
         guard type == MessageType.cookieReply.rawValue else { throw MessageError.unknownType(type) }
@@ -31,7 +31,7 @@ public struct MessageCookieReply: Sendable, Equatable {
     }
 
     /// The 64-byte wire form.
-    public var bytes: [UInt8] {
+    package var bytes: [UInt8] {
         var out = [UInt8](repeating: 0, count: Self.byteCount)
         out.storeLittleEndian(MessageType.cookieReply.rawValue, at: 0)
         out.storeLittleEndian(receiverIndex, at: 4)

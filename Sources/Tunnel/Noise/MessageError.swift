@@ -1,5 +1,5 @@
 /// Why bytes could not be decoded as a WireGuard message.
-public enum MessageError: Error, Equatable, Sendable {
+package enum MessageError: Error, Equatable, Sendable {
     /// Fewer than the four bytes of the type field.
     case truncated
     /// The type field holds no known message type (or its reserved bytes are not zero).

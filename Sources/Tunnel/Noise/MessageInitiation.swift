@@ -3,24 +3,24 @@
 ///     type(4) sender(4) ephemeral(32) static(32+16) timestamp(12+16) mac1(16) mac2(16)
 public struct MessageInitiation: Sendable, Equatable {
     /// Encoded size in bytes.
-    public static let byteCount = 148
+    package static let byteCount = 148
     /// Offset of `mac1`; MAC1 covers every byte before it.
-    public static let mac1Offset = 116
+    package static let mac1Offset = 116
     /// Offset of `mac2`; MAC2 covers every byte before it.
-    public static let mac2Offset = 132
+    static let mac2Offset = 132
 
     /// The initiator's index for this handshake (and the keypair that follows).
-    public var senderIndex: UInt32
+    package var senderIndex: UInt32
     /// `msg.ephemeral`: the initiator's ephemeral public key.
-    public var ephemeral: [UInt8]
+    package var ephemeral: [UInt8]
     /// `msg.static`: the initiator's static public key, AEAD-encrypted.
-    public var encryptedStatic: [UInt8]
+    package var encryptedStatic: [UInt8]
     /// `msg.timestamp`: a TAI64N timestamp, AEAD-encrypted.
-    public var encryptedTimestamp: [UInt8]
+    package var encryptedTimestamp: [UInt8]
     /// `msg.mac1`.
-    public var mac1: [UInt8]
+    package var mac1: [UInt8]
     /// `msg.mac2`, zero unless the initiator holds a fresh cookie.
-    public var mac2: [UInt8]
+    var mac2: [UInt8]
 
     init(senderIndex: UInt32, ephemeral: [UInt8], encryptedStatic: [UInt8], encryptedTimestamp: [UInt8]) {
         self.senderIndex = senderIndex
@@ -32,7 +32,7 @@ public struct MessageInitiation: Sendable, Equatable {
     }
 
     /// Decodes exactly 148 bytes.
-    public init(bytes: [UInt8]) throws {
+    package init(bytes: [UInt8]) throws {
         guard bytes.count == Self.byteCount else { throw MessageError.wrongLength(type: .initiation, actual: bytes.count) }
         let type = bytes.loadLittleEndianUInt32(at: 0)
         guard type == MessageType.initiation.rawValue else { throw MessageError.unknownType(type) }
@@ -45,7 +45,7 @@ public struct MessageInitiation: Sendable, Equatable {
     }
 
     /// The 148-byte wire form.
-    public var bytes: [UInt8] {
+    package var bytes: [UInt8] {
         var out = [UInt8](repeating: 0, count: Self.byteCount)
         out.storeLittleEndian(MessageType.initiation.rawValue, at: 0)
         out.storeLittleEndian(senderIndex, at: 4)

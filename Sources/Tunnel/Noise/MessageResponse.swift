@@ -3,24 +3,24 @@
 ///     type(4) sender(4) receiver(4) ephemeral(32) empty(0+16) mac1(16) mac2(16)
 public struct MessageResponse: Sendable, Equatable {
     /// Encoded size in bytes.
-    public static let byteCount = 92
+    package static let byteCount = 92
     /// Offset of `mac1`; MAC1 covers every byte before it.
-    public static let mac1Offset = 60
+    package static let mac1Offset = 60
     /// Offset of `mac2`; MAC2 covers every byte before it.
-    public static let mac2Offset = 76
+    static let mac2Offset = 76
 
     /// The responder's index for the new keypair.
-    public var senderIndex: UInt32
+    package var senderIndex: UInt32
     /// The initiator's index, echoed so the initiator can find its handshake.
-    public var receiverIndex: UInt32
+    package var receiverIndex: UInt32
     /// `msg.ephemeral`: the responder's ephemeral public key.
-    public var ephemeral: [UInt8]
+    package var ephemeral: [UInt8]
     /// `msg.empty`: an AEAD tag over nothing, proving the responder derived the keys.
-    public var encryptedNothing: [UInt8]
+    package var encryptedNothing: [UInt8]
     /// `msg.mac1`.
-    public var mac1: [UInt8]
+    package var mac1: [UInt8]
     /// `msg.mac2`.
-    public var mac2: [UInt8]
+    var mac2: [UInt8]
 
     init(senderIndex: UInt32, receiverIndex: UInt32, ephemeral: [UInt8], encryptedNothing: [UInt8]) {
         self.senderIndex = senderIndex
@@ -32,7 +32,7 @@ public struct MessageResponse: Sendable, Equatable {
     }
 
     /// Decodes exactly 92 bytes.
-    public init(bytes: [UInt8]) throws {
+    package init(bytes: [UInt8]) throws {
         guard bytes.count == Self.byteCount else { throw MessageError.wrongLength(type: .response, actual: bytes.count) }
         let type = bytes.loadLittleEndianUInt32(at: 0)
         guard type == MessageType.response.rawValue else { throw MessageError.unknownType(type) }
@@ -45,7 +45,7 @@ public struct MessageResponse: Sendable, Equatable {
     }
 
     /// The 92-byte wire form.
-    public var bytes: [UInt8] {
+    package var bytes: [UInt8] {
         var out = [UInt8](repeating: 0, count: Self.byteCount)
         out.storeLittleEndian(MessageType.response.rawValue, at: 0)
         out.storeLittleEndian(senderIndex, at: 4)

@@ -1,14 +1,14 @@
 /// Everything the handshake needs to know about one remote peer.
-public struct Peer: Sendable {
+package struct Peer: Sendable {
     /// The peer's static public key, its identity.
-    public let publicKey: PublicKey
+    package let publicKey: PublicKey
     /// The preshared key `Q` mixed in after the DHs; all zeros when none is configured.
-    public let presharedKey: SymmetricKey
+    let presharedKey: SymmetricKey
     /// `DH(S_priv_local, S_pub_remote)`, the same for every handshake with this peer, so
     /// computed once when the peer is added (the paper's "static-static" precomputation).
     let staticStatic: SymmetricKey
     /// The greatest initiation timestamp accepted from this peer.
-    public internal(set) var lastInitiationTimestamp: TAI64N?
+    var lastInitiationTimestamp: TAI64N?
     /// When the last initiation from this peer was accepted (HANDSHAKE_INITIATION_RATE).
     var lastInitiationConsumedAt: ContinuousClock.Instant?
     var handshake = Handshake()

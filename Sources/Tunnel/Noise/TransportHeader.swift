@@ -2,25 +2,25 @@
 /// zero-padded packet and its 16-byte tag:
 ///
 ///     type(4) receiver(4) counter(8) packet(16n + 16)
-public struct TransportHeader: Sendable, Equatable {
+package struct TransportHeader: Sendable, Equatable {
     /// Header size in bytes.
-    public static let byteCount = 16
+    package static let byteCount = 16
     /// Smallest transport message: header plus tag (a keepalive carries no payload).
-    public static let minimumMessageByteCount = byteCount + ChaCha20Poly1305.tagByteCount
+    static let minimumMessageByteCount = byteCount + ChaCha20Poly1305.tagByteCount
 
     /// The receiver's keypair index.
-    public var receiverIndex: UInt32
+    package var receiverIndex: UInt32
     /// The sender's message counter, also the AEAD nonce.
-    public var counter: UInt64
+    package var counter: UInt64
 
     /// A header with the given fields.
-    public init(receiverIndex: UInt32, counter: UInt64) {
+    package init(receiverIndex: UInt32, counter: UInt64) {
         self.receiverIndex = receiverIndex
         self.counter = counter
     }
 
     /// Reads the header of a transport message without copying the payload.
-    public init(packet: UnsafeRawBufferPointer) throws {
+    package init(packet: UnsafeRawBufferPointer) throws {
         guard packet.count >= 4 else { throw MessageError.truncated }
         let type = UInt32(littleEndian: packet.loadUnaligned(fromByteOffset: 0, as: UInt32.self))
         guard type == MessageType.transport.rawValue else { throw MessageError.unknownType(type) }
@@ -32,7 +32,7 @@ public struct TransportHeader: Sendable, Equatable {
     }
 
     /// Writes the 16 header bytes at the start of `packet`.
-    public func write(into packet: UnsafeMutableRawBufferPointer) {
+    package func write(into packet: UnsafeMutableRawBufferPointer) {
         packet.storeBytes(of: MessageType.transport.rawValue.littleEndian, toByteOffset: 0, as: UInt32.self)
         packet.storeBytes(of: receiverIndex.littleEndian, toByteOffset: 4, as: UInt32.self)
         packet.storeBytes(of: counter.littleEndian, toByteOffset: 8, as: UInt64.self)

@@ -1,23 +1,23 @@
 /// Settings of handshake coalescing (see ``HandshakeCoalescer``).
-public struct HandshakeCoalescing: Sendable, Equatable {
+package struct HandshakeCoalescing: Sendable, Equatable {
     /// How long after answering a peer's initiation further ones from that peer are
     /// coalesced.
-    public var window: Duration
+    var window: Duration
     /// How many further initiations (new endpoint or newer timestamp) are answered in one
     /// window, beyond the first.
-    public var maxCoalesced: Int
+    var maxCoalesced: Int
 
     /// 500 ms and 8: a roaming client's burst (the same initiation from each of its
     /// addresses, a retransmission or two) is answered in full; a peer stuck in a loop of
     /// fresh initiations costs at most nine full handshakes in half a second.
-    public static let `default` = HandshakeCoalescing(window: .milliseconds(500), maxCoalesced: 8)
+    static let `default` = HandshakeCoalescing(window: .milliseconds(500), maxCoalesced: 8)
     /// No coalescing: every initiation goes through the full handshake checks.
-    public static let off = HandshakeCoalescing(window: .zero, maxCoalesced: 0)
+    package static let off = HandshakeCoalescing(window: .zero, maxCoalesced: 0)
 
     /// Coalescing is off when the window or the allowance is zero.
-    public var isEnabled: Bool { window > .zero && maxCoalesced > 0 }
+    var isEnabled: Bool { window > .zero && maxCoalesced > 0 }
 
-    public init(window: Duration, maxCoalesced: Int) {
+    package init(window: Duration, maxCoalesced: Int) {
         self.window = window
         self.maxCoalesced = max(0, maxCoalesced)
     }

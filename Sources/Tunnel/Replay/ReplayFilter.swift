@@ -9,17 +9,17 @@
 ///
 /// Moving the window forward clears whole blocks instead of shifting a bitmap, so an
 /// update costs O(1) amortised however far the counter jumps.
-public struct ReplayFilter: Sendable {
+package struct ReplayFilter: Sendable {
     private static let bitsPerBlock: UInt64 = 64
     private static let blockCount: UInt64 = 128
     /// How far behind the greatest accepted counter a counter may be and still be accepted.
-    public static let windowSize: UInt64 = bitsPerBlock * blockCount - bitsPerBlock
+    static let windowSize: UInt64 = bitsPerBlock * blockCount - bitsPerBlock
 
     private var ring = [UInt64](repeating: 0, count: Int(blockCount))
     private var greatest: UInt64 = 0
 
     /// An empty filter: every counter from 0 up is still acceptable.
-    public init() {}
+    package init() {}
 
     /// Records `counter` and returns true if it was never seen before and is inside the
     /// window; returns false (changing nothing) for duplicates, counters that are too old
@@ -27,7 +27,7 @@ public struct ReplayFilter: Sendable {
     ///
     /// Call this only after the packet authenticated, otherwise a forged packet with a
     /// huge counter would slide the window and make genuine packets look too old.
-    public mutating func accept(_ counter: UInt64, limit: UInt64 = WG.REJECT_AFTER_MESSAGES) -> Bool {
+    package mutating func accept(_ counter: UInt64, limit: UInt64 = WG.REJECT_AFTER_MESSAGES) -> Bool {
         guard counter < limit else { return false }
         let block = counter / Self.bitsPerBlock
         if counter > greatest {
@@ -51,7 +51,7 @@ public struct ReplayFilter: Sendable {
     }
 
     /// Forgets everything, for a fresh keypair.
-    public mutating func reset() {
+    mutating func reset() {
         for i in ring.indices { ring[i] = 0 }
         greatest = 0
     }

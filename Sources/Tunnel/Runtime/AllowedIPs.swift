@@ -7,7 +7,7 @@
 /// each value's own prefixes, so that changing one peer costs in proportion to that
 /// peer's prefixes, never to the whole table: inserting or removing a prefix is O(1)
 /// (amortised), removing a value is O(its prefixes).
-public struct AllowedIPs<Value: Hashable & Sendable>: Sendable {
+package struct AllowedIPs<Value: Hashable & Sendable>: Sendable {
     private struct Key128: Hashable, Sendable {
         var high: UInt64
         var low: UInt64
@@ -22,10 +22,10 @@ public struct AllowedIPs<Value: Hashable & Sendable>: Sendable {
     private var v6Lengths: [Int] = []
     private var byValue: [Value: Set<IPPrefix>] = [:]
 
-    public init() {}
+    package init() {}
 
     /// Maps `prefix` to `value`, taking it over from any other value (as `wg set` does).
-    public mutating func insert(_ prefix: IPPrefix, _ value: Value) {
+    mutating func insert(_ prefix: IPPrefix, _ value: Value) {
         let previous: Value?
         switch prefix.address.family {
         case .v4:
@@ -43,29 +43,29 @@ public struct AllowedIPs<Value: Hashable & Sendable>: Sendable {
     }
 
     /// Removes `prefix` if it is mapped to `value` (wireguard-go's `allowed_ip=-PREFIX`).
-    public mutating func remove(_ prefix: IPPrefix, _ value: Value) {
+    mutating func remove(_ prefix: IPPrefix, _ value: Value) {
         guard byValue[value]?.contains(prefix) == true else { return }
         forget(prefix, of: value)
         removeEntry(prefix)
     }
 
     /// Removes every prefix mapped to `value`: O(its prefixes).
-    public mutating func removeAll(_ value: Value) {
+    mutating func removeAll(_ value: Value) {
         guard let owned = byValue.removeValue(forKey: value) else { return }
         for prefix in owned { removeEntry(prefix) }
     }
 
     /// How many prefixes are mapped to `value`.
-    public func count(of value: Value) -> Int { byValue[value]?.count ?? 0 }
+    package func count(of value: Value) -> Int { byValue[value]?.count ?? 0 }
 
     /// The prefixes mapped to `value`: IPv4 before IPv6, longest first, then by address.
-    public func prefixes(of value: Value) -> [IPPrefix] {
+    func prefixes(of value: Value) -> [IPPrefix] {
         guard let owned = byValue[value] else { return [] }
         return owned.sorted(by: Self.displayOrder)
     }
 
     /// Longest-prefix match.
-    public func lookup(_ address: IPAddress) -> Value? {
+    func lookup(_ address: IPAddress) -> Value? {
         switch address.family {
         case .v4:
             let a = UInt32(truncatingIfNeeded: address.value)

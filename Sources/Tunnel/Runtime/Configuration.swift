@@ -12,16 +12,16 @@
 ///
 /// wg-quick's extra interface keys (Address, DNS, MTU, Table, Pre/PostUp/Down, SaveConfig)
 /// are accepted; only MTU is used, the rest is reported in ``ignoredKeys``.
-public struct TunnelConfiguration: Sendable {
-    public struct PeerConfiguration: Sendable {
-        public var publicKey: PublicKey
-        public var presharedKey: SymmetricKey?
-        public var allowedIPs: [IPPrefix] = []
-        public var endpoint: Endpoint?
+package struct TunnelConfiguration: Sendable {
+    package struct PeerConfiguration: Sendable {
+        package var publicKey: PublicKey
+        var presharedKey: SymmetricKey?
+        package var allowedIPs: [IPPrefix] = []
+        var endpoint: Endpoint?
         /// Seconds; 0 for off; nil for the interface's ``TunnelConfiguration/defaultPersistentKeepalive``.
-        public var persistentKeepalive: UInt16?
+        var persistentKeepalive: UInt16?
 
-        public init(publicKey: PublicKey, presharedKey: SymmetricKey? = nil, allowedIPs: [IPPrefix] = [],
+        package init(publicKey: PublicKey, presharedKey: SymmetricKey? = nil, allowedIPs: [IPPrefix] = [],
                     endpoint: Endpoint? = nil, persistentKeepalive: UInt16? = nil) {
             self.publicKey = publicKey
             self.presharedKey = presharedKey
@@ -33,20 +33,20 @@ public struct TunnelConfiguration: Sendable {
 
     /// Nil: the interface comes up without a key (as `wireguard-go IFACE` does) and
     /// neither sends nor answers handshakes until one is set through the UAPI.
-    public var privateKey: PrivateKey?
-    public var listenPort: UInt16?
-    public var mtu: Int?
-    public var peers: [PeerConfiguration]
-    public var ignoredKeys: [String] = []
+    package var privateKey: PrivateKey?
+    package var listenPort: UInt16?
+    package var mtu: Int?
+    var peers: [PeerConfiguration]
+    package var ignoredKeys: [String] = []
     /// Handshake coalescing of the responder (not part of the wg file format).
-    public var handshakeCoalescing = HandshakeCoalescing.default
+    package var handshakeCoalescing = HandshakeCoalescing.default
     /// Persistent keepalive, in seconds, for peers that set none (nil or 0: off). 25 s
     /// keeps a roaming client's NAT mapping open, so that the edge can reach it after a
     /// quiet spell and a changed address is noticed at once; it costs a 32-byte message
     /// per peer every 25 s when the tunnel is idle. Not part of the wg file format.
-    public var defaultPersistentKeepalive: UInt16?
+    package var defaultPersistentKeepalive: UInt16?
 
-    public init(privateKey: PrivateKey?, listenPort: UInt16? = nil, mtu: Int? = nil, peers: [PeerConfiguration] = []) {
+    package init(privateKey: PrivateKey?, listenPort: UInt16? = nil, mtu: Int? = nil, peers: [PeerConfiguration] = []) {
         self.privateKey = privateKey
         self.listenPort = listenPort
         self.mtu = mtu
@@ -54,13 +54,13 @@ public struct TunnelConfiguration: Sendable {
     }
 
     /// A parse error with its 1-based line. Messages never quote key material.
-    public struct ParseError: Error, Equatable, Sendable, CustomStringConvertible {
-        public let line: Int
-        public let message: String
-        public var description: String { "line \(line): \(message)" }
+    package struct ParseError: Error, Equatable, Sendable, CustomStringConvertible {
+        package let line: Int
+        package let message: String
+        package var description: String { "line \(line): \(message)" }
     }
 
-    public init(parsing text: String) throws(ParseError) {
+    package init(parsing text: String) throws(ParseError) {
         enum Section { case none, interface, peer }
         var section = Section.none
         var privateKey: PrivateKey?

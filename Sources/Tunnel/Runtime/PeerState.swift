@@ -54,15 +54,15 @@ final class PeerState {
 }
 
 /// A read-only view of one peer, for status output (`wg show`) and tests.
-public struct PeerStatus: Sendable {
-    public let publicKey: PublicKey
-    public let endpoint: Endpoint?
-    public let allowedIPs: [IPPrefix]
-    public let persistentKeepalive: Duration?
+package struct PeerStatus: Sendable {
+    package let publicKey: PublicKey
+    let endpoint: Endpoint?
+    let allowedIPs: [IPPrefix]
+    let persistentKeepalive: Duration?
     /// Seconds and nanoseconds since the Unix epoch, or nil if never.
-    public let lastHandshake: (seconds: Int, nanoseconds: Int)?
-    public let receivedBytes: UInt64
-    public let sentBytes: UInt64
-    public let hasSession: Bool
-    public let hasPresharedKey: Bool
+    let lastHandshake: (seconds: Int, nanoseconds: Int)?
+    let receivedBytes: UInt64
+    let sentBytes: UInt64
+    let hasSession: Bool
+    let hasPresharedKey: Bool
 }

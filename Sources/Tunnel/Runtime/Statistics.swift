@@ -1,6 +1,6 @@
 /// Why the tunnel dropped a datagram or packet. Each has a counter, globally and (when
 /// the packet can be attributed) per peer.
-public enum DropReason: String, CaseIterable, Sendable {
+package enum DropReason: String, CaseIterable, Sendable {
     /// A datagram of unknown type or of the wrong size for its type.
     case malformedMessage = "malformed_message"
     /// A handshake message whose MAC1 does not verify.
@@ -38,18 +38,18 @@ public enum DropReason: String, CaseIterable, Sendable {
 }
 
 /// Drop counters, one per ``DropReason``.
-public struct DropCounters: Sendable, Equatable {
+package struct DropCounters: Sendable, Equatable {
     private var values = [UInt64](repeating: 0, count: DropReason.allCases.count)
 
-    public init() {}
+    package init() {}
 
-    public subscript(reason: DropReason) -> UInt64 {
+    package subscript(reason: DropReason) -> UInt64 {
         get { values[Self.index(reason)] }
         set { values[Self.index(reason)] = newValue }
     }
 
     /// All drops, whatever the reason.
-    public var total: UInt64 { values.reduce(0, &+) }
+    var total: UInt64 { values.reduce(0, &+) }
 
     private static func index(_ reason: DropReason) -> Int {
         switch reason {
@@ -75,35 +75,35 @@ public struct DropCounters: Sendable, Equatable {
 
 /// Traffic and protocol counters, for the interface as a whole or for one peer.
 /// Bytes are UDP payload bytes of transport messages (what `wg show` calls transfer).
-public struct TunnelCounters: Sendable, Equatable {
-    public var receivedBytes: UInt64 = 0
-    public var sentBytes: UInt64 = 0
+package struct TunnelCounters: Sendable, Equatable {
+    package var receivedBytes: UInt64 = 0
+    package var sentBytes: UInt64 = 0
     /// Authenticated transport messages received (keepalives included).
-    public var receivedPackets: UInt64 = 0
+    var receivedPackets: UInt64 = 0
     /// Transport messages sent (keepalives included).
-    public var sentPackets: UInt64 = 0
+    var sentPackets: UInt64 = 0
     /// Handshakes completed, in either role (each one is a key rotation).
-    public var handshakes: UInt64 = 0
-    public var handshakeInitiationsSent: UInt64 = 0
-    public var cookieRepliesSent: UInt64 = 0
+    package var handshakes: UInt64 = 0
+    var handshakeInitiationsSent: UInt64 = 0
+    var cookieRepliesSent: UInt64 = 0
     /// X25519 shared secrets computed for handshake messages (see ``Device/dhOperations``):
     /// what handshakes cost the CPU, and what coalescing saves.
-    public var dhOperations: UInt64 = 0
-    public var drops = DropCounters()
+    var dhOperations: UInt64 = 0
+    package var drops = DropCounters()
 
-    public init() {}
+    package init() {}
 }
 
 /// A snapshot of the tunnel's counters, from ``TunnelRuntime/statistics()``.
-public struct TunnelStatistics: Sendable {
+package struct TunnelStatistics: Sendable {
     /// Everything, including what cannot be attributed to a peer (garbage, unknown indices).
-    public var global: TunnelCounters
+    package var global: TunnelCounters
     /// Per configured peer.
-    public var peers: [PublicKey: TunnelCounters]
+    var peers: [PublicKey: TunnelCounters]
     /// Whether the responder is currently under load (cookies demanded).
-    public var underLoad: Bool
+    var underLoad: Bool
 
-    public init(global: TunnelCounters = .init(), peers: [PublicKey: TunnelCounters] = [:], underLoad: Bool = false) {
+    package init(global: TunnelCounters = .init(), peers: [PublicKey: TunnelCounters] = [:], underLoad: Bool = false) {
         self.global = global
         self.peers = peers
         self.underLoad = underLoad
@@ -111,7 +111,7 @@ public struct TunnelStatistics: Sendable {
 
     /// `key=value` lines (`drop_replayed=3`, `peer=<base64>` starting each peer), the
     /// form ztpd serves on its UAPI socket for `ztp-stats=1`.
-    public var lines: [String] {
+    package var lines: [String] {
         var out = Self.lines(global) + ["under_load=\(underLoad)"]
         for (key, counters) in peers.sorted(by: { $0.key.base64 < $1.key.base64 }) {
             out.append("peer=\(key.base64)")

@@ -30,18 +30,18 @@ import Foundation
 /// All protocol state sits behind one lock, taken once or twice per batch and never held
 /// across I/O waits or bulk encryption. Each thread owns preallocated batches, so the data
 /// path allocates nothing (staging a packet, off the fast path, copies it).
-public final class TunnelRuntime: @unchecked Sendable {
-    public enum Direction: Sendable { case inbound, outbound }
-    public enum Verdict: Sendable { case pass, drop }
-    public enum LogLevel: Sendable { case debug, info, warning, error }
+package final class TunnelRuntime: @unchecked Sendable {
+    package enum Direction: Sendable { case inbound, outbound }
+    package enum Verdict: Sendable { case pass, drop }
+    package enum LogLevel: Sendable { case debug, info, warning, error }
 
     /// Callbacks for whoever embeds the tunnel (the policy enforcer, the daemon's log).
     /// Fixed at init, so the threads read them without synchronisation.
-    public struct Hooks: Sendable {
+    package struct Hooks: Sendable {
         /// A peer got its first usable session (after a handshake), with its endpoint.
-        public var sessionEstablished: (@Sendable (PublicKey, Endpoint?) -> Void)?
+        package var sessionEstablished: (@Sendable (PublicKey, Endpoint?) -> Void)?
         /// A peer's last keypair expired (or the tunnel stopped).
-        public var sessionEnded: (@Sendable (PublicKey, Endpoint?) -> Void)?
+        package var sessionEnded: (@Sendable (PublicKey, Endpoint?) -> Void)?
         /// Sees every data packet (inner IP packet) after routing / source validation.
         /// Runs under the tunnel's lock on the I/O threads, once per packet: it must be
         /// quick, must not block, and must not call the tunnel, with one exception:
@@ -49,10 +49,10 @@ public final class TunnelRuntime: @unchecked Sendable {
         /// effect right after the current packet. The call itself costs the runtime no
         /// allocation or copy: the buffer is the packet in the I/O thread's own buffer,
         /// valid only during the call.
-        public var packetFilter: (@Sendable (Direction, PublicKey, UnsafeRawBufferPointer) -> Verdict)?
+        package var packetFilter: (@Sendable (Direction, PublicKey, UnsafeRawBufferPointer) -> Verdict)?
         /// Diagnostics; never given key material. May run under the tunnel's lock: it must
         /// not call the tunnel.
-        public var log: (@Sendable (LogLevel, String) -> Void)?
+        package var log: (@Sendable (LogLevel, String) -> Void)?
         /// The set of local indices peers may address messages to changed (see
         /// ``TunnelRuntime/liveReceiverIndices()``); it gets the whole new set. For a filter
         /// in front of the socket (the XDP session map) that drops transport messages to
@@ -70,14 +70,14 @@ public final class TunnelRuntime: @unchecked Sendable {
         /// the tunnel (``TunnelRuntime/liveReceiverIndices()``, ``TunnelRuntime/statistics()``,
         /// ``TunnelRuntime/status()``) but must not change it: closeSession, addPeer,
         /// updatePeer, removePeer and stop publish too and would deadlock on this call.
-        public var receiverIndicesChanged: (@Sendable (Set<UInt32>) -> Void)?
+        package var receiverIndicesChanged: (@Sendable (Set<UInt32>) -> Void)?
         /// The UDP socket was rebound to this port (`listen_port` through the UAPI), for a
         /// filter in front of it that must follow (the XDP guard's port). Called once the
         /// new socket receives, outside the tunnel's lock; it may read the tunnel but must
         /// not change it.
-        public var listenPortChanged: (@Sendable (UInt16) -> Void)?
+        package var listenPortChanged: (@Sendable (UInt16) -> Void)?
 
-        public init(sessionEstablished: (@Sendable (PublicKey, Endpoint?) -> Void)? = nil,
+        package init(sessionEstablished: (@Sendable (PublicKey, Endpoint?) -> Void)? = nil,
                     sessionEnded: (@Sendable (PublicKey, Endpoint?) -> Void)? = nil,
                     packetFilter: (@Sendable (Direction, PublicKey, UnsafeRawBufferPointer) -> Verdict)? = nil,
                     log: (@Sendable (LogLevel, String) -> Void)? = nil,
@@ -103,12 +103,12 @@ public final class TunnelRuntime: @unchecked Sendable {
     /// Default for `underLoadThreshold`: handshake messages per second before cookies
     /// are demanded. Each costs two X25519 operations (~0.1 ms), so this caps the
     /// handshake CPU a flood can claim at about a tenth of a core.
-    public static let defaultUnderLoadThreshold = 1000
+    package static let defaultUnderLoadThreshold = 1000
 
-    public let tun: TunDevice
+    let tun: TunDevice
     /// The UDP socket. Its descriptor stays the same for the runtime's life, but a
     /// `listen_port` change rebinds it: ``listenPort`` is the port bound now.
-    public let socket: UDPSocket
+    let socket: UDPSocket
     private let hooks: Hooks
 
     fileprivate let lock = NSLock()
@@ -164,7 +164,7 @@ public final class TunnelRuntime: @unchecked Sendable {
     /// - Parameter underLoadThreshold: handshake messages per second above which the
     ///   responder is under load: it then answers handshake messages that lack a valid
     ///   MAC2 with cookie replies and rate-limits the rest per source address.
-    public init(configuration: TunnelConfiguration, tun: TunDevice, socket: UDPSocket, hooks: Hooks = Hooks(),
+    package init(configuration: TunnelConfiguration, tun: TunDevice, socket: UDPSocket, hooks: Hooks = Hooks(),
                 underLoadThreshold: Int = TunnelRuntime.defaultUnderLoadThreshold) throws {
         load = LoadMonitor(threshold: underLoadThreshold)
         coalescer = HandshakeCoalescer(settings: configuration.handshakeCoalescing)
@@ -183,21 +183,21 @@ public final class TunnelRuntime: @unchecked Sendable {
     deinit { scratch.deallocate() }
 
     /// Our public key; nil while the interface has no private key.
-    public var publicKey: PublicKey? {
+    package var publicKey: PublicKey? {
         lock.lock()
         defer { lock.unlock() }
         return hasPrivateKey ? device.publicKey : nil
     }
 
     /// The UDP port the socket is bound to now.
-    public var listenPort: UInt16 {
+    package var listenPort: UInt16 {
         lock.lock()
         defer { lock.unlock() }
         return boundPort
     }
 
     /// Adds or replaces a peer (also while running).
-    public func addPeer(_ peer: TunnelConfiguration.PeerConfiguration) throws {
+    package func addPeer(_ peer: TunnelConfiguration.PeerConfiguration) throws {
         defer { fireEvents() }  // a replaced peer's session end and freed indices
         lock.lock()
         defer { lock.unlock() }
@@ -217,7 +217,7 @@ public final class TunnelRuntime: @unchecked Sendable {
     /// Changes a peer without touching its sessions when it exists with the same
     /// preshared key (endpoint and persistent keepalive when given, allowed IPs added
     /// or replaced); otherwise adds it. For `wg set` through the UAPI.
-    public func updatePeer(_ peer: TunnelConfiguration.PeerConfiguration, replaceAllowedIPs: Bool) throws {
+    package func updatePeer(_ peer: TunnelConfiguration.PeerConfiguration, replaceAllowedIPs: Bool) throws {
         defer { fireEvents() }
         lock.lock()
         defer { lock.unlock() }
@@ -236,7 +236,7 @@ public final class TunnelRuntime: @unchecked Sendable {
     }
 
     /// Removes a peer, ending its session.
-    public func removePeer(_ key: PublicKey) {
+    package func removePeer(_ key: PublicKey) {
         lock.lock()
         removePeerLocked(key)
         lock.unlock()
@@ -252,7 +252,7 @@ public final class TunnelRuntime: @unchecked Sendable {
     }
 
     /// Status of every peer.
-    public func status() -> [PeerStatus] {
+    package func status() -> [PeerStatus] {
         lock.lock()
         defer { lock.unlock() }
         return peers.values.map { state in
@@ -272,21 +272,21 @@ public final class TunnelRuntime: @unchecked Sendable {
     /// its own, and each packet takes one lock. Keep `body` short (the data path waits for
     /// it) and do not call the tunnel from it; never call this from a hook that runs under the
     /// lock (``Hooks/packetFilter``, ``Hooks/log``): it would deadlock.
-    public func serializedWithDataPath<T>(_ body: () throws -> T) rethrows -> T {
+    package func serializedWithDataPath<T>(_ body: () throws -> T) rethrows -> T {
         lock.lock()
         defer { lock.unlock() }
         return try body()
     }
 
     /// The number of configured peers.
-    public var peerCount: Int {
+    package var peerCount: Int {
         lock.lock()
         defer { lock.unlock() }
         return peers.count
     }
 
     /// Whether `key` is a configured peer: one lookup, where ``status()`` copies every peer.
-    public func hasPeer(_ key: PublicKey) -> Bool {
+    package func hasPeer(_ key: PublicKey) -> Bool {
         lock.lock()
         defer { lock.unlock() }
         return peers[key] != nil
@@ -319,7 +319,7 @@ public final class TunnelRuntime: @unchecked Sendable {
     ///
     /// A changed preshared key keeps the peer's sessions (wireguard-go does the same):
     /// it is used from the next handshake on.
-    public func apply(_ change: InterfaceChange) throws(UAPIError) {
+    package func apply(_ change: InterfaceChange) throws(UAPIError) {
         batchLock.lock()
         defer { batchLock.unlock() }
 
@@ -530,7 +530,7 @@ public final class TunnelRuntime: @unchecked Sendable {
 
     /// The interface and its peers for `get=1`, peers ordered by public key. One hold of
     /// the lock, O(peers + prefixes).
-    public func uapiSnapshot() -> InterfaceSnapshot {
+    package func uapiSnapshot() -> InterfaceSnapshot {
         lock.lock()
         var list: [PeerSnapshot] = []
         list.reserveCapacity(peers.count)
@@ -554,7 +554,7 @@ public final class TunnelRuntime: @unchecked Sendable {
     /// The local indices peers may address messages to now: those of live keypairs
     /// (previous, current, next) and of handshakes we sent a message for. What
     /// ``Hooks/receiverIndicesChanged`` last reported, or newer.
-    public func liveReceiverIndices() -> Set<UInt32> {
+    func liveReceiverIndices() -> Set<UInt32> {
         lock.lock()
         defer { lock.unlock() }
         return device.liveIndices
@@ -563,7 +563,7 @@ public final class TunnelRuntime: @unchecked Sendable {
     /// Calls ``Hooks/receiverIndicesChanged`` with the current set now, in order with the
     /// runtime's own calls: for a filter attached (or reloaded) while the tunnel runs, so
     /// that it starts from the live set without racing a concurrent change.
-    public func publishReceiverIndices() {
+    package func publishReceiverIndices() {
         lock.lock()
         republishIndices = true
         lock.unlock()
@@ -571,7 +571,7 @@ public final class TunnelRuntime: @unchecked Sendable {
     }
 
     /// A snapshot of the interface's counters, globally and per peer.
-    public func statistics() -> TunnelStatistics {
+    package func statistics() -> TunnelStatistics {
         lock.lock()
         defer { lock.unlock() }
         return TunnelStatistics(global: counters, peers: peers.mapValues(\.counters),
@@ -588,7 +588,7 @@ public final class TunnelRuntime: @unchecked Sendable {
     /// Safe from any thread. From inside ``Hooks/packetFilter`` it is deferred until
     /// the filter's current packet is done (the filter runs under the lock this call
     /// needs). Other hooks that run under the lock (``Hooks/log``) must not call it.
-    public func closeSession(of key: PublicKey) {
+    package func closeSession(of key: PublicKey) {
         if HookScope.isInside(self) {
             // This thread already holds `lock` (we are inside packetFilter).
             deferredCloses.append(key)
@@ -632,7 +632,7 @@ public final class TunnelRuntime: @unchecked Sendable {
     // MARK: Lifecycle
 
     /// Starts the threads; peers with a persistent keepalive and an endpoint handshake at once.
-    public func start() {
+    package func start() {
         lock.lock()
         guard !running, !closed else { lock.unlock(); return }
         running = true
@@ -648,7 +648,7 @@ public final class TunnelRuntime: @unchecked Sendable {
     }
 
     /// Stops the threads, waits for them, ends every session and closes TUN and socket.
-    public func stop() {
+    package func stop() {
         lock.lock()
         let wasRunning = running
         running = false
@@ -680,7 +680,7 @@ public final class TunnelRuntime: @unchecked Sendable {
     /// How many rounds the TUN, UDP and timer threads have made. Each goes round at least every
     /// 200 ms while it runs, idle or not, so a count that stops growing is a stuck or dead
     /// thread: ztpd feeds systemd's watchdog only while all three grow.
-    public func loopRounds() -> [UInt64] {
+    package func loopRounds() -> [UInt64] {
         lock.lock()
         defer { lock.unlock() }
         return rounds
@@ -1429,7 +1429,7 @@ extension PrivateKey {
 
 extension TunnelRuntime {
     /// A peer's preshared key, if one is configured (for the root-only UAPI socket).
-    public func presharedKey(of key: PublicKey) -> SymmetricKey? {
+    func presharedKey(of key: PublicKey) -> SymmetricKey? {
         lock.lock()
         defer { lock.unlock() }
         guard let psk = device.peers[key]?.presharedKey, psk != .zero else { return nil }

@@ -7,16 +7,16 @@ import Darwin
 /// A UDP endpoint (address and port) in the dual-stack socket's form: IPv4 addresses
 /// are held IPv4-mapped (`::ffff:a.b.c.d`). Two integers rather than an array, so
 /// comparing a packet's source with a peer's endpoint (roaming) allocates nothing.
-public struct Endpoint: Hashable, Sendable, CustomStringConvertible {
+package struct Endpoint: Hashable, Sendable, CustomStringConvertible {
     /// The 16 address bytes, big-endian halves.
-    public var high: UInt64
-    public var low: UInt64
+    package var high: UInt64
+    package var low: UInt64
     /// Port, host byte order.
-    public var port: UInt16
+    package var port: UInt16
     /// IPv6 scope (interface index) for link-local addresses, else 0.
-    public var scopeID: UInt32
+    var scopeID: UInt32
 
-    public init(address bytes: [UInt8], port: UInt16, scopeID: UInt32 = 0) {
+    package init(address bytes: [UInt8], port: UInt16, scopeID: UInt32 = 0) {
         precondition(bytes.count == 16 || bytes.count == 4)
         let full = bytes.count == 4 ? [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF] + bytes : bytes
         high = full[0..<8].reduce(0) { $0 << 8 | UInt64($1) }
@@ -26,7 +26,7 @@ public struct Endpoint: Hashable, Sendable, CustomStringConvertible {
     }
 
     /// Parses `a.b.c.d:port` or `[v6]:port` (numeric addresses only).
-    public init(parsing text: String) throws(SystemError) {
+    package init(parsing text: String) throws(SystemError) {
         let trimmed = text.trimmingWhitespace
         guard let colon = trimmed.lastIndex(of: ":"),
               let port = UInt16(trimmed[trimmed.index(after: colon)...]) else {
@@ -39,22 +39,22 @@ public struct Endpoint: Hashable, Sendable, CustomStringConvertible {
     }
 
     /// True for an IPv4-mapped address.
-    public var isIPv4: Bool { high == 0 && low >> 32 == 0xFFFF }
+    var isIPv4: Bool { high == 0 && low >> 32 == 0xFFFF }
 
     /// The address bytes (4 for IPv4, 16 for IPv6).
-    public var addressBytes: [UInt8] {
+    var addressBytes: [UInt8] {
         let all = (0..<8).map { UInt8(truncatingIfNeeded: high >> (56 - 8 * UInt64($0))) }
             + (0..<8).map { UInt8(truncatingIfNeeded: low >> (56 - 8 * UInt64($0))) }
         return isIPv4 ? Array(all[12...]) : all
     }
 
     /// The address, IPv4 addresses unmapped.
-    public var address: IPAddress {
+    package var address: IPAddress {
         let mapped = IPAddress(v6: UInt128(high) << 64 | UInt128(low))
         return mapped.unmappedV4 ?? mapped
     }
 
-    public var description: String {
+    package var description: String {
         isIPv4 ? "\(address):\(port)" : "[\(address)]:\(port)"
     }
 

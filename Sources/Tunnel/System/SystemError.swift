@@ -5,13 +5,13 @@ import Darwin
 #endif
 
 /// A failed system call: which operation, and the `errno` it left.
-public struct SystemError: Error, Equatable, Sendable, CustomStringConvertible {
+package struct SystemError: Error, Equatable, Sendable, CustomStringConvertible {
     /// The call or step that failed, e.g. `"ioctl(TUNSETIFF)"`.
-    public let operation: String
+    let operation: String
     /// The `errno` value.
-    public let code: Int32
+    package let code: Int32
 
-    public init(_ operation: String, code: Int32) {
+    package init(_ operation: String, code: Int32) {
         self.operation = operation
         self.code = code
     }
@@ -21,7 +21,7 @@ public struct SystemError: Error, Equatable, Sendable, CustomStringConvertible {
         SystemError(operation, code: errno)
     }
 
-    public var description: String {
+    package var description: String {
         "\(operation): \(String(cString: strerror(code))) (errno \(code))"
     }
 }

@@ -6,7 +6,7 @@ import Glibc
 ///
 /// A small value type over the file descriptor: copies share the descriptor, and
 /// exactly one owner calls ``close()``. Addressing is left to `ip`.
-public struct TunDevice: Sendable {
+package struct TunDevice: Sendable {
     /// `_IOW('T', 202, int)` from linux/if_tun.h.
     private static let TUNSETIFF: UInt = 0x4004_54CA
     private static let IFF_TUN: Int16 = 0x0001
@@ -14,15 +14,15 @@ public struct TunDevice: Sendable {
     private static let IFF_UP: Int16 = 0x1
     private static let IFF_RUNNING: Int16 = 0x40
     /// Longest interface name the kernel accepts (IFNAMSIZ - 1).
-    public static let maximumNameLength = 15
+    static let maximumNameLength = 15
 
     /// The open `/dev/net/tun` descriptor.
-    public let fileDescriptor: Int32
+    let fileDescriptor: Int32
     /// The interface name the kernel assigned (the requested one unless it held `%d`).
-    public let name: String
+    package let name: String
 
     /// Creates (or attaches to) the TUN interface `name`.
-    public init(name: String) throws(SystemError) {
+    package init(name: String) throws(SystemError) {
         guard !name.isEmpty, name.utf8.count <= Self.maximumNameLength, !name.contains("/") else {
             throw SystemError("interface name \"\(name)\"", code: EINVAL)
         }
@@ -50,20 +50,20 @@ public struct TunDevice: Sendable {
 
     /// Makes reads return EAGAIN instead of blocking, so a reader can drain what is
     /// queued in a burst and wait (``waitReadable(timeoutMilliseconds:)``) only when empty.
-    public func setNonBlocking() throws(SystemError) {
+    func setNonBlocking() throws(SystemError) {
         let flags = try retryingEINTR("fcntl(F_GETFL \(name))") { fcntl(fileDescriptor, F_GETFL) }
         _ = try retryingEINTR("fcntl(F_SETFL \(name))") { fcntl(fileDescriptor, F_SETFL, flags | O_NONBLOCK) }
     }
 
     /// Sets the interface MTU (`SIOCSIFMTU`).
-    public func setMTU(_ mtu: Int) throws(SystemError) {
+    package func setMTU(_ mtu: Int) throws(SystemError) {
         var request = Self.interfaceRequest(name)
         request.ifr_ifru.ifru_mtu = Int32(mtu)
         try Self.interfaceIOCTL(UInt(SIOCSIFMTU), &request, "ioctl(SIOCSIFMTU \(name))")
     }
 
     /// Brings the interface up (`IFF_UP`), like `ip link set NAME up`.
-    public func setUp() throws(SystemError) {
+    package func setUp() throws(SystemError) {
         var request = Self.interfaceRequest(name)
         try Self.interfaceIOCTL(UInt(SIOCGIFFLAGS), &request, "ioctl(SIOCGIFFLAGS \(name))")
         request.ifr_ifru.ifru_flags |= Self.IFF_UP | Self.IFF_RUNNING
@@ -71,22 +71,22 @@ public struct TunDevice: Sendable {
     }
 
     /// Reads one packet into `buffer`; returns its length.
-    public func read(into buffer: UnsafeMutableRawBufferPointer) throws(SystemError) -> Int {
+    package func read(into buffer: UnsafeMutableRawBufferPointer) throws(SystemError) -> Int {
         try retryingEINTR("read(\(name))") { Glibc.read(fileDescriptor, buffer.baseAddress, buffer.count) }
     }
 
     /// Writes one packet.
-    public func write(_ packet: UnsafeRawBufferPointer) throws(SystemError) {
+    package func write(_ packet: UnsafeRawBufferPointer) throws(SystemError) {
         _ = try retryingEINTR("write(\(name))") { Glibc.write(fileDescriptor, packet.baseAddress, packet.count) }
     }
 
     /// Waits until a packet can be read, or the timeout passes.
-    public func waitReadable(timeoutMilliseconds: Int32) throws(SystemError) -> Bool {
+    func waitReadable(timeoutMilliseconds: Int32) throws(SystemError) -> Bool {
         try Tunnel.waitReadable(fileDescriptor, timeoutMilliseconds: timeoutMilliseconds)
     }
 
     /// Closes the descriptor; the kernel removes the (non-persistent) interface.
-    public func close() {
+    package func close() {
         _ = Glibc.close(fileDescriptor)
     }
 

@@ -8,14 +8,14 @@ import Glibc
 /// Datagrams are moved into caller-provided buffers, one at a time with
 /// `recvfrom`/`sendto` or in batches (``DatagramBatch``, `recvmmsg`/`sendmmsg`), so the
 /// data path allocates nothing.
-public struct UDPSocket: Sendable {
-    public let fileDescriptor: Int32
+package struct UDPSocket: Sendable {
+    let fileDescriptor: Int32
     /// The port bound when this value was made (the kernel's choice when 0 was asked
     /// for); ``rebind(to:mark:)`` returns the new one.
-    public let port: UInt16
+    package let port: UInt16
 
     /// Binds `[::]:port` (and so `0.0.0.0:port`); 0 picks a free port.
-    public init(port: UInt16) throws(SystemError) {
+    package init(port: UInt16) throws(SystemError) {
         let fd = try retryingEINTR("socket(AF_INET6, SOCK_DGRAM)") {
             socket(AF_INET6, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         }
@@ -60,7 +60,7 @@ public struct UDPSocket: Sendable {
     }
 
     /// Receives one datagram into `buffer`: its length and source.
-    public func receive(into buffer: UnsafeMutableRawBufferPointer) throws(SystemError) -> (count: Int, source: Endpoint?) {
+    func receive(into buffer: UnsafeMutableRawBufferPointer) throws(SystemError) -> (count: Int, source: Endpoint?) {
         var storage = sockaddr_storage()
         var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
         let count = try retryingEINTR("recvfrom") {
@@ -75,7 +75,7 @@ public struct UDPSocket: Sendable {
     }
 
     /// Sends one datagram to `destination`.
-    public func send(_ datagram: UnsafeRawBufferPointer, to destination: Endpoint) throws(SystemError) {
+    func send(_ datagram: UnsafeRawBufferPointer, to destination: Endpoint) throws(SystemError) {
         var address = destination.socketAddress
         _ = try retryingEINTR("sendto(\(destination))") {
             withUnsafePointer(to: &address) {
@@ -88,7 +88,7 @@ public struct UDPSocket: Sendable {
     }
 
     /// Array convenience for handshake messages.
-    public func send(_ datagram: [UInt8], to destination: Endpoint) throws(SystemError) {
+    func send(_ datagram: [UInt8], to destination: Endpoint) throws(SystemError) {
         var failure: SystemError?
         datagram.withUnsafeBytes { raw in
             do throws(SystemError) { try send(raw, to: destination) } catch { failure = error }
@@ -97,7 +97,7 @@ public struct UDPSocket: Sendable {
     }
 
     /// Waits until a datagram can be read, or the timeout passes.
-    public func waitReadable(timeoutMilliseconds: Int32) throws(SystemError) -> Bool {
+    func waitReadable(timeoutMilliseconds: Int32) throws(SystemError) -> Bool {
         try Tunnel.waitReadable(fileDescriptor, timeoutMilliseconds: timeoutMilliseconds)
     }
 
@@ -107,7 +107,7 @@ public struct UDPSocket: Sendable {
     /// put it in this descriptor's place, atomically. On failure (EADDRINUSE, EPERM for
     /// the mark) the old binding is untouched. A thread waiting in `poll` on the old socket
     /// goes on waiting on it until its timeout. Returns the port now bound.
-    public func rebind(to port: UInt16, mark: UInt32) throws(SystemError) -> UInt16 {
+    func rebind(to port: UInt16, mark: UInt32) throws(SystemError) -> UInt16 {
         let fresh = try UDPSocket(port: port)
         defer { fresh.close() }
         if mark != 0 { try fresh.setMark(mark) }
@@ -119,14 +119,14 @@ public struct UDPSocket: Sendable {
 
     /// Marks outgoing datagrams (`SO_MARK`, for policy routing; 0 clears the mark). Needs
     /// CAP_NET_ADMIN.
-    public func setMark(_ mark: UInt32) throws(SystemError) {
+    func setMark(_ mark: UInt32) throws(SystemError) {
         var value = mark
         _ = try retryingEINTR("setsockopt(SO_MARK \(mark))") {
             setsockopt(fileDescriptor, SOL_SOCKET, SO_MARK, &value, socklen_t(MemoryLayout<UInt32>.size))
         }
     }
 
-    public func close() {
+    package func close() {
         _ = Glibc.close(fileDescriptor)
     }
 }

@@ -3,15 +3,15 @@ import CSodium
 extension Keypair {
     /// Payloads are zero-padded to a multiple of 16 bytes (paper 5.4.6) so that the
     /// ciphertext length leaks less about the packet inside.
-    public static let paddingMultiple = 16
+    static let paddingMultiple = 16
 
     /// Size of the padded plaintext for a payload of `payloadCount` bytes.
-    public static func paddedCount(for payloadCount: Int) -> Int {
+    static func paddedCount(for payloadCount: Int) -> Int {
         (payloadCount + paddingMultiple - 1) / paddingMultiple * paddingMultiple
     }
 
     /// Size of the transport message carrying `payloadCount` bytes.
-    public static func messageCount(for payloadCount: Int) -> Int {
+    static func messageCount(for payloadCount: Int) -> Int {
         TransportHeader.byteCount + paddedCount(for: payloadCount) + ChaCha20Poly1305.tagByteCount
     }
 
@@ -22,7 +22,7 @@ extension Keypair {
     ///
     /// The counter is consumed even if the caller then drops the message; counters only
     /// need to be unique, not gap-free.
-    public mutating func seal(
+    package mutating func seal(
         payload: UnsafeRawBufferPointer, into message: UnsafeMutableRawBufferPointer,
         now: ContinuousClock.Instant = .now
     ) throws -> Int {
@@ -40,7 +40,7 @@ extension Keypair {
     /// Takes the counter (nonce) of the next message, refusing once the keypair is too
     /// old or used up. With ``seal(inPlace:payloadCount:key:remoteIndex:counter:)`` this
     /// splits sealing so that only this cheap step needs the caller's lock.
-    public mutating func reserveSendCounter(now: ContinuousClock.Instant = .now) throws -> UInt64 {
+    mutating func reserveSendCounter(now: ContinuousClock.Instant = .now) throws -> UInt64 {
         guard !isExpired(now: now) else { throw TransportError.keypairExpired }
         guard sendCounter < WG.REJECT_AFTER_MESSAGES else { throw TransportError.counterExhausted }
         defer { sendCounter += 1 }
@@ -75,7 +75,7 @@ extension Keypair {
     ///
     /// The replay filter is updated only after the tag verifies, so forged counters
     /// cannot move the window.
-    public mutating func open(
+    package mutating func open(
         packet message: UnsafeRawBufferPointer, into payload: UnsafeMutableRawBufferPointer,
         now: ContinuousClock.Instant = .now
     ) throws -> Int {
@@ -122,7 +122,7 @@ extension Keypair {
     }
 
     /// Array convenience around ``seal(payload:into:now:)``; `message` is resized.
-    public mutating func seal(_ payload: [UInt8], into message: inout [UInt8], now: ContinuousClock.Instant = .now) throws {
+    package mutating func seal(_ payload: [UInt8], into message: inout [UInt8], now: ContinuousClock.Instant = .now) throws {
         let total = Self.messageCount(for: payload.count)
         if message.count != total { message = [UInt8](repeating: 0, count: total) }
         _ = try payload.withUnsafeBytes { p in
@@ -131,7 +131,7 @@ extension Keypair {
     }
 
     /// Array convenience around ``open(packet:into:now:)``; returns the padded plaintext.
-    public mutating func open(_ message: [UInt8], now: ContinuousClock.Instant = .now) throws -> [UInt8] {
+    package mutating func open(_ message: [UInt8], now: ContinuousClock.Instant = .now) throws -> [UInt8] {
         var payload = [UInt8](repeating: 0, count: max(0, message.count - TransportHeader.minimumMessageByteCount))
         let count = try message.withUnsafeBytes { m in
             try payload.withUnsafeMutableBytes { try open(packet: m, into: $0, now: now) }

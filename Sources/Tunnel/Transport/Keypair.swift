@@ -1,20 +1,20 @@
 /// The symmetric session produced by a handshake: one key per direction, the two
 /// indices, a send counter and a replay filter for received counters.
-public struct Keypair: Sendable {
+package struct Keypair: Sendable {
     /// Key for messages we send.
     let sendKey: SymmetricKey
     /// Key for messages we receive.
     let receiveKey: SymmetricKey
     /// Our index: the receiver index of messages sent to us.
-    public let localIndex: UInt32
+    let localIndex: UInt32
     /// The peer's index: the receiver index of messages we send.
-    public let remoteIndex: UInt32
+    let remoteIndex: UInt32
     /// Whether we initiated the handshake (only the initiator rekeys by time).
-    public let isInitiator: Bool
+    let isInitiator: Bool
     /// When the keypair was derived; it must not be used after `REJECT_AFTER_TIME`.
-    public let createdAt: ContinuousClock.Instant
+    let createdAt: ContinuousClock.Instant
     /// Counter of the next message we send, which is also its nonce.
-    public internal(set) var sendCounter: UInt64 = 0
+    var sendCounter: UInt64 = 0
     var replayFilter = ReplayFilter()
 
     init(sendKey: SymmetricKey, receiveKey: SymmetricKey, localIndex: UInt32, remoteIndex: UInt32,
@@ -28,7 +28,7 @@ public struct Keypair: Sendable {
     }
 
     /// True once the keypair is older than `REJECT_AFTER_TIME`.
-    public func isExpired(now: ContinuousClock.Instant) -> Bool {
+    func isExpired(now: ContinuousClock.Instant) -> Bool {
         now - createdAt >= WG.REJECT_AFTER_TIME
     }
 }

@@ -1,5 +1,5 @@
 /// Why a transport message could not be sealed or opened.
-public enum TransportError: Error, Equatable, Sendable {
+package enum TransportError: Error, Equatable, Sendable {
     /// The output buffer is too small.
     case bufferTooSmall(needed: Int, available: Int)
     /// The keypair is older than `REJECT_AFTER_TIME`.

@@ -2,20 +2,20 @@
 /// applied (see ``UAPISetParser``): the interface keys, then the peers in request order.
 ///
 /// Absent fields leave the current value alone, as in the protocol.
-public struct InterfaceChange: Equatable, Sendable {
+package struct InterfaceChange: Equatable, Sendable {
     /// `private_key`: the interface's new static key (all zeros: none).
-    public var privateKey: PrivateKey?
+    package var privateKey: PrivateKey?
     /// `listen_port`.
-    public var listenPort: UInt16?
+    package var listenPort: UInt16?
     /// `fwmark` (0: none).
-    public var fwmark: UInt32?
+    var fwmark: UInt32?
     /// `replace_peers=true`: remove every peer before applying ``peers``.
-    public var replacePeers = false
+    var replacePeers = false
     /// One entry per `public_key` line, in order; the same key may appear more than once
     /// and the entries then apply one after the other.
-    public var peers: [PeerChange] = []
+    var peers: [PeerChange] = []
 
-    public init(privateKey: PrivateKey? = nil, listenPort: UInt16? = nil, fwmark: UInt32? = nil,
+    package init(privateKey: PrivateKey? = nil, listenPort: UInt16? = nil, fwmark: UInt32? = nil,
                 replacePeers: Bool = false, peers: [PeerChange] = []) {
         self.privateKey = privateKey
         self.listenPort = listenPort
@@ -32,29 +32,29 @@ public struct InterfaceChange: Equatable, Sendable {
 /// of the lines in request order: `remove=true` discards what came before it for this
 /// peer and what follows; `replace_allowed_ips=true` discards the allowed_ip lines before
 /// it; an allowed_ip line cancels an earlier opposite one for the same prefix.
-public struct PeerChange: Equatable, Sendable {
+package struct PeerChange: Equatable, Sendable {
     /// `public_key`: the peer this change is for (created unless ``updateOnly``).
-    public var publicKey: PublicKey
+    package var publicKey: PublicKey
     /// `remove=true`: remove the peer (nothing else applies).
-    public var remove = false
+    var remove = false
     /// `update_only=true`: change the peer only if it exists; never create it.
-    public var updateOnly = false
+    var updateOnly = false
     /// `preshared_key` (all zeros: none).
-    public var presharedKey: SymmetricKey?
+    var presharedKey: SymmetricKey?
     /// `endpoint` (numeric `a.b.c.d:port` or `[v6]:port`).
-    public var endpoint: Endpoint?
+    var endpoint: Endpoint?
     /// `persistent_keepalive_interval`, seconds (0: off).
-    public var persistentKeepaliveInterval: UInt16?
+    var persistentKeepaliveInterval: UInt16?
     /// `replace_allowed_ips=true`: drop the peer's allowed IPs before adding ``allowedIPs``.
-    public var replaceAllowedIPs = false
+    var replaceAllowedIPs = false
     /// `allowed_ip=PREFIX` lines, in order.
-    public var allowedIPs: [IPPrefix] = []
+    var allowedIPs: [IPPrefix] = []
     /// `allowed_ip=-PREFIX` lines (wireguard-go's removal of one prefix).
-    public var removedAllowedIPs: [IPPrefix] = []
+    var removedAllowedIPs: [IPPrefix] = []
     /// `protocol_version` (only 1 exists).
-    public var protocolVersion: Int?
+    var protocolVersion: Int?
 
-    public init(publicKey: PublicKey, remove: Bool = false, updateOnly: Bool = false, presharedKey: SymmetricKey? = nil,
+    package init(publicKey: PublicKey, remove: Bool = false, updateOnly: Bool = false, presharedKey: SymmetricKey? = nil,
                 endpoint: Endpoint? = nil, persistentKeepaliveInterval: UInt16? = nil, replaceAllowedIPs: Bool = false,
                 allowedIPs: [IPPrefix] = [], removedAllowedIPs: [IPPrefix] = [], protocolVersion: Int? = nil) {
         self.publicKey = publicKey

@@ -1,16 +1,16 @@
 /// What `get=1` reports: the interface's configuration and each peer's state, taken at
 /// one instant.
-public struct InterfaceSnapshot: Sendable {
+package struct InterfaceSnapshot: Sendable {
     /// The static private key (printed: the socket is root-only, as for wireguard-go).
-    public var privateKey: PrivateKey?
+    package var privateKey: PrivateKey?
     /// The UDP port (0 or nil: not printed).
-    public var listenPort: UInt16?
+    package var listenPort: UInt16?
     /// The socket mark (0 or nil: not printed).
-    public var fwmark: UInt32?
+    var fwmark: UInt32?
     /// The peers, in the order they are printed.
-    public var peers: [PeerSnapshot]
+    var peers: [PeerSnapshot]
 
-    public init(privateKey: PrivateKey? = nil, listenPort: UInt16? = nil, fwmark: UInt32? = nil, peers: [PeerSnapshot] = []) {
+    package init(privateKey: PrivateKey? = nil, listenPort: UInt16? = nil, fwmark: UInt32? = nil, peers: [PeerSnapshot] = []) {
         self.privateKey = privateKey
         self.listenPort = listenPort
         self.fwmark = fwmark
@@ -19,21 +19,21 @@ public struct InterfaceSnapshot: Sendable {
 }
 
 /// One peer in an ``InterfaceSnapshot``.
-public struct PeerSnapshot: Sendable {
-    public var publicKey: PublicKey
+package struct PeerSnapshot: Sendable {
+    package var publicKey: PublicKey
     /// Nil: none (printed as all zeros, as wireguard-go does).
-    public var presharedKey: SymmetricKey?
-    public var endpoint: Endpoint?
+    var presharedKey: SymmetricKey?
+    var endpoint: Endpoint?
     /// The last completed handshake, since the Unix epoch (0, 0: never).
-    public var lastHandshakeSeconds: Int
-    public var lastHandshakeNanoseconds: Int
-    public var transmittedBytes: UInt64
-    public var receivedBytes: UInt64
+    var lastHandshakeSeconds: Int
+    var lastHandshakeNanoseconds: Int
+    var transmittedBytes: UInt64
+    var receivedBytes: UInt64
     /// Seconds (0: off).
-    public var persistentKeepaliveInterval: UInt16
-    public var allowedIPs: [IPPrefix]
+    var persistentKeepaliveInterval: UInt16
+    var allowedIPs: [IPPrefix]
 
-    public init(publicKey: PublicKey, presharedKey: SymmetricKey? = nil, endpoint: Endpoint? = nil,
+    package init(publicKey: PublicKey, presharedKey: SymmetricKey? = nil, endpoint: Endpoint? = nil,
                 lastHandshakeSeconds: Int = 0, lastHandshakeNanoseconds: Int = 0, transmittedBytes: UInt64 = 0,
                 receivedBytes: UInt64 = 0, persistentKeepaliveInterval: UInt16 = 0, allowedIPs: [IPPrefix] = []) {
         self.publicKey = publicKey

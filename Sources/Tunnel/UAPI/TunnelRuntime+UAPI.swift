@@ -1,5 +1,5 @@
 /// The running interface behind the UAPI socket: ``TunnelRuntime/uapiSnapshot()`` and
 /// ``TunnelRuntime/apply(_:)`` live with the runtime's state; the statistics are ours.
 extension TunnelRuntime: UAPIConfigurable {
-    public func uapiStatisticsLines() -> [String] { statistics().lines }
+    package func uapiStatisticsLines() -> [String] { statistics().lines }
 }

@@ -13,8 +13,8 @@ import Darwin
 ///
 /// Descriptions never quote a value: values include private and preshared keys. A key's
 /// name is quoted only when it looks like one (lowercase letters and underscores).
-public struct UAPIError: Error, Equatable, Sendable, CustomStringConvertible {
-    public enum Reason: Equatable, Sendable {
+package struct UAPIError: Error, Equatable, Sendable, CustomStringConvertible {
+    package enum Reason: Equatable, Sendable {
         /// A line without `=`.
         case malformedLine
         /// A key the protocol does not have.
@@ -43,17 +43,17 @@ public struct UAPIError: Error, Equatable, Sendable, CustomStringConvertible {
         case unusablePublicKey(PublicKey)
     }
 
-    public let reason: Reason
+    let reason: Reason
     /// The 1-based line of the request body where it went wrong, when there is one.
-    public let line: Int?
+    package let line: Int?
 
-    public init(_ reason: Reason, line: Int? = nil) {
+    package init(_ reason: Reason, line: Int? = nil) {
         self.reason = reason
         self.line = line
     }
 
     /// The positive errno value (EINVAL, EPROTO, ...).
-    public var errno: Int32 {
+    var errno: Int32 {
         switch reason {
         case .malformedLine: EPROTO
         case .io, .truncated: EIO
@@ -65,9 +65,9 @@ public struct UAPIError: Error, Equatable, Sendable, CustomStringConvertible {
     }
 
     /// The value of the reply's `errno=` line: negative, as wireguard-go sends it.
-    public var wireErrno: Int32 { -errno }
+    var wireErrno: Int32 { -errno }
 
-    public var description: String {
+    package var description: String {
         let text: String
         switch reason {
         case .malformedLine: text = "line is not key=value"

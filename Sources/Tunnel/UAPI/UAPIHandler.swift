@@ -1,5 +1,5 @@
 /// What the UAPI reads and changes. ``TunnelRuntime`` is the implementation.
-public protocol UAPIConfigurable: AnyObject, Sendable {
+package protocol UAPIConfigurable: AnyObject, Sendable {
     /// The interface and its peers, for `get=1`.
     func uapiSnapshot() -> InterfaceSnapshot
     /// Applies a whole `set=1` request or, when it throws, nothing.
@@ -18,27 +18,27 @@ public protocol UAPIConfigurable: AnyObject, Sendable {
 ///   too large, cut short, or refused by the target) applies nothing, answers the errno
 ///   and logs one line, never quoting a value.
 /// - `ztp-stats=1` answers with the target's statistics lines.
-public struct UAPIHandler: Sendable {
+package struct UAPIHandler: Sendable {
     /// The largest `set=1` request accepted: 64 MiB, about 1.4 million allowed_ip lines
     /// (the 1.35 MB request with 45,000 of them is 2 % of it). Larger ones are
     /// refused with EMSGSIZE.
-    public static let maximumRequestBytes = 64 << 20
+    static let maximumRequestBytes = 64 << 20
     /// After a request is refused, reading goes on (discarding) up to its blank line, so
     /// that a client still writing is answered instead of cut off (`wg` dies of SIGPIPE
     /// when the socket closes under it); past this many bytes the connection is closed.
-    public static let maximumDrainBytes = 1 << 30
+    static let maximumDrainBytes = 1 << 30
 
     private let target: any UAPIConfigurable
     private let log: (@Sendable (TunnelRuntime.LogLevel, String) -> Void)?
 
-    public init(target: any UAPIConfigurable, log: (@Sendable (TunnelRuntime.LogLevel, String) -> Void)? = nil) {
+    package init(target: any UAPIConfigurable, log: (@Sendable (TunnelRuntime.LogLevel, String) -> Void)? = nil) {
         self.target = target
         self.log = log
     }
 
     /// Serves requests from `readLine` (a line without its newline, nil at the end of the
     /// stream) until the stream ends, reading fails or `write` throws.
-    public func serve(readLine: () throws(UAPIError) -> Substring?, write: (String) throws -> Void) {
+    package func serve(readLine: () throws(UAPIError) -> Substring?, write: (String) throws -> Void) {
         while true {
             let operation: Substring?
             do { operation = try readLine() } catch { return }

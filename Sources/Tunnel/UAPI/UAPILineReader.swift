@@ -1,10 +1,10 @@
 /// Splits a byte stream (a UAPI connection) into lines, with a bounded buffer: a line
 /// longer than ``maximumLineBytes`` is skipped up to its newline and reported as
 /// ``UAPIError/Reason/lineTooLong``, after which reading goes on with the next line.
-public struct UAPILineReader {
+package struct UAPILineReader {
     /// No line of the protocol comes near this: the longest are 64-digit keys and
     /// bracketed IPv6 endpoints with a scope.
-    public static let maximumLineBytes = 4096
+    static let maximumLineBytes = 4096
     private static let bufferBytes = 64 << 10
 
     private let read: (UnsafeMutableRawBufferPointer) throws -> Int
@@ -16,14 +16,14 @@ public struct UAPILineReader {
 
     /// - Parameter read: fills the buffer it is given with what arrived, returning the
     ///   byte count, 0 at the end of the stream; throws when reading fails (a timeout too).
-    public init(read: @escaping (UnsafeMutableRawBufferPointer) throws -> Int) {
+    package init(read: @escaping (UnsafeMutableRawBufferPointer) throws -> Int) {
         self.read = read
     }
 
     /// The next line without its `\n`; nil at the end of the stream (an unterminated last
     /// line is dropped: a request is only complete with its blank line).
     /// Throws ``UAPIError/Reason/lineTooLong`` (recoverable) or ``UAPIError/Reason/io``.
-    public mutating func next() throws(UAPIError) -> Substring? {
+    package mutating func next() throws(UAPIError) -> Substring? {
         while true {
             if let newline = buffer[start..<end].firstIndex(of: 0x0A) {
                 let line = start..<newline

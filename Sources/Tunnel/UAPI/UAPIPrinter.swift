@@ -1,12 +1,12 @@
 /// The text forms of the UAPI: the body of a `get=1` reply, and the body of a `set=1`
 /// request (what `wg` sends, for tests and benchmarks). Each line ends in `\n`; the
 /// framing (`errno=` and the blank line, or the `set=1` line) is the caller's.
-public enum UAPIPrinter {
+package enum UAPIPrinter {
     /// A `get=1` reply body, keys in wireguard-go's order: private_key, listen_port,
     /// fwmark (each only when set), then per peer public_key, preshared_key,
     /// protocol_version, endpoint (when known), last_handshake_time_sec/nsec, tx_bytes,
     /// rx_bytes, persistent_keepalive_interval and one allowed_ip line per prefix.
-    public static func getResponse(_ snapshot: InterfaceSnapshot) -> String {
+    static func getResponse(_ snapshot: InterfaceSnapshot) -> String {
         var out = ""
         out.reserveCapacity(256 + snapshot.peers.reduce(0) { $0 + 400 + 48 * $1.allowedIPs.count })
         if let key = snapshot.privateKey { out += "private_key=\(key.withUnsafeBytes { UAPIValues.hex($0) })\n" }
@@ -29,7 +29,7 @@ public enum UAPIPrinter {
 
     /// A `set=1` request body for `change`, in the order `wg` writes its lines. For a
     /// change as ``UAPISetParser`` returns it, parsing the text gives the change back.
-    public static func setRequest(_ change: InterfaceChange) -> String {
+    static func setRequest(_ change: InterfaceChange) -> String {
         var out = ""
         if let key = change.privateKey { out += "private_key=\(key.withUnsafeBytes { UAPIValues.hex($0) })\n" }
         if let port = change.listenPort { out += "listen_port=\(port)\n" }

@@ -8,7 +8,7 @@
 /// `public_key`; unknown keys, malformed lines and bad values are errors.
 ///
 /// Costs O(1) per line (amortised), so a request of any size parses in linear time.
-public struct UAPISetParser: Sendable {
+package struct UAPISetParser: Sendable {
     private var change = InterfaceChange()
     private var peer: PeerChange?
     /// `remove=true` was seen for the current peer: later lines are checked, then dropped.
@@ -18,10 +18,10 @@ public struct UAPISetParser: Sendable {
     private var removed: Set<IPPrefix> = []
     private var lineNumber = 0
 
-    public init() {}
+    package init() {}
 
     /// Parses one body line (without its newline).
-    public mutating func consume(_ line: Substring) throws(UAPIError) {
+    package mutating func consume(_ line: Substring) throws(UAPIError) {
         lineNumber += 1
         guard let equals = line.firstIndex(of: "=") else { throw UAPIError(.malformedLine, line: lineNumber) }
         let key = line[..<equals], value = line[line.index(after: equals)...]
@@ -39,13 +39,13 @@ public struct UAPISetParser: Sendable {
     }
 
     /// The change the lines describe.
-    public mutating func finish() -> InterfaceChange {
+    mutating func finish() -> InterfaceChange {
         flushPeer()
         return change
     }
 
     /// Parses a whole body (lines separated by `\n`; a trailing blank line ends it).
-    public static func parse(_ body: String) throws(UAPIError) -> InterfaceChange {
+    package static func parse(_ body: String) throws(UAPIError) -> InterfaceChange {
         var parser = UAPISetParser()
         for line in body.split(separator: "\n", omittingEmptySubsequences: false) {
             if line.isEmpty { break }
