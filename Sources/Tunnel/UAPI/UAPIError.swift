@@ -53,7 +53,7 @@ package struct UAPIError: Error, Equatable, Sendable, CustomStringConvertible {
     }
 
     /// The positive errno value (EINVAL, EPROTO, ...).
-    var errno: Int32 {
+    package var errno: Int32 {
         switch reason {
         case .malformedLine: EPROTO
         case .io, .truncated: EIO

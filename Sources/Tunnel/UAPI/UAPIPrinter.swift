@@ -29,7 +29,7 @@ package enum UAPIPrinter {
 
     /// A `set=1` request body for `change`, in the order `wg` writes its lines. For a
     /// change as ``UAPISetParser`` returns it, parsing the text gives the change back.
-    static func setRequest(_ change: InterfaceChange) -> String {
+    package static func setRequest(_ change: InterfaceChange) -> String {
         var out = ""
         if let key = change.privateKey { out += "private_key=\(key.withUnsafeBytes { UAPIValues.hex($0) })\n" }
         if let port = change.listenPort { out += "listen_port=\(port)\n" }
