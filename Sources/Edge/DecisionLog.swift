@@ -41,13 +41,15 @@ package final class DecisionLog: @unchecked Sendable {
     }
 
     package func write(_ r: Enforcer.DecisionRecord) {
-        let line = Self.format(r) + "\n"
         lock.lock()
         defer { lock.unlock() }
+        // Checked before formatting: this runs on the packet path of a cache miss, and a line
+        // nobody will read is not worth building.
         guard !broken else {
             failures += 1
             return
         }
+        let line = Self.format(r) + "\n"
         // write(2), through SystemSupport, rather than FileHandle.write(_:), which traps on EPIPE
         // and would take the daemon down with the reader of a decision-log pipe.
         do throws(IOError) {
