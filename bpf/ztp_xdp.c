@@ -215,8 +215,11 @@ static __always_inline int judge_tunnel(struct udphdr *udp, void *data_end, cons
 			return verdict(ZTP_DROP_BAD_LENGTH, XDP_DROP);
 		return verdict(ZTP_PASS_COOKIE_REPLY, XDP_PASS);
 	default:
-		/* msg.data: 16-byte header, then the packet padded to 16 bytes plus a 16-byte tag. */
-		if (len < ZTP_WG_TRANSPORT_MIN_LEN || (len - ZTP_WG_TRANSPORT_HEADER_LEN) % 16 != 0)
+		/* msg.data: 16-byte header, the encrypted packet, a 16-byte tag. The packet is padded
+		 * to 16 bytes only up to the sender's MTU (wireguard-go and the kernel cap the
+		 * padding there), so a full-MTU packet of 1420 bytes is sent unpadded: any length
+		 * from the empty keepalive's up is WireGuard's. */
+		if (len < ZTP_WG_TRANSPORT_MIN_LEN)
 			return verdict(ZTP_DROP_BAD_LENGTH, XDP_DROP);
 		if (cfg->flags & ZTP_CFG_ENFORCE_SESSIONS) {
 			__u32 receiver;

@@ -33,7 +33,6 @@ enum ztp_reason {
 #define ZTP_WG_INITIATION_LEN 148
 #define ZTP_WG_RESPONSE_LEN 92
 #define ZTP_WG_COOKIE_REPLY_LEN 64
-#define ZTP_WG_TRANSPORT_HEADER_LEN 16
 #define ZTP_WG_TRANSPORT_MIN_LEN 32
 
 /* ztp_config[0]. All fields in host byte order. A zero port turns the program into a pass-through. */

@@ -35,8 +35,10 @@ final class InteropTests: XCTestCase {
     }
 
     /// Starts wireguard-go in `right` and ztpd in `left`, configured for each other.
+    /// With `xdpGuard`, ztpd guards its veth with the XDP program of this checkout (built by
+    /// `bpf/build.sh` into the testbed's directory); skips loudly without clang.
     private func startPeers(weInitiate: Bool, presharedKey: SymmetricKey? = nil, ipv6Underlay: Bool = false,
-                            ztpdArguments: [String] = []) throws -> Setup {
+                            ztpdArguments: [String] = [], xdpGuard: Bool = false) throws -> Setup {
         let tools = try NetTestbed.requireEnvironment(tools: ["ip", "wireguard-go", "wg", "ping"])
         let ztpd = try Self.ztpdPath()
         let testbed = try NetTestbed()
@@ -80,8 +82,13 @@ final class InteropTests: XCTestCase {
             config += "Endpoint = \(endpoint)\n"
         }
         let configPath = try testbed.writeSecret("ztpd.conf", config)
-        let process = try testbed.spawn(testbed.left, [ztpd, ourInterface, "--foreground", "--config", configPath, "--log-level", "debug"] + ztpdArguments,
-                                        log: "ztpd.log")
+        var arguments = [ztpd, ourInterface, "--foreground", "--config", configPath, "--log-level", "debug"] + ztpdArguments
+        var environment: [String: String]?
+        if xdpGuard {
+            environment = ["ZTP_XDP_OBJECT": try Self.buildXDPObject(into: testbed)]
+            arguments += ["--xdp-interface", "vzL-\(testbed.suffix)"]
+        }
+        let process = try testbed.spawn(testbed.left, arguments, log: "ztpd.log", environment: environment)
         let ourSocket = "/var/run/wireguard/\(ourInterface).sock"
         XCTAssertTrue(NetTestbed.eventually(10) { FileManager.default.fileExists(atPath: ourSocket) || !process.isRunning },
                       "ztpd did not start")
@@ -90,6 +97,18 @@ final class InteropTests: XCTestCase {
         try testbed.ip(["-n", testbed.left, "addr", "add", "\(Self.ourTunnelAddress6)/64", "dev", ourInterface, "nodad"])
         return Setup(testbed: testbed, ours: ours, theirs: theirs, ztpd: process,
                      ourInterface: ourInterface, theirInterface: theirInterface)
+    }
+
+    /// Compiles `bpf/ztp_xdp.c` of this checkout into the testbed's directory.
+    private static func buildXDPObject(into testbed: NetTestbed) throws -> String {
+        guard NetTestbed.which("clang") != nil else {
+            throw XCTSkip("INTEROP TEST SKIPPED: clang is not installed (needed to build the XDP guard; apt-get install clang llvm libbpf-dev)")
+        }
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let output = testbed.directory.appendingPathComponent("ztp_xdp.o").path
+        let build = try NetTestbed.run("/bin/bash", [root.appendingPathComponent("bpf/build.sh").path, output], timeout: 120)
+        guard build.status == 0 else { throw NetLabError("bpf/build.sh failed: \(build.output)") }
+        return output
     }
 
     /// Stops ztpd with SIGTERM and checks it shut down cleanly and never logged its key.
@@ -165,6 +184,28 @@ final class InteropTests: XCTestCase {
         XCTAssertEqual(v4.status, 0, v4.output)
         let show = try setup.testbed.exec(setup.testbed.right, ["wg", "show", setup.theirInterface, "endpoints"])
         XCTAssertTrue(show.output.contains("[\(NetTestbed.leftUnderlay6)]:\(Self.ourPort)"), show.output)
+        stopAndCheck(setup)
+    }
+
+    /// wireguard-go pads a packet to 16 bytes only up to its MTU, so a full-MTU inner packet
+    /// (1420 bytes at MTU 1420) is sealed unpadded: 1,436 bytes of ciphertext, not 16 plus a
+    /// multiple of 16. Such a packet, and the largest IPv6 one, must cross the XDP guard
+    /// on ztpd's underlay, in both directions, with don't-fragment set.
+    func testFullMTUPacketsFromWireGuardGoPassTheXDPGuard() throws {
+        let setup = try startPeers(weInitiate: false, xdpGuard: true)
+        let testbed = setup.testbed
+        XCTAssertTrue(NetTestbed.eventually(5) { testbed.log("ztpd.log").contains("XDP guard on vzL-\(testbed.suffix)") },
+                      "the XDP guard was not attached\(diagnostics(setup))")
+        // 1,392 + 8 + 20 = 1,420 (IPv4) and 1,372 + 8 + 40 = 1,420 (IPv6); 1,373 + 28 = 1,401 pads to 1,408.
+        for (family, address, size) in [("-4", Self.ourTunnelAddress, 1392), ("-4", Self.ourTunnelAddress, 1373),
+                                        ("-6", Self.ourTunnelAddress6, 1372)] {
+            let ping = try testbed.exec(testbed.right, ["ping", family, "-c", "3", "-i", "0.2", "-W", "2", "-M", "do",
+                                                        "-s", "\(size)", address])
+            XCTAssertEqual(ping.status, 0, "ping \(family) -s \(size) from wireguard-go's side failed: \(ping.output)\(diagnostics(setup))")
+        }
+        let back = try testbed.exec(testbed.left, ["ping", "-c", "3", "-i", "0.2", "-W", "2", "-M", "do", "-s", "1392",
+                                                   Self.theirTunnelAddress])
+        XCTAssertEqual(back.status, 0, "ping -s 1392 from ztpd's side failed: \(back.output)\(diagnostics(setup))")
         stopAndCheck(setup)
     }
 
