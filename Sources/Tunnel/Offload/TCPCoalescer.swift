@@ -122,7 +122,7 @@ package final class TCPCoalescer {
         }
         guard candidate >= 0 else { return false }
         var run = runs[candidate]
-        guard run.open, let head = run.segment, head.canPrecede(inputs[run.first], segment, inputs[index]),
+        guard segment.mergeable, run.open, let head = run.segment, head.canPrecede(inputs[run.first], segment, inputs[index]),
               segment.sequence == run.nextSequence, segment.payloadLength <= head.payloadLength,
               run.totalLength + segment.payloadLength <= TransportFields.maximumIPLength
         else { return false }
@@ -182,7 +182,7 @@ struct CoalescingRun {
     var first = 0
     var last = 0
     var packets = 1
-    /// The first packet's TCP facts; nil when it is not a coalescing candidate at all.
+    /// The first packet's TCP facts; nil when it is not TCP at all.
     var segment: TCPSegmentInfo?
     /// Whether another segment may still be appended.
     var open = false
@@ -198,7 +198,7 @@ struct CoalescingRun {
         last = first
         self.segment = segment
         if let segment {
-            open = !segment.pushed
+            open = segment.mergeable && !segment.pushed
             totalLength = segment.headersLength + segment.payloadLength
             nextSequence = segment.sequence &+ UInt32(segment.payloadLength)
             pushed = segment.pushed

@@ -7,34 +7,38 @@ struct TCPSegmentInfo {
     let payloadLength: Int
     let sequence: UInt32
     let pushed: Bool
+    /// Whether the packet may be merged at all: IPv4 without options or IPv6 without
+    /// extension headers, exact length fields, a payload, and only ACK or ACK+PSH set.
+    /// A TCP packet that may not still counts as its flow's newest, to keep the order.
+    let mergeable: Bool
     /// A cheap digest of the 5-tuple, compared before the addresses themselves.
     let flowHash: UInt32
 
-    /// Parses `packet`; nil unless it is a coalescing candidate: IPv4 without options or
-    /// fragmentation, or IPv6 without extension headers, carrying TCP with a payload, with
-    /// exact length fields, and only ACK or ACK+PSH set.
+    /// Parses `packet`; nil unless it is an unfragmented TCP packet whose headers are all
+    /// there (anything else passes alone and belongs to no TCP flow).
     init?(_ packet: UnsafeRawBufferPointer) {
         guard let first = packet.first else { return nil }
         let ipLength: Int
         let addressHash: UInt32
+        let exactLength: Bool
         switch first >> 4 {
         case 4:
-            ipLength = 20
-            guard first & 0x0F == 5, packet.count >= ipLength + TransportFields.tcpMinimumHeaderLength,
+            ipLength = Int(first & 0x0F) * 4
+            guard ipLength >= 20, packet.count >= ipLength + TransportFields.tcpMinimumHeaderLength,
                   packet[TransportFields.ipv4Protocol] == TransportFields.IPPROTO_TCP,
-                  Int(packet.loadBigEndian16(at: TransportFields.ipv4TotalLength)) == packet.count,
                   packet.loadBigEndian16(at: TransportFields.ipv4FlagsAndFragment) & TransportFields.ipv4FragmentMask == 0
             else { return nil }
             isIPv6 = false
+            exactLength = ipLength == 20 && Int(packet.loadBigEndian16(at: TransportFields.ipv4TotalLength)) == packet.count
             addressHash = packet.loadUnaligned(fromByteOffset: 12, as: UInt32.self)
                 ^ packet.loadUnaligned(fromByteOffset: 16, as: UInt32.self)
         case 6:
             ipLength = TransportFields.ipv6HeaderLength
             guard packet.count >= ipLength + TransportFields.tcpMinimumHeaderLength,
-                  packet[TransportFields.ipv6NextHeader] == TransportFields.IPPROTO_TCP,
-                  Int(packet.loadBigEndian16(at: TransportFields.ipv6PayloadLength)) + ipLength == packet.count
+                  packet[TransportFields.ipv6NextHeader] == TransportFields.IPPROTO_TCP
             else { return nil }
             isIPv6 = true
+            exactLength = Int(packet.loadBigEndian16(at: TransportFields.ipv6PayloadLength)) + ipLength == packet.count
             var hash: UInt32 = 0
             for word in 0..<8 { hash ^= packet.loadUnaligned(fromByteOffset: 8 + 4 * word, as: UInt32.self) }
             addressHash = hash
@@ -42,14 +46,14 @@ struct TCPSegmentInfo {
             return nil
         }
         let tcpLength = Int(packet[ipLength + TransportFields.tcpDataOffset] >> 4) * 4
-        guard tcpLength >= TransportFields.tcpMinimumHeaderLength, packet.count > ipLength + tcpLength else { return nil }
         let flags = packet[ipLength + TransportFields.tcpFlags]
-        guard flags == TransportFields.ACK || flags == TransportFields.ACK | TransportFields.PSH else { return nil }
         self.ipLength = ipLength
         headersLength = ipLength + tcpLength
         payloadLength = packet.count - headersLength
         sequence = packet.loadBigEndian32(at: ipLength + TransportFields.tcpSequence)
         pushed = flags & TransportFields.PSH != 0
+        mergeable = exactLength && tcpLength >= TransportFields.tcpMinimumHeaderLength && payloadLength > 0
+            && (flags == TransportFields.ACK || flags == TransportFields.ACK | TransportFields.PSH)
         flowHash = addressHash ^ packet.loadUnaligned(fromByteOffset: ipLength, as: UInt32.self)
     }
 
