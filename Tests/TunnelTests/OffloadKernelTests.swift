@@ -177,6 +177,28 @@ final class OffloadKernelTests: XCTestCase {
         XCTAssertTrue(delivered == data, "the stream arrives intact")
     }
 
+    /// Without `offloading` (the default until the runtime uses the offload layer) the TUN is
+    /// what it always was: no virtio-net header, one plain IP packet per read.
+    func testPlainDeviceIsTheDefaultAndReadsBarePackets() throws {
+        let plain = try lab.inside("offload") { try TunDevice(name: "ztpplain0") }
+        defer { plain.close() }
+        XCTAssertEqual(plain.offloads, [])
+        XCTAssertFalse(plain.hasVirtioHeaders)
+        XCTAssertNil(plain.offloadRefusal)
+        try lab.ip(["-n", lab.namespace("offload"), "addr", "add", "10.79.0.1/24", "dev", plain.name])
+        try lab.ip(["-n", lab.namespace("offload"), "link", "set", plain.name, "up"])
+        let send = try lab.exec("offload", ["python3", "-c",
+            "import socket; socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b'x' * 100, ('10.79.0.2', 9))"])
+        XCTAssertTrue(send.succeeded, "\(send)")
+        var datagram: [UInt8]?
+        let deadline = Date().addingTimeInterval(5)
+        while datagram == nil, Date() < deadline {
+            guard let read = try Self.read(plain) else { continue }
+            if read.count >= 28, read[0] == 0x45, read[9] == 17 { datagram = read }
+        }
+        XCTAssertEqual(datagram?.count, 20 + 8 + 100, "the bare IPv4 packet, no header in front")
+    }
+
     // MARK: Helpers
 
     private static func pattern(_ count: Int) -> [UInt8] { (0..<count).map { UInt8($0 % 251) } }
