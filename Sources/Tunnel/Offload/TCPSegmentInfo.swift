@@ -49,7 +49,8 @@ struct TCPSegmentInfo {
         let flags = packet[ipLength + TransportFields.tcpFlags]
         self.ipLength = ipLength
         headersLength = ipLength + tcpLength
-        payloadLength = packet.count - headersLength
+        // A data offset pointing past the packet leaves no payload (and the packet unmergeable).
+        payloadLength = max(0, packet.count - headersLength)
         sequence = packet.loadBigEndian32(at: ipLength + TransportFields.tcpSequence)
         pushed = flags & TransportFields.PSH != 0
         mergeable = exactLength && tcpLength >= TransportFields.tcpMinimumHeaderLength && payloadLength > 0
