@@ -104,6 +104,7 @@ let package = Package(
         .executableTarget(name: "FuzzPacket", dependencies: ["FuzzTargets"]),
         .executableTarget(name: "FuzzDaemonConfig", dependencies: ["FuzzTargets"]),
         .executableTarget(name: "FuzzUAPI", dependencies: ["FuzzTargets"]),
+        .executableTarget(name: "FuzzOffload", dependencies: ["FuzzTargets"]),
         .testTarget(name: "FuzzTargetsTests", dependencies: ["FuzzTargets", "PolicyCompiler", "Tunnel"]),
 
         .testTarget(name: "PolicyLangTests", dependencies: ["PolicyLang"]),

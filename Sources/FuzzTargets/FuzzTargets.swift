@@ -11,6 +11,6 @@ extension FuzzTargets {
     /// Every target by the name `scripts/fuzz` and the `Fuzz/corpus/NAME` directories use.
     public static let byName: [String: @Sendable ([UInt8]) -> Void] = [
         "policy": policyPipeline, "bundle": bundle, "wireguard": wireGuard, "packet": packet,
-        "daemon-config": daemonConfig, "uapi": uapiSet,
+        "daemon-config": daemonConfig, "uapi": uapiSet, "offload": offload,
     ]
 }
