@@ -9,9 +9,10 @@ import Synchronization
 /// (`UDP_GRO`: the kernel hands over a run of datagrams of one flow as one buffer).
 ///
 /// Segmentation needs no socket option, only a control message per send, so it is on
-/// wherever the kernel knows it, until a send shows that the route cannot do it (EIO: the
-/// device has no checksum offload; EINVAL): then it is off for the socket's life and
-/// ``segmentationFailure`` says why. Coalescing changes what `recvmmsg` returns (buffers
+/// wherever the kernel knows it, until a send shows that the route cannot do it: EIO, which
+/// older kernels return when the device has no checksum offload (Linux 6.18 checksums in
+/// software instead), or EINVAL (UDP checksums off on the socket, a segment larger than the
+/// path MTU). Then it is off for the socket's life and ``segmentationFailure`` says why. Coalescing changes what `recvmmsg` returns (buffers
 /// of up to 64 KB), so it is off until whoever receives asks for it with
 /// ``UDPSocket/enableCoalescing()`` and receives into a ``UDPReceiveBatch`` with room for
 /// it. Reading the state costs an atomic load; no lock on the data path.
