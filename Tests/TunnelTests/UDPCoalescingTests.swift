@@ -34,9 +34,9 @@ final class UDPCoalescingTests: XCTestCase {
 
     func testCoalescedDatagramsAreSlicesOfOneBufferWithAShorterLastOne() throws {
         let (sender, receiver) = try coalescingPair()
-        let target = try LoopbackDatagrams.endpoint("::1", of: receiver)
+        let target = try NumberedDatagrams.endpoint("::1", of: receiver)
         let datagrams = Array(repeating: (length: 1000, to: target), count: 9) + [(length: 333, to: target)]
-        XCTAssertEqual(sender.sendBatch(LoopbackDatagrams.batch(datagrams), count: 10).messages, 1)
+        XCTAssertEqual(sender.sendBatch(NumberedDatagrams.batch(datagrams), count: 10).messages, 1)
 
         let room = UDPReceiveBatch(messages: 4, messageSize: UDPReceiveBatch.coalescedMessageSize)
         XCTAssertTrue(try receiver.waitReadable(timeoutMilliseconds: 2000))
@@ -44,9 +44,9 @@ final class UDPCoalescingTests: XCTestCase {
         XCTAssertEqual(room.messageCount, 1)
         for i in 0..<min(room.count, 10) {
             XCTAssertEqual(room.message(of: i), 0)
-            XCTAssertTrue(Array(room.datagram(i)) == LoopbackDatagrams.payload(i, length: datagrams[i].length),
+            XCTAssertTrue(Array(room.datagram(i)) == NumberedDatagrams.payload(i, length: datagrams[i].length),
                           "datagram \(i) differs")
-            XCTAssertEqual(room.source(i), try LoopbackDatagrams.endpoint("::1", of: sender))
+            XCTAssertEqual(room.source(i), try NumberedDatagrams.endpoint("::1", of: sender))
             if i > 0 {
                 XCTAssertEqual(room.datagram(i).baseAddress, room.datagram(i - 1).baseAddress! + 1000,
                                "datagram \(i) is not the next slice of the coalesced buffer")
@@ -56,12 +56,12 @@ final class UDPCoalescingTests: XCTestCase {
 
     func testAMessageLargerThanItsBufferIsDroppedAndCounted() throws {
         let sender = try socket(), receiver = try socket()
-        let target = try LoopbackDatagrams.endpoint("127.0.0.1", of: receiver)
+        let target = try NumberedDatagrams.endpoint("127.0.0.1", of: receiver)
         let datagrams = [(length: 1452, to: target), (length: 100, to: target)]
-        XCTAssertEqual(sender.sendBatch(LoopbackDatagrams.batch(datagrams), count: 2).sent, 2)
-        let received = try LoopbackDatagrams.receive(1, on: receiver, into: UDPReceiveBatch(messages: 8, messageSize: 1000))
+        XCTAssertEqual(sender.sendBatch(NumberedDatagrams.batch(datagrams), count: 2).sent, 2)
+        let received = try NumberedDatagrams.receive(1, on: receiver, into: UDPReceiveBatch(messages: 8, messageSize: 1000))
         XCTAssertEqual(received.dropped, 1)
-        LoopbackDatagrams.assertSame(received.datagrams, [LoopbackDatagrams.payload(1, length: 100)])
+        NumberedDatagrams.assertSame(received.datagrams, [NumberedDatagrams.payload(1, length: 100)])
     }
 
     func testCoalescingStaysOnAcrossARebind() throws {
@@ -70,10 +70,10 @@ final class UDPCoalescingTests: XCTestCase {
         XCTAssertTrue(receiver.offloads.coalescingActive)
         let target = try Endpoint(parsing: "127.0.0.1:\(port)")
         let datagrams = Array(repeating: (length: 1452, to: target), count: 40)
-        XCTAssertEqual(sender.sendBatch(LoopbackDatagrams.batch(datagrams), count: 40).sent, 40)
+        XCTAssertEqual(sender.sendBatch(NumberedDatagrams.batch(datagrams), count: 40).sent, 40)
         let room = UDPReceiveBatch(messages: 64, messageSize: UDPReceiveBatch.coalescedMessageSize)
-        let received = try LoopbackDatagrams.receive(40, on: receiver, into: room)
-        LoopbackDatagrams.assertSame(received.datagrams, (0..<40).map { LoopbackDatagrams.payload($0, length: 1452) })
+        let received = try NumberedDatagrams.receive(40, on: receiver, into: room)
+        NumberedDatagrams.assertSame(received.datagrams, (0..<40).map { NumberedDatagrams.payload($0, length: 1452) })
         XCTAssertLessThan(received.messages, 40, "the rebound socket does not coalesce")
     }
 }

@@ -30,10 +30,10 @@ final class UDPSegmentationTests: XCTestCase {
         Array(repeating: (1452, endpoint), count: 39) + [(700, endpoint)]
     }
 
-    private func assertArrived(_ received: LoopbackDatagrams.Received, _ datagrams: [(length: Int, to: Endpoint)],
+    private func assertArrived(_ received: NumberedDatagrams.Received, _ datagrams: [(length: Int, to: Endpoint)],
                                indices: [Int], from source: Endpoint, file: StaticString = #filePath, line: UInt = #line) {
-        LoopbackDatagrams.assertSame(received.datagrams,
-                                     indices.map { LoopbackDatagrams.payload($0, length: datagrams[$0].length) },
+        NumberedDatagrams.assertSame(received.datagrams,
+                                     indices.map { NumberedDatagrams.payload($0, length: datagrams[$0].length) },
                                      file: file, line: line)
         XCTAssertEqual(received.sources, Array(repeating: source, count: received.sources.count), file: file, line: line)
     }
@@ -43,8 +43,8 @@ final class UDPSegmentationTests: XCTestCase {
         try requireSegmentation(sender)
         if !segmenting { sender.offloads.disableSegmentation() }
         if coalescing { try receiver.enableCoalescing() }
-        let datagrams = fortyDatagrams(to: try LoopbackDatagrams.endpoint(address, of: receiver))
-        let batch = LoopbackDatagrams.batch(datagrams)
+        let datagrams = fortyDatagrams(to: try NumberedDatagrams.endpoint(address, of: receiver))
+        let batch = NumberedDatagrams.batch(datagrams)
 
         let outcome = sender.sendBatch(batch, count: datagrams.count)
         XCTAssertEqual(outcome.sent, 40)
@@ -55,8 +55,8 @@ final class UDPSegmentationTests: XCTestCase {
         XCTAssertEqual(outcome.calls, 1)
 
         let room = UDPReceiveBatch(messages: 64, messageSize: coalescing ? UDPReceiveBatch.coalescedMessageSize : 2048)
-        let received = try LoopbackDatagrams.receive(40, on: receiver, into: room)
-        assertArrived(received, datagrams, indices: Array(0..<40), from: try LoopbackDatagrams.endpoint(address, of: sender))
+        let received = try NumberedDatagrams.receive(40, on: receiver, into: room)
+        assertArrived(received, datagrams, indices: Array(0..<40), from: try NumberedDatagrams.endpoint(address, of: sender))
         XCTAssertEqual(received.dropped, 0)
         if coalescing && segmenting {
             // Loopback hands the segmented message to a coalescing socket whole.
@@ -95,8 +95,8 @@ final class UDPSegmentationTests: XCTestCase {
         try requireSegmentation(sender)
         let one = try socket(), other = try socket()
         try one.enableCoalescing()
-        let a = try LoopbackDatagrams.endpoint("127.0.0.1", of: one)
-        let b = try LoopbackDatagrams.endpoint("::1", of: other)
+        let a = try NumberedDatagrams.endpoint("127.0.0.1", of: one)
+        let b = try NumberedDatagrams.endpoint("::1", of: other)
         let runs: [[(length: Int, to: Endpoint)]] = [
             Array(repeating: (1452, a), count: 5),           // one message
             Array(repeating: (1200, b), count: 3) + [(17, b)], // one message, short last
@@ -110,16 +110,16 @@ final class UDPSegmentationTests: XCTestCase {
 
         for segmenting in [true, false] {
             if !segmenting { sender.offloads.disableSegmentation() }
-            let outcome = sender.sendBatch(LoopbackDatagrams.batch(datagrams), count: datagrams.count)
+            let outcome = sender.sendBatch(NumberedDatagrams.batch(datagrams), count: datagrams.count)
             XCTAssertEqual(outcome.sent, datagrams.count)
             XCTAssertEqual(outcome.messages, segmenting ? 6 : datagrams.count)
             XCTAssertEqual(outcome.calls, 1)
             let roomA = UDPReceiveBatch(messages: 64, messageSize: UDPReceiveBatch.coalescedMessageSize)
             let roomB = UDPReceiveBatch(messages: 64, messageSize: 2048)
-            assertArrived(try LoopbackDatagrams.receive(toA.count, on: one, into: roomA), datagrams, indices: toA,
-                          from: try LoopbackDatagrams.endpoint("127.0.0.1", of: sender))
-            assertArrived(try LoopbackDatagrams.receive(toB.count, on: other, into: roomB), datagrams, indices: toB,
-                          from: try LoopbackDatagrams.endpoint("::1", of: sender))
+            assertArrived(try NumberedDatagrams.receive(toA.count, on: one, into: roomA), datagrams, indices: toA,
+                          from: try NumberedDatagrams.endpoint("127.0.0.1", of: sender))
+            assertArrived(try NumberedDatagrams.receive(toB.count, on: other, into: roomB), datagrams, indices: toB,
+                          from: try NumberedDatagrams.endpoint("::1", of: sender))
         }
     }
 
@@ -133,38 +133,38 @@ final class UDPSegmentationTests: XCTestCase {
         // SO_NO_CHECK is 11 in <asm-generic/socket.h>; the Glibc module does not export it.
         XCTAssertEqual(setsockopt(sender.fileDescriptor, SOL_SOCKET, 11, &on, socklen_t(MemoryLayout<Int32>.size)), 0)
         try receiver.enableCoalescing()
-        let target = try LoopbackDatagrams.endpoint("127.0.0.1", of: receiver)
+        let target = try NumberedDatagrams.endpoint("127.0.0.1", of: receiver)
         let datagrams = fortyDatagrams(to: target) + [(64, target), (64, target)]
         let room = UDPReceiveBatch(messages: 64, messageSize: UDPReceiveBatch.coalescedMessageSize)
 
-        let first = sender.sendBatch(LoopbackDatagrams.batch(datagrams), count: datagrams.count)
+        let first = sender.sendBatch(NumberedDatagrams.batch(datagrams), count: datagrams.count)
         XCTAssertEqual(first.segmentationDisabled?.code, EINVAL)
         XCTAssertEqual(sender.offloads.segmentationFailure?.code, EINVAL)
         XCTAssertFalse(sender.offloads.segmentationActive)
         XCTAssertEqual(first.sent, datagrams.count)
         XCTAssertEqual(first.failed, 0)
         XCTAssertNil(first.firstError)
-        assertArrived(try LoopbackDatagrams.receive(datagrams.count, on: receiver, into: room), datagrams,
-                      indices: Array(datagrams.indices), from: try LoopbackDatagrams.endpoint("127.0.0.1", of: sender))
+        assertArrived(try NumberedDatagrams.receive(datagrams.count, on: receiver, into: room), datagrams,
+                      indices: Array(datagrams.indices), from: try NumberedDatagrams.endpoint("127.0.0.1", of: sender))
 
-        let second = sender.sendBatch(LoopbackDatagrams.batch(datagrams), count: datagrams.count)
+        let second = sender.sendBatch(NumberedDatagrams.batch(datagrams), count: datagrams.count)
         XCTAssertNil(second.segmentationDisabled, "reported once only")
         XCTAssertEqual(second.sent, datagrams.count)
         XCTAssertEqual(second.messages, datagrams.count)
         XCTAssertEqual(second.calls, 1)
-        assertArrived(try LoopbackDatagrams.receive(datagrams.count, on: receiver, into: room), datagrams,
-                      indices: Array(datagrams.indices), from: try LoopbackDatagrams.endpoint("127.0.0.1", of: sender))
+        assertArrived(try NumberedDatagrams.receive(datagrams.count, on: receiver, into: room), datagrams,
+                      indices: Array(datagrams.indices), from: try NumberedDatagrams.endpoint("127.0.0.1", of: sender))
     }
 
     /// A message the kernel refuses for another reason (here a datagram too large for any
     /// UDP packet) costs only its own datagrams; the rest of the batch still goes out.
     func testARefusedMessageCostsOnlyItsOwnDatagrams() throws {
         let sender = try socket(), receiver = try socket()
-        let target = try LoopbackDatagrams.endpoint("::1", of: receiver)
+        let target = try NumberedDatagrams.endpoint("::1", of: receiver)
         let batch = DatagramBatch(capacity: 3, stride: 70_000)
         let lengths = [100, 69_000, 100]
         for i in 0..<3 {
-            batch.buffer(i).copyBytes(from: LoopbackDatagrams.payload(i, length: lengths[i]))
+            batch.buffer(i).copyBytes(from: NumberedDatagrams.payload(i, length: lengths[i]))
             batch.pointers[i] = batch.buffer(i).baseAddress!.assumingMemoryBound(to: UInt8.self)
             batch.lengths[i] = lengths[i]
             batch.addresses[i] = target.socketAddress
@@ -174,8 +174,8 @@ final class UDPSegmentationTests: XCTestCase {
         XCTAssertEqual(outcome.failed, 1)
         XCTAssertEqual(outcome.firstError?.code, EMSGSIZE)
         XCTAssertTrue(sender.offloads.segmentationActive || !sender.offloads.segmentationSupported)
-        let received = try LoopbackDatagrams.receive(2, on: receiver, into: UDPReceiveBatch(messages: 8, messageSize: 2048))
-        LoopbackDatagrams.assertSame(received.datagrams,
-                                     [LoopbackDatagrams.payload(0, length: 100), LoopbackDatagrams.payload(2, length: 100)])
+        let received = try NumberedDatagrams.receive(2, on: receiver, into: UDPReceiveBatch(messages: 8, messageSize: 2048))
+        NumberedDatagrams.assertSame(received.datagrams,
+                                     [NumberedDatagrams.payload(0, length: 100), NumberedDatagrams.payload(2, length: 100)])
     }
 }

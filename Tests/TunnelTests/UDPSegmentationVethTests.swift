@@ -36,14 +36,14 @@ final class UDPSegmentationVethTests: XCTestCase {
     }
 
     private func sendForty(from sender: UDPSocket, to receiver: UDPSocket, at address: String)
-        throws -> (SendOutcome, LoopbackDatagrams.Received) {
-        let target = try LoopbackDatagrams.endpoint(address, of: receiver)
+        throws -> (SendOutcome, NumberedDatagrams.Received) {
+        let target = try NumberedDatagrams.endpoint(address, of: receiver)
         let datagrams = Array(repeating: (length: 1400, to: target), count: 39) + [(length: 321, to: target)]
-        let outcome = sender.sendBatch(LoopbackDatagrams.batch(datagrams), count: datagrams.count)
+        let outcome = sender.sendBatch(NumberedDatagrams.batch(datagrams), count: datagrams.count)
         let room = UDPReceiveBatch(messages: 64, messageSize: UDPReceiveBatch.coalescedMessageSize)
-        let received = try LoopbackDatagrams.receive(datagrams.count, on: receiver, into: room)
-        LoopbackDatagrams.assertSame(received.datagrams,
-                                     datagrams.indices.map { LoopbackDatagrams.payload($0, length: datagrams[$0].length) })
+        let received = try NumberedDatagrams.receive(datagrams.count, on: receiver, into: room)
+        NumberedDatagrams.assertSame(received.datagrams,
+                                     datagrams.indices.map { NumberedDatagrams.payload($0, length: datagrams[$0].length) })
         return (outcome, received)
     }
 

@@ -2,10 +2,9 @@ import Glibc
 import XCTest
 @testable import Tunnel
 
-/// Datagrams over loopback for the UDP offload tests: fills a send batch with numbered,
-/// patterned datagrams and collects what a socket receives, so that a test can compare
-/// byte for byte. Loopback only (127.0.0.1 and ::1).
-enum LoopbackDatagrams {
+/// Numbered, patterned datagrams for the UDP offload tests: fills a send batch with them and
+/// collects what a socket receives, so that a test can compare byte for byte and in order.
+enum NumberedDatagrams {
     /// The bytes of datagram `index` of `length` bytes: its number first, so that order
     /// shows, then a pattern that differs per datagram.
     static func payload(_ index: Int, length: Int) -> [UInt8] {
@@ -70,7 +69,7 @@ enum LoopbackDatagrams {
         }
     }
 
-    /// `socket`'s endpoint at `address` (`127.0.0.1` or `::1`): where to send to it, and
+    /// `socket`'s endpoint at `address` (`127.0.0.1`, `::1` or a lab address): where to send to it, and
     /// the source its datagrams to that address arrive from.
     static func endpoint(_ address: String, of socket: UDPSocket) throws -> Endpoint {
         try Endpoint(parsing: address.contains(":") ? "[\(address)]:\(socket.port)" : "\(address):\(socket.port)")
