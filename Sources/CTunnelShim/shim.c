@@ -32,30 +32,3 @@ int ztp_recv_batch(int fd, unsigned char *buffers, size_t stride, size_t capacit
     }
     return received;
 }
-
-int ztp_send_batch(int fd, unsigned char *const *buffers, const size_t *lengths,
-                   const struct sockaddr_in6 *destinations, int count) {
-    struct mmsghdr messages[ZTP_MAX_BATCH];
-    struct iovec vectors[ZTP_MAX_BATCH];
-    if (count > ZTP_MAX_BATCH) count = ZTP_MAX_BATCH;
-    if (count <= 0) return 0;
-    memset(messages, 0, sizeof(messages[0]) * (size_t)count);
-    for (int i = 0; i < count; i++) {
-        vectors[i].iov_base = buffers[i];
-        vectors[i].iov_len = lengths[i];
-        messages[i].msg_hdr.msg_iov = &vectors[i];
-        messages[i].msg_hdr.msg_iovlen = 1;
-        messages[i].msg_hdr.msg_name = (void *)&destinations[i];
-        messages[i].msg_hdr.msg_namelen = sizeof(struct sockaddr_in6);
-    }
-    int sent = 0;
-    while (sent < count) {
-        int n = sendmmsg(fd, messages + sent, (unsigned int)(count - sent), MSG_NOSIGNAL);
-        if (n < 0) {
-            if (errno == EINTR) continue;
-            return sent > 0 ? sent : -errno;
-        }
-        sent += n;
-    }
-    return sent;
-}

@@ -4,10 +4,13 @@
 #include <stddef.h>
 #include <netinet/in.h>
 
-/* Batched UDP I/O for the tunnel's data path. Swift's Glibc module does not expose
- * recvmmsg/sendmmsg (they need _GNU_SOURCE), so these two wrappers do. */
+#include "ztp_udp_offload.h"
 
-/* Most datagrams moved by one call. */
+/* Batched UDP I/O for the tunnel's data path. Swift's Glibc module does not expose
+ * recvmmsg/sendmmsg (they need _GNU_SOURCE), so this wrapper and those of
+ * ztp_udp_offload.h (sends, and receives with UDP_GRO) do. */
+
+/* Most datagrams ztp_recv_batch moves in one call (it uses stack arrays this long). */
 #define ZTP_MAX_BATCH 64
 
 /* Receives up to `count` datagrams without blocking: datagram i goes to
@@ -15,11 +18,5 @@
  * source to sources[i]. Returns how many arrived, 0 if none was waiting, -errno on error. */
 int ztp_recv_batch(int fd, unsigned char *buffers, size_t stride, size_t capacity,
                    size_t *lengths, struct sockaddr_in6 *sources, int count);
-
-/* Sends `count` datagrams: buffers[i], lengths[i] bytes, to destinations[i]. Blocks
- * while the socket buffer is full. Returns how many were sent (the rest failed with the
- * first error), or -errno if none was. */
-int ztp_send_batch(int fd, unsigned char *const *buffers, const size_t *lengths,
-                   const struct sockaddr_in6 *destinations, int count);
 
 #endif

@@ -1,4 +1,5 @@
 #if canImport(Glibc)
+import CTunnelShim
 import Glibc
 
 /// A dual-stack UDP socket (IPv6 with `IPV6_V6ONLY` off, so IPv4 peers arrive as
@@ -6,13 +7,17 @@ import Glibc
 ///
 /// A small value type over the descriptor; exactly one owner calls ``close()``.
 /// Datagrams are moved into caller-provided buffers, one at a time with
-/// `recvfrom`/`sendto` or in batches (``DatagramBatch``, `recvmmsg`/`sendmmsg`), so the
-/// data path allocates nothing.
+/// `recvfrom`/`sendto` or in batches (``DatagramBatch``, ``UDPReceiveBatch``,
+/// `recvmmsg`/`sendmmsg`), so the data path allocates nothing. Batches use the kernel's
+/// UDP offloads where it has them (``offloads``).
 package struct UDPSocket: Sendable {
     let fileDescriptor: Int32
     /// The port bound when this value was made (the kernel's choice when 0 was asked
     /// for); ``rebind(to:mark:)`` returns the new one.
     package let port: UInt16
+    /// Segmentation on send and coalescing on receive, shared by every copy of this value
+    /// (and kept across ``rebind(to:mark:)``).
+    package let offloads: UDPOffloads
 
     /// Binds `[::]:port` (and so `0.0.0.0:port`); 0 picks a free port.
     package init(port: UInt16) throws(SystemError) {
@@ -52,6 +57,7 @@ package struct UDPSocket: Sendable {
                 }
             }
             self.port = UInt16(bigEndian: address.sin6_port)
+            offloads = UDPOffloads(segmentationSupported: ztp_udp_segment_probe(fd) == 0)
         } catch {
             Glibc.close(fd)
             throw error
@@ -96,6 +102,16 @@ package struct UDPSocket: Sendable {
         if let failure { throw failure }
     }
 
+    /// Turns on coalescing (`UDP_GRO`): from now on one received message may hold a run of
+    /// datagrams of one flow, up to 64 KB, so receive only into a ``UDPReceiveBatch`` of
+    /// ``UDPReceiveBatch/coalescedMessageSize``-byte messages. Throws when the kernel
+    /// refuses (ENOPROTOOPT before Linux 5.0); datagrams then keep arriving one by one.
+    package func enableCoalescing() throws(SystemError) {
+        let code = ztp_udp_set_gro(fileDescriptor, 1)
+        guard code == 0 else { throw SystemError("setsockopt(UDP_GRO)", code: code) }
+        offloads.setCoalescing(true)
+    }
+
     /// Waits until a datagram can be read, or the timeout passes.
     func waitReadable(timeoutMilliseconds: Int32) throws(SystemError) -> Bool {
         try Tunnel.waitReadable(fileDescriptor, timeoutMilliseconds: timeoutMilliseconds)
@@ -106,11 +122,13 @@ package struct UDPSocket: Sendable {
     /// with `mark` (when non-zero) is made first, and only once both succeeded does `dup2`
     /// put it in this descriptor's place, atomically. On failure (EADDRINUSE, EPERM for
     /// the mark) the old binding is untouched. A thread waiting in `poll` on the old socket
-    /// goes on waiting on it until its timeout. Returns the port now bound.
+    /// goes on waiting on it until its timeout. Coalescing, when on, is turned on for the
+    /// new socket too, so receivers need not know. Returns the port now bound.
     func rebind(to port: UInt16, mark: UInt32) throws(SystemError) -> UInt16 {
         let fresh = try UDPSocket(port: port)
         defer { fresh.close() }
         if mark != 0 { try fresh.setMark(mark) }
+        if offloads.coalescingActive { try fresh.enableCoalescing() }
         _ = try retryingEINTR("dup2(port \(fresh.port))") { dup2(fresh.fileDescriptor, fileDescriptor) }
         // dup2 clears close-on-exec (Glibc's module map has no dup3); set it again.
         _ = fcntl(fileDescriptor, F_SETFD, FD_CLOEXEC)
