@@ -1,0 +1,194 @@
+// The outbound data path of TunnelRuntime (wireguard-go's send.go): the TUN thread's loop,
+// routing each packet to its peer and through the packet filter under the lock, sealing
+// outside it and one sendmmsg per batch; staging packets while a peer has no session, and
+// keepalives.
+
+import Foundation
+
+extension TunnelRuntime {
+    /// Reads up to `batchSize` packets from TUN (non-blocking, waiting only when none is
+    /// ready), routes and seals them with one lock acquisition, encrypts outside the lock
+    /// and sends them with one `sendmmsg`.
+    func tunLoop() {
+        let batch = DatagramBatch(capacity: Self.batchSize, stride: Self.messageBufferSize)
+        var jobs: [SendJob] = []
+        jobs.reserveCapacity(Self.batchSize)
+        while nextRound(0) {
+            var count = 0
+            while count < batch.capacity {
+                // Packets are read right behind the header's room, then sealed in place.
+                let area = UnsafeMutableRawBufferPointer(
+                    rebasing: batch.buffer(count)[TransportHeader.byteCount..<TransportHeader.byteCount + Self.maximumPacketSize])
+                do {
+                    let n = try tun.read(into: area)
+                    guard n > 0 else { break }
+                    batch.lengths[count] = n
+                    count += 1
+                } catch {
+                    if error.code == EAGAIN || error.code == EWOULDBLOCK { break }
+                    log(.error, "TUN read failed: \(error)")
+                    // EBADFD: the link was deleted under us (wg-quick down); the daemon notices and stops.
+                    if error.code == EBADF || error.code == EFAULT || error.code == EBADFD { return }
+                    usleep(10_000)
+                    break
+                }
+            }
+            if count == 0 {
+                _ = try? tun.waitReadable(timeoutMilliseconds: 200)
+                continue
+            }
+            outbound(batch, count: count, jobs: &jobs)
+        }
+    }
+
+    /// A sealed-to-be transport message: the counter is taken under the lock, the
+    /// encryption happens after it is released.
+    private struct SendJob {
+        let slot: Int
+        let key: SymmetricKey
+        let remoteIndex: UInt32
+        let counter: UInt64
+        let payloadCount: Int
+        let endpoint: Endpoint
+    }
+
+    private func outbound(_ batch: DatagramBatch, count: Int, jobs: inout [SendJob]) {
+        let now = ContinuousClock.now
+        jobs.removeAll(keepingCapacity: true)
+        lock.lock()
+        for slot in 0..<count {
+            let buffer = batch.buffer(slot)
+            let packetCount = batch.lengths[slot]
+            let packet = UnsafeRawBufferPointer(
+                rebasing: buffer[TransportHeader.byteCount..<TransportHeader.byteCount + packetCount])
+            guard let destination = IPPacket.destination(of: packet) else { continue }
+            guard let key = allowedIPs.lookup(destination) else {
+                drop(.noRoute, nil)
+                log(.debug, "no peer for destination \(destination), dropping")
+                continue
+            }
+            if let filter = hooks.packetFilter, HookScope.run(self, { filter(.outbound, key, packet) }) == .drop {
+                drop(.filtered, key)
+                continue
+            }
+            if let job = prepareSend(key, buffer: buffer, slot: slot, payloadCount: packetCount, now: now) {
+                jobs.append(job)
+            }
+        }
+        lock.unlock()
+        fireEvents()
+
+        // Encrypt outside the lock; entry j of the send batch is job j (j <= its slot, whose
+        // read length was consumed above, so overwriting lengths[j] is safe).
+        var ready = 0
+        for job in jobs {
+            let buffer = batch.buffer(job.slot)
+            guard let total = try? Keypair.seal(inPlace: buffer, payloadCount: job.payloadCount, key: job.key,
+                                                remoteIndex: job.remoteIndex, counter: job.counter) else { continue }
+            batch.pointers[ready] = buffer.baseAddress!.assumingMemoryBound(to: UInt8.self)
+            batch.lengths[ready] = total
+            batch.addresses[ready] = job.endpoint.socketAddress
+            ready += 1
+        }
+        guard ready > 0 else { return }
+        var sent = 0
+        do {
+            sent = try socket.send(batch, count: ready)
+        } catch {
+            log(.debug, "sendmmsg failed: \(error)")
+        }
+        if sent < ready {
+            lock.lock()
+            for _ in sent..<ready { drop(.ioError, nil) }
+            lock.unlock()
+        }
+    }
+
+    /// Whether the current keypair may send.
+    func canSend(_ key: PublicKey, now: ContinuousClock.Instant) -> Bool {
+        guard let keypair = peers[key]?.current, peers[key]?.endpoint != nil else { return false }
+        return !keypair.isExpired(now: now) && keypair.sendCounter < WG.REJECT_AFTER_MESSAGES
+    }
+
+    /// Seals the payload at `buffer[16..<16+payloadCount]` in place and sends it, or
+    /// stages a copy and starts a handshake. Under `lock` (keepalives and staged packets;
+    /// the TUN path batches through ``prepareSend``).
+    private func sendData(_ key: PublicKey, buffer: UnsafeMutableRawBufferPointer, payloadCount: Int,
+                          now: ContinuousClock.Instant) {
+        guard let job = prepareSend(key, buffer: buffer, slot: 0, payloadCount: payloadCount, now: now) else { return }
+        do {
+            let total = try Keypair.seal(inPlace: buffer, payloadCount: payloadCount, key: job.key,
+                                         remoteIndex: job.remoteIndex, counter: job.counter)
+            try socket.send(UnsafeRawBufferPointer(rebasing: buffer[..<total]), to: job.endpoint)
+        } catch {
+            drop(.ioError, key)
+            log(.debug, "send to \(job.endpoint) failed: \(error)")
+        }
+    }
+
+    /// Takes a counter on the current keypair for the payload at
+    /// `buffer[16..<16+payloadCount]` and does the bookkeeping of a send (counters,
+    /// timers, rekeying); without a usable keypair stages a copy and starts a handshake
+    /// and returns nil. Under `lock`.
+    private func prepareSend(_ key: PublicKey, buffer: UnsafeMutableRawBufferPointer, slot: Int, payloadCount: Int,
+                             now: ContinuousClock.Instant) -> SendJob? {
+        guard peers[key] != nil else { return nil }
+        let payload = UnsafeRawBufferPointer(
+            rebasing: buffer[TransportHeader.byteCount..<TransportHeader.byteCount + payloadCount])
+        guard canSend(key, now: now), let endpoint = peers[key]!.endpoint,
+              let counter = try? peers[key]!.current!.reserveSendCounter(now: now) else {
+            stage(key, payload)
+            initiateHandshake(key, now: now)
+            return nil
+        }
+        let current = peers[key]!.current!
+        let total = UInt64(Keypair.messageCount(for: payloadCount))
+        peers[key]!.counters.sentBytes &+= total
+        peers[key]!.counters.sentPackets &+= 1
+        counters.sentBytes &+= total
+        counters.sentPackets &+= 1
+        peers[key]!.lastSentAt = now
+        peers[key]!.keepaliveAt = nil
+        if payloadCount > 0, peers[key]!.newHandshakeAt == nil {
+            peers[key]!.newHandshakeAt = now + WG.KEEPALIVE_TIMEOUT + WG.REKEY_TIMEOUT
+        }
+        // Keep the key fresh: the initiator rekeys by age, anyone by message count.
+        if current.sendCounter >= WG.REKEY_AFTER_MESSAGES
+            || (current.isInitiator && now - current.createdAt >= WG.REKEY_AFTER_TIME) {
+            initiateHandshake(key, now: now)
+        }
+        return SendJob(slot: slot, key: current.sendKey, remoteIndex: current.remoteIndex, counter: counter,
+                       payloadCount: payloadCount, endpoint: endpoint)
+    }
+
+    private func stage(_ key: PublicKey, _ payload: UnsafeRawBufferPointer) {
+        if peers[key]!.staged.count >= PeerState.maximumStaged {
+            peers[key]!.staged.removeFirst()
+            drop(.stagedOverflow, key)
+        }
+        peers[key]!.staged.append(Array(payload))
+    }
+
+    func sendKeepalive(_ key: PublicKey, now: ContinuousClock.Instant) {
+        sendData(key, buffer: scratch, payloadCount: 0, now: now)
+    }
+
+    /// Sends what was staged; with nothing staged and `keepaliveIfEmpty`, a keepalive.
+    func sendStaged(_ key: PublicKey, now: ContinuousClock.Instant, keepaliveIfEmpty: Bool) {
+        guard canSend(key, now: now) else { return }
+        let staged = peers[key]!.staged
+        peers[key]!.staged.removeAll()
+        if staged.isEmpty {
+            if keepaliveIfEmpty { sendKeepalive(key, now: now) }
+            return
+        }
+        for packet in staged {
+            packet.withUnsafeBytes { bytes in
+                if let base = bytes.baseAddress {
+                    scratch.baseAddress!.advanced(by: TransportHeader.byteCount).copyMemory(from: base, byteCount: bytes.count)
+                }
+            }
+            sendData(key, buffer: scratch, payloadCount: packet.count, now: now)
+        }
+    }
+}
