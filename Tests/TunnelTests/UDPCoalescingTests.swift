@@ -6,18 +6,11 @@ import XCTest
 /// buffer, a message too large for its buffer is dropped and counted, and coalescing stays
 /// on across a rebind.
 final class UDPCoalescingTests: XCTestCase {
-    private var sockets: [UDPSocket] = []
+    private let sockets = OpenedSockets()
 
-    override func tearDown() {
-        for socket in sockets { socket.close() }
-        sockets = []
-    }
+    override func tearDown() { sockets.closeAll() }
 
-    private func socket() throws -> UDPSocket {
-        let socket = try UDPSocket(port: 0)
-        sockets.append(socket)
-        return socket
-    }
+    private func socket() throws -> UDPSocket { try sockets.open() }
 
     private func coalescingPair() throws -> (sender: UDPSocket, receiver: UDPSocket) {
         let sender = try socket(), receiver = try socket()

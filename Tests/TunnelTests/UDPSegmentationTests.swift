@@ -6,18 +6,11 @@ import XCTest
 /// message each, everything arrives byte-exact and in order, and the plain path (turned off
 /// by hand, or by the kernel refusing) gives the same datagrams.
 final class UDPSegmentationTests: XCTestCase {
-    private var sockets: [UDPSocket] = []
+    private let sockets = OpenedSockets()
 
-    override func tearDown() {
-        for socket in sockets { socket.close() }
-        sockets = []
-    }
+    override func tearDown() { sockets.closeAll() }
 
-    private func socket() throws -> UDPSocket {
-        let socket = try UDPSocket(port: 0)
-        sockets.append(socket)
-        return socket
-    }
+    private func socket() throws -> UDPSocket { try sockets.open() }
 
     private func requireSegmentation(_ socket: UDPSocket) throws {
         guard socket.offloads.segmentationSupported else {

@@ -21,12 +21,12 @@ extension UnsafeRawBufferPointer {
 extension UnsafeMutableRawBufferPointer {
     @inline(__always)
     func loadBigEndian16(at offset: Int) -> UInt16 {
-        UInt16(self[offset]) << 8 | UInt16(self[offset + 1])
+        UnsafeRawBufferPointer(self).loadBigEndian16(at: offset)
     }
 
     @inline(__always)
     func loadBigEndian32(at offset: Int) -> UInt32 {
-        UInt32(bigEndian: loadUnaligned(fromByteOffset: offset, as: UInt32.self))
+        UnsafeRawBufferPointer(self).loadBigEndian32(at: offset)
     }
 
     @inline(__always)
