@@ -32,13 +32,16 @@ package final class EdgeService: @unchecked Sendable {
     package static let defaultReloadTimeout: Double = 30
 
     /// Loads the policy once; the daemon refuses to start without one. Each compile, this first
-    /// one and every reload, may take `reloadTimeout` seconds (nil: no limit).
+    /// one and every reload, may take `reloadTimeout` seconds (nil: no limit). Under `trust`
+    /// naming publishers, every bundle loaded (this one and each reload) must carry a trusted
+    /// signature, and a directory is refused.
     package init(
         source: PolicySource, cacheSize: Int, allowLogSample: Int, decisionLog: DecisionLog?, logger: Logger,
-        reloadTimeout: Double? = EdgeService.defaultReloadTimeout
+        reloadTimeout: Double? = EdgeService.defaultReloadTimeout, trust: BundleTrust = .anyBundle
     ) throws(PolicySource.LoadFailure) {
         let t0 = Date()
-        let tables = try source.load(budget: CompileBudget(seconds: reloadTimeout))
+        let loaded = try source.loadPolicy(trust: trust, budget: CompileBudget(seconds: reloadTimeout))
+        let tables = loaded.tables
         self.source = source
         self.logger = logger
         enforcer = Enforcer(store: PolicyStore(tables, origin: source.description), cacheCapacity: cacheSize)
@@ -46,9 +49,9 @@ package final class EdgeService: @unchecked Sendable {
         if let decisionLog { enforcer.decisionLog = { decisionLog.write($0) } }
         sessions = SessionTable(enforcer: enforcer, logger: logger)
         peerSync = PolicyPeerSync(logger: logger)
-        reloader = PolicyReloader(source: source, timeLimit: reloadTimeout, logger: logger)
+        reloader = PolicyReloader(source: source, trust: trust, first: loaded, timeLimit: reloadTimeout, logger: logger)
         logger.info(
-            "policy generation 1 loaded from \(source) in \(Int(Date().timeIntervalSince(t0) * 1000)) ms: \(tables.rules.count) rules, \(tables.identities.count) identities")
+            "policy generation 1 loaded from \(source) in \(Int(Date().timeIntervalSince(t0) * 1000)) ms: \(tables.rules.count) rules, \(tables.identities.count) identities\(loaded.signer.map { ", signed by \($0)" } ?? "")")
         reloader.setInstaller { [weak self] tables in self?.install(tables) }
     }
 

@@ -21,6 +21,12 @@ final class PolicyReloader: @unchecked Sendable {
         /// Compiles abandoned for a newer change (not failures: the newer compile decides).
         var superseded: UInt64 = 0
         var lastError: String?
+        /// When the last refusal happened; kept after a later success, for status.
+        var lastErrorAt: Date?
+        /// The content hash of the bundle in force (nil for a directory).
+        var bundleHash: String?
+        /// The trusted publisher that signed the bundle in force (nil when not required).
+        var signer: SigningPublicKey?
     }
 
     private struct Request {
@@ -29,6 +35,7 @@ final class PolicyReloader: @unchecked Sendable {
     }
 
     private let source: PolicySource
+    private let trust: BundleTrust
     private let timeLimit: Double?
     private let logger: Logger
     private let queue = DispatchQueue(label: "ztp.policy-reload")
@@ -40,9 +47,13 @@ final class PolicyReloader: @unchecked Sendable {
     private var counters = Counters()
     private var installer: (@Sendable (DecisionTables) -> PolicyGeneration?)?
 
-    /// `timeLimit` is in seconds for each compile; nil for none.
-    init(source: PolicySource, timeLimit: Double?, logger: Logger) {
+    /// `timeLimit` is in seconds for each compile; nil for none. `first` is the policy loaded at
+    /// start, for status.
+    init(source: PolicySource, trust: BundleTrust, first: LoadedPolicy, timeLimit: Double?, logger: Logger) {
         self.source = source
+        self.trust = trust
+        counters.bundleHash = first.bundleHash
+        counters.signer = first.signer
         self.timeLimit = timeLimit
         self.logger = logger
     }
@@ -91,9 +102,9 @@ final class PolicyReloader: @unchecked Sendable {
             for r in batch.map(\.reason) where !reasons.contains(r) { reasons.append(r) }
             let reason = reasons.joined(separator: ", ")
             let t0 = Date()
-            let outcome: Result<DecisionTables, PolicySource.LoadFailure>
+            let outcome: Result<LoadedPolicy, PolicySource.LoadFailure>
             do {
-                outcome = .success(try source.load(budget: budget))
+                outcome = .success(try source.loadPolicy(trust: trust, budget: budget))
             } catch {
                 outcome = .failure(error)
             }
@@ -108,27 +119,35 @@ final class PolicyReloader: @unchecked Sendable {
                 waiting = batch + waiting
                 lock.unlock()
                 logger.notice("policy reload (\(reason)) superseded by a newer change after \(ms) ms; compiling again")
-            case .success(let tables):
+            case .success(let loaded):
+                let tables = loaded.tables
                 let g = install?(tables) ?? nil
                 lock.lock()
                 running = nil
                 counters.reloads += 1
                 counters.lastError = nil
+                counters.bundleHash = loaded.bundleHash
+                counters.signer = loaded.signer
                 lock.unlock()
                 logger.info(
-                    "policy generation \(g.map { "\($0.number)" } ?? "?") loaded from \(source) (\(reason)) in \(ms) ms: \(tables.rules.count) rules, \(tables.identities.count) identities")
+                    "policy generation \(g.map { "\($0.number)" } ?? "?") loaded from \(source) (\(reason)) in \(ms) ms: \(tables.rules.count) rules, \(tables.identities.count) identities\(loaded.signer.map { ", signed by \($0)" } ?? "")")
                 for r in batch { r.completion?(true) }
             case .failure(let failure):
                 lock.lock()
                 running = nil
                 counters.failures += 1
                 counters.lastError = failure.message
+                counters.lastErrorAt = Date()
                 lock.unlock()
-                logger.error("policy reload (\(reason)) refused after \(ms) ms; the policy in force stays")
-                for d in failure.diagnostics {
-                    logger.error("\(d.span.map { "\($0.start): " } ?? "")error: \(d.message) [\(d.code.rawValue)]")
+                if failure.diagnostics.isEmpty {
+                    // A bundle refusal (corrupt, unsigned, untrusted, bad signature) is one sentence.
+                    logger.error("policy reload (\(reason)) refused, the policy in force stays: \(failure.message)")
+                } else {
+                    logger.error("policy reload (\(reason)) refused after \(ms) ms; the policy in force stays")
+                    for d in failure.diagnostics {
+                        logger.error("\(d.span.map { "\($0.start): " } ?? "")error: \(d.message) [\(d.code.rawValue)]")
+                    }
                 }
-                if failure.diagnostics.isEmpty { logger.error("\(failure.message)") }
                 for r in batch { r.completion?(false) }
             }
         }

@@ -196,6 +196,12 @@ struct ZTPD: AsyncParsableCommand {
             edge.xdp?.mode = xdpMode
         }
         if policies != nil && bundle != nil { throw ValidationError("give either --policies or --bundle, not both") }
+        // --policies may have replaced the file's bundle: trusted_publishers rules it out again.
+        do {
+            try edge.validate(daemonConfig ?? "ztpd")
+        } catch {
+            throw ValidationError("\(error)")
+        }
 
         let format = logFormat
         let level = Logger.Level(rawValue: edge.logLevel) ?? .info
