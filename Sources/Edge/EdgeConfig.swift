@@ -1,3 +1,4 @@
+import Enforcer
 import Foundation
 import PolicyCompiler
 import PolicyLang
@@ -12,6 +13,7 @@ import Yams
 /// addresses: [10.99.0.1/24]                # given to the interface with `ip`
 /// policies: /etc/ztp/policies              # or bundle: /etc/ztp/policy.ztpb
 /// trusted_publishers: [/etc/ztp/publisher.key.pub]  # base64 keys or KEY.pub paths; bundles only
+/// state_dir: /var/lib/ztp                  # where the last good remote bundle is kept
 /// wireguard_config: /etc/ztp/peers.conf    # optional wg-style [Peer] sections
 /// metrics: 127.0.0.1:9586                  # Prometheus text on GET /metrics; "off" to disable
 /// control_socket: /var/run/ztp/ztp0.sock   # root-only; ztpc status reads it
@@ -59,6 +61,21 @@ package struct EdgeConfig: Sendable, Equatable {
     /// required. Set, it rules out a policy directory, since sources carry no signature.
     package var trustedPublishers: [SigningPublicKey]?
 
+    /// Where the edge keeps state across restarts: the last good bundle from a remote source.
+    package var stateDirectory = BundleCache.defaultDirectory
+
+    /// The cache of the last good remote bundle, in ``stateDirectory``.
+    package var bundleCache: BundleCache { BundleCache(directory: stateDirectory) }
+
+    /// The policy to start from: the configured directory or bundle; else, for an edge that
+    /// follows a remote source (`followsRemote`), the cached last good bundle, so that it
+    /// enforces with the source unreachable. Nil when there is neither.
+    package func startingPolicySource(followsRemote: Bool) -> PolicySource? {
+        if let policies { return .directory(policies) }
+        if let bundle { return .bundle(bundle) }
+        return followsRemote ? bundleCache.startingSource : nil
+    }
+
     /// Whose bundles this edge accepts, from ``trustedPublishers``.
     package var bundleTrust: BundleTrust { trustedPublishers.map { .publishers($0) } ?? .anyBundle }
 
@@ -85,7 +102,7 @@ package struct EdgeConfig: Sendable, Equatable {
         "interface", "listen_port", "private_key_file", "addresses", "policies", "bundle", "wireguard_config",
         "metrics", "control_socket", "log_level", "cache_size", "decision_log", "allow_log_sample", "xdp",
         "coalesce_window_ms", "max_coalesced_handshakes", "persistent_keepalive_seconds", "reload_timeout_seconds",
-        "trusted_publishers",
+        "trusted_publishers", "state_dir",
     ]
 
     /// Parses the YAML text; errors name the file, line and column.
@@ -155,6 +172,9 @@ package struct EdgeConfig: Sendable, Equatable {
             case "coalesce_window_ms": c.coalesceWindowMilliseconds = try integer(0...60_000)
             case "max_coalesced_handshakes": c.maxCoalescedHandshakes = try integer(0...1_000)
             case "persistent_keepalive_seconds": c.persistentKeepaliveSeconds = try integer(0...65_535)
+            case "state_dir":
+                c.stateDirectory = try string()
+                guard c.stateDirectory.hasPrefix("/") else { throw fail(v, "state_dir is an absolute path, such as /var/lib/ztp") }
             case "trusted_publishers":
                 var keys: [SigningPublicKey] = []
                 for item in v.sequence.map({ Array($0) }) ?? [v] {

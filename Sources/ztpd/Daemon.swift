@@ -98,7 +98,7 @@ final class EdgeDaemon: Service, @unchecked Sendable {
             return try EdgeService(
                 source: source, cacheSize: settings.edge.cacheSize, allowLogSample: settings.edge.allowLogSample,
                 decisionLog: decisionLog, logger: logger, reloadTimeout: Double(settings.edge.reloadTimeoutSeconds),
-                trust: settings.edge.bundleTrust)
+                trust: settings.edge.bundleTrust, cache: settings.edge.bundleCache)
         } catch {
             guard !error.diagnostics.isEmpty else {
                 // A bundle refusal (corrupt, unsigned, untrusted) is one sentence: one line.

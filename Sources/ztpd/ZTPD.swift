@@ -232,7 +232,7 @@ struct ZTPD: AsyncParsableCommand {
         let settings = DaemonSettings(
             interface: edge.interface, edge: edge, tunnel: tunnel, mtu: mtu ?? tunnel.mtu ?? 1420,
             underLoadThreshold: underLoadThreshold,
-            policy: edge.policies.map { .directory($0) } ?? edge.bundle.map { .bundle($0) })
+            policy: edge.startingPolicySource(followsRemote: false))
         // The daemon also returns on its own when its interface goes away (wg-quick down): a
         // normal end, as for wireguard-go.
         let group = ServiceGroup(configuration: ServiceGroupConfiguration(

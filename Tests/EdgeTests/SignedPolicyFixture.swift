@@ -44,10 +44,10 @@ struct SignedPolicyFixture {
         return path
     }
 
-    func service(trust: BundleTrust) throws -> EdgeService {
+    func service(trust: BundleTrust, source: PolicySource? = nil, cache: BundleCache? = nil) throws -> EdgeService {
         try EdgeService(
-            source: .bundle("\(dir)/policy.ztpb"), cacheSize: 64, allowLogSample: 1, decisionLog: nil,
-            logger: Logger(label: "test"), trust: trust)
+            source: source ?? .bundle("\(dir)/policy.ztpb"), cacheSize: 64, allowLogSample: 1, decisionLog: nil,
+            logger: Logger(label: "test"), trust: trust, cache: cache)
     }
 
     /// Alice's verdict for a TCP packet to 10.10.0.7:`port` (she has a session).
