@@ -97,13 +97,18 @@ final class EdgeDaemon: Service, @unchecked Sendable {
         do {
             return try EdgeService(
                 source: source, cacheSize: settings.edge.cacheSize, allowLogSample: settings.edge.allowLogSample,
-                decisionLog: decisionLog, logger: logger, reloadTimeout: Double(settings.edge.reloadTimeoutSeconds))
+                decisionLog: decisionLog, logger: logger, reloadTimeout: Double(settings.edge.reloadTimeoutSeconds),
+                trust: settings.edge.bundleTrust, cache: settings.edge.bundleCache)
         } catch {
+            guard !error.diagnostics.isEmpty else {
+                // A bundle refusal (corrupt, unsigned, untrusted) is one sentence: one line.
+                logger.critical("cannot load the policy from \(source); not starting: \(error.message)")
+                throw DaemonError.policy
+            }
             logger.critical("cannot load the policy from \(source); not starting")
             for d in error.diagnostics {
                 logger.critical("\(d.span.map { "\($0.start): " } ?? "")error: \(d.message) [\(d.code.rawValue)]")
             }
-            if error.diagnostics.isEmpty { logger.critical("\(error.message)") }
             throw DaemonError.policy
         }
     }

@@ -196,6 +196,12 @@ struct ZTPD: AsyncParsableCommand {
             edge.xdp?.mode = xdpMode
         }
         if policies != nil && bundle != nil { throw ValidationError("give either --policies or --bundle, not both") }
+        // --policies may have replaced the file's bundle: trusted_publishers rules it out again.
+        do {
+            try edge.validate(daemonConfig ?? "ztpd")
+        } catch {
+            throw ValidationError("\(error)")
+        }
 
         let format = logFormat
         let level = Logger.Level(rawValue: edge.logLevel) ?? .info
@@ -226,7 +232,7 @@ struct ZTPD: AsyncParsableCommand {
         let settings = DaemonSettings(
             interface: edge.interface, edge: edge, tunnel: tunnel, mtu: mtu ?? tunnel.mtu ?? 1420,
             underLoadThreshold: underLoadThreshold,
-            policy: edge.policies.map { .directory($0) } ?? edge.bundle.map { .bundle($0) })
+            policy: edge.startingPolicySource(followsRemote: false))
         // The daemon also returns on its own when its interface goes away (wg-quick down): a
         // normal end, as for wireguard-go.
         let group = ServiceGroup(configuration: ServiceGroupConfiguration(
