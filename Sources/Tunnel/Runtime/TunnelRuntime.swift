@@ -6,17 +6,22 @@ import Foundation
 /// The running WireGuard interface: ties the handshake ``Device``, a ``TunDevice`` and
 /// a ``UDPSocket`` together with three threads.
 ///
-/// - The TUN thread drains up to `batchSize` packets the kernel routes into the
-///   interface, picks each one's peer by destination (allowed-IPs longest-prefix match)
+/// - The TUN thread drains up to a batch of packets the kernel routes into the
+///   interface (``TunBatchReader``: on an offloading TUN, TCP/UDP super-packets cut into
+///   MTU-sized packets first), picks each one's peer by destination (allowed-IPs longest-prefix match)
 ///   and takes a counter on its current keypair under the lock, then seals them in place
-///   outside the lock and sends them with one `sendmmsg`. Without a usable session a
+///   outside the lock and sends them with one `sendmmsg`, equal-size ciphertexts to one
+///   endpoint as one `UDP_SEGMENT` message (GSO). Without a usable session a
 ///   packet is staged and a handshake starts.
-/// - The UDP thread receives up to `batchSize` datagrams per `recvmmsg`. Under the lock it
+/// - The UDP thread receives up to `batchSize` messages per `recvmmsg` (each a run of
+///   datagrams of one flow with `UDP_GRO`) and handles their datagrams in chunks. Under the lock it
 ///   answers handshake messages through the ``Device`` (behind the DoS gate: MAC1, and
 ///   under load MAC2 / cookie replies and a per-address rate limit) and finds each
 ///   transport message's keypair; it decrypts outside the lock; under the lock again it
 ///   applies the replay window, drops packets whose inner source is not allowed for the
-///   peer, runs the packet filter and updates counters; then it writes the packets to TUN.
+///   peer, runs the packet filter and updates counters; then it writes the packets to TUN
+///   (``TunBatchWriter``: on an offloading TUN, runs of TCP segments of one flow merged
+///   into one write). ``DataPathOffloads`` chooses the offloading or the plain path.
 ///   A peer's endpoint follows the source of its latest authenticated packet (roaming).
 ///   Initiations pass the ``HandshakeCoalescer`` first: a roaming client's repeated or
 ///   superseded initiations are answered from its cache or dropped, never delayed.
@@ -153,6 +158,7 @@ package final class TunnelRuntime: @unchecked Sendable {
         switch dataPath {
         case .plain:
             socket.offloads.disableSegmentation()
+            log(.info, "offloads off: plain data path, one packet per system call")
         case .all:
             do {
                 try socket.enableCoalescing()
