@@ -15,6 +15,8 @@ struct DaemonSettings {
     var tunnel: TunnelConfiguration
     var mtu: Int
     var underLoadThreshold: Int
+    /// The data path: kernel offloads, or one packet per system call (`--offload off`).
+    var offloads: DataPathOffloads
     /// nil runs a plain WireGuard interface: no policy, every packet passes.
     var policy: PolicySource?
 }
@@ -117,7 +119,7 @@ final class EdgeDaemon: Service, @unchecked Sendable {
     /// them with the hooks: the enforcer's when there is a policy, session logging otherwise;
     /// the log; and the XDP guard's, reached through `xdpBox` (the guard is attached later).
     private func makeTunnel(edge: EdgeService?, xdpBox: XDPBox) throws -> (TunnelRuntime, TunDevice) {
-        let tun = try TunDevice(name: settings.interface)
+        let tun = try TunDevice(name: settings.interface, offloading: settings.offloads.opensTunWithOffloads)
         try tun.setMTU(settings.mtu)
         try tun.setUp()
         let socket = try UDPSocket(port: settings.tunnel.listenPort ?? settings.edge.listenPort)
@@ -145,7 +147,7 @@ final class EdgeDaemon: Service, @unchecked Sendable {
         hooks.listenPortChanged = { port in xdpBox.setPort(port, log: log) }
         let runtime = try TunnelRuntime(
             configuration: settings.tunnel, tun: tun, socket: socket, hooks: hooks,
-            underLoadThreshold: settings.underLoadThreshold)
+            underLoadThreshold: settings.underLoadThreshold, offloads: settings.offloads)
         return (runtime, tun)
     }
 
