@@ -15,6 +15,7 @@ let package = Package(
         .library(name: "PolicyCompiler", targets: ["PolicyCompiler"]),
         .library(name: "Enforcer", targets: ["Enforcer"]),
         .library(name: "Tunnel", targets: ["Tunnel"]),
+        .library(name: "Etcd", targets: ["Etcd"]),
         .executable(name: "ztpc", targets: ["ztpc"]),
         .executable(name: "ztpd", targets: ["ztpd"]),
     ],
@@ -26,6 +27,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
     ],
     targets: [
         // The value types every layer shares: IP addresses and prefixes, public keys, the IP
@@ -56,6 +59,17 @@ let package = Package(
                 .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Yams", package: "Yams"),
+            ]
+        ),
+        // An etcd v3 client over etcd's JSON gateway (AsyncHTTPClient), with failover across members.
+        .target(
+            name: "Etcd",
+            dependencies: [
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Atomics", package: "swift-atomics"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         // The commit a build came from: scripts/package sets ZTP_BUILD_COMMIT, and only this
