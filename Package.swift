@@ -136,6 +136,9 @@ let package = Package(
             ]
         ),
         .testTarget(name: "TunnelTests", dependencies: ["Tunnel", "ztpd", "NetTestSupport"]),
+        // A real etcd cluster on loopback ports of its own, for the etcd and fleet tests.
+        .target(name: "EtcdTestSupport", dependencies: [], path: "Tests/EtcdTestSupport"),
+        .testTarget(name: "EtcdTests", dependencies: ["Etcd", "EtcdTestSupport"]),
         .testTarget(name: "XDPTests", dependencies: ["XDP", "CLibBPF", "NetTestSupport"]),
     ],
     swiftLanguageModes: [.v6]
