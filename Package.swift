@@ -16,6 +16,7 @@ let package = Package(
         .library(name: "Enforcer", targets: ["Enforcer"]),
         .library(name: "Tunnel", targets: ["Tunnel"]),
         .library(name: "Etcd", targets: ["Etcd"]),
+        .library(name: "Fleet", targets: ["Fleet"]),
         .executable(name: "ztpc", targets: ["ztpc"]),
         .executable(name: "ztpd", targets: ["ztpd"]),
     ],
@@ -70,6 +71,17 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Atomics", package: "swift-atomics"),
                 .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // A fleet of edges following one policy pointer in etcd: publish and rollback, the edge's
+        // follower and status reporter, fleet status.
+        .target(
+            name: "Fleet",
+            dependencies: [
+                "Etcd", "CSodium",
+                .product(name: "Atomics", package: "swift-atomics"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         // The commit a build came from: scripts/package sets ZTP_BUILD_COMMIT, and only this
@@ -139,6 +151,7 @@ let package = Package(
         // A real etcd cluster on loopback ports of its own, for the etcd and fleet tests.
         .target(name: "EtcdTestSupport", dependencies: [], path: "Tests/EtcdTestSupport"),
         .testTarget(name: "EtcdTests", dependencies: ["Etcd", "EtcdTestSupport"]),
+        .testTarget(name: "FleetTests", dependencies: ["Fleet", "Etcd", "EtcdTestSupport"]),
         .testTarget(name: "XDPTests", dependencies: ["XDP", "CLibBPF", "NetTestSupport"]),
     ],
     swiftLanguageModes: [.v6]
