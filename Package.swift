@@ -90,7 +90,7 @@ let package = Package(
         .executableTarget(
             name: "ztpc",
             dependencies: [
-                "PolicyLang", "PolicyCompiler", "Edge", "SystemSupport",
+                "PolicyLang", "PolicyCompiler", "Edge", "SystemSupport", "Etcd", "Fleet",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -135,7 +135,7 @@ let package = Package(
 
         .testTarget(name: "PolicyLangTests", dependencies: ["PolicyLang"]),
         .testTarget(name: "PolicyCompilerTests", dependencies: ["PolicyCompiler", "PolicyLang"]),
-        .testTarget(name: "ztpcTests", dependencies: ["ztpc"]),
+        .testTarget(name: "ztpcTests", dependencies: ["ztpc", "Etcd", "Fleet", "EtcdTestSupport"]),
         .testTarget(name: "SystemSupportTests", dependencies: ["SystemSupport"]),
         .testTarget(name: "EnforcerTests", dependencies: ["Enforcer", "PolicyCompiler", "PolicyLang"]),
         // Shared helpers for tests that build network namespaces, veth links and processes in them.
