@@ -26,6 +26,7 @@ public enum EtcdError: Error, Sendable, Equatable, CustomStringConvertible {
     /// The gRPC status code UNAVAILABLE ("no leader", "server stopped"): another member may answer.
     static let grpcUnavailable = 14
 
+    /// The message for a log line or the terminal.
     public var description: String {
         switch self {
         case .unavailable(let endpoints, let lastError):

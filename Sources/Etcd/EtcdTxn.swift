@@ -2,6 +2,7 @@ import Foundation
 
 /// One condition of a transaction, on the current state of a key.
 public struct EtcdCompare: Sendable, Equatable {
+    /// What of the key is compared, and with which value.
     public enum Target: Sendable, Equatable {
         case version(Int64)
         case createRevision(Int64)
@@ -10,6 +11,7 @@ public struct EtcdCompare: Sendable, Equatable {
         case lease(Int64)
     }
 
+    /// How the key's value compares with the given one for the condition to hold.
     public enum Result: String, Sendable, Equatable {
         case equal = "EQUAL"
         case greater = "GREATER"
@@ -17,10 +19,14 @@ public struct EtcdCompare: Sendable, Equatable {
         case notEqual = "NOT_EQUAL"
     }
 
+    /// The key compared (a missing key has version, revisions and lease 0).
     public var key: String
+    /// The comparison that must hold.
     public var result: Result
+    /// The field compared and the value compared with.
     public var target: Target
 
+    /// The condition "`target` of `key` is `result` (equal by default) the given value".
     public init(key: String, _ target: Target, _ result: Result = .equal) {
         self.key = key
         self.target = target
@@ -90,6 +96,7 @@ public struct EtcdTxnResult: Sendable, Equatable {
     public var succeeded: Bool
     /// The store's revision after the transaction.
     public var revision: Int64
+    /// What each operation of the branch that ran returned, in order.
     public var results: [EtcdOperationResult]
 
     init(_ wire: GatewayTxnResponse) {

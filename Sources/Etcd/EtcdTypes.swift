@@ -4,6 +4,7 @@ import Foundation
 public struct EtcdKeyValue: Sendable, Equatable {
     /// The key, as UTF-8 text (every key this project writes is text).
     public var key: String
+    /// The value's bytes.
     public var value: Data
     /// The revision at which the key was last created.
     public var createRevision: Int64
@@ -14,6 +15,7 @@ public struct EtcdKeyValue: Sendable, Equatable {
     /// The lease the key is attached to (0 for none).
     public var lease: Int64
 
+    /// A key-value as etcd returns it.
     public init(key: String, value: Data, createRevision: Int64, modRevision: Int64, version: Int64, lease: Int64) {
         self.key = key
         self.value = value
@@ -73,6 +75,7 @@ public enum EtcdKeyRange: Sendable, Equatable {
 
 /// The result of a range read: the keys found and the revision of the store when it was read.
 public struct EtcdRangeResult: Sendable, Equatable {
+    /// The keys found, in key order.
     public var keyValues: [EtcdKeyValue]
     /// The store's revision at the time of the read: watch from `revision + 1` to miss nothing.
     public var revision: Int64
@@ -93,9 +96,12 @@ public struct EtcdRangeResult: Sendable, Equatable {
 public struct EtcdMemberStatus: Sendable, Equatable {
     /// The etcd version the member runs, e.g. "3.4.23".
     public var version: String
+    /// The id of the member that answered.
     public var memberID: UInt64
     /// The member id of the leader this member knows (0 when it knows none).
     public var leader: UInt64
+    /// The store's revision on that member.
     public var revision: Int64
+    /// The size of the member's database file, in bytes.
     public var dbSize: Int64
 }

@@ -4,11 +4,13 @@ import NIOCore
 
 /// A change to a key, as a watch reports it.
 public struct EtcdEvent: Sendable, Equatable {
+    /// Whether the key was written or deleted.
     public enum Kind: Sendable, Equatable {
         case put
         case delete
     }
 
+    /// A put or a delete.
     public var kind: Kind
     /// The key after the change; for a delete, the key with the revision of the deletion and no value.
     public var keyValue: EtcdKeyValue
@@ -21,6 +23,7 @@ public struct EtcdWatchResponse: Sendable, Equatable {
     public var created: Bool
     /// The store's revision when the message was sent.
     public var revision: Int64
+    /// The changes, in revision order.
     public var events: [EtcdEvent]
 }
 

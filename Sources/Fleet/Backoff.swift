@@ -1,8 +1,11 @@
 /// Exponential back-off between reconnects: doubles from `initial` to `maximum`, reset after success.
 public struct Backoff: Sendable, Equatable {
+    /// The first delay.
     public var initial: Duration
+    /// The longest delay.
     public var maximum: Duration
 
+    /// 100 ms doubling up to 5 s by default.
     public init(initial: Duration = .milliseconds(100), maximum: Duration = .seconds(5)) {
         self.initial = initial
         self.maximum = maximum

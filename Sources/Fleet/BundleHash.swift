@@ -3,6 +3,7 @@ import Foundation
 
 /// The content hash that names a bundle in etcd: lowercase hex SHA-256 of its bytes.
 public enum BundleHash {
+    /// The hex SHA-256 of `bytes` (libsodium's crypto_hash_sha256).
     public static func of(_ bytes: Data) -> String {
         var digest = [UInt8](repeating: 0, count: Int(crypto_hash_sha256_BYTES))
         bytes.withUnsafeBytes { raw in

@@ -6,18 +6,24 @@ public struct BundlePointer: Codable, Sendable, Equatable {
     /// A canary: only edges whose ``RolloutBucket`` is below `percent` run `hash`; the others keep
     /// running `previous`.
     public struct Rollout: Codable, Sendable, Equatable {
+        /// The share of the edges (by bucket) that run the new bundle, 1-99.
         public var percent: Int
+        /// A canary of `percent` % of the edges.
         public init(percent: Int) { self.percent = percent }
     }
 
+    /// The bundle the fleet runs (the canary's, under a rollout).
     public var hash: String
+    /// The bundle the pointer named before (what `--previous` rolls back to).
     public var previous: String?
     /// Who published (user@host, or what `--publisher` said).
     public var publisher: String
     /// ISO 8601, UTC.
     public var time: String
+    /// A canary rollout; nil: every edge runs `hash`.
     public var rollout: Rollout?
 
+    /// A pointer written now (or at `time`).
     public init(hash: String, previous: String?, publisher: String, time: Date = Date(), rollout: Rollout? = nil) {
         self.hash = hash
         self.previous = previous
@@ -56,6 +62,7 @@ public struct BundlePointer: Codable, Sendable, Equatable {
 /// The stable bucket (0-99) of an edge for canary rollouts: the first 4 bytes of SHA-256(name),
 /// big-endian, modulo 100. Stable across restarts and machines, so a 10 % canary is the same 10 %.
 public enum RolloutBucket {
+    /// The bucket, 0-99, of the edge named `edgeName`.
     public static func of(_ edgeName: String) -> Int {
         let hex = BundleHash.of(Data(edgeName.utf8))
         let first4 = UInt32(hex.prefix(8), radix: 16) ?? 0

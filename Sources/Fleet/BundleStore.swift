@@ -3,8 +3,11 @@ import Foundation
 
 /// The manifest stored at `PREFIX/bundles/HASH`: how to reassemble the bundle from its chunks.
 public struct BundleManifest: Codable, Sendable, Equatable {
+    /// The bundle's hash (its name).
     public var sha256: String
+    /// The bundle's size in bytes.
     public var size: Int
+    /// How many chunks `PREFIX/bundles/HASH/0000...` hold it.
     public var chunks: Int
 }
 
@@ -18,9 +21,12 @@ public struct BundleStore: Sendable {
     /// publisher can make every edge download.
     public static let maximumChunks = 64
 
+    /// The etcd client the store reads and writes through.
     public let client: EtcdClient
+    /// Where the bundles are.
     public let layout: FleetLayout
 
+    /// The bundles of the fleet at `layout`.
     public init(client: EtcdClient, layout: FleetLayout) {
         self.client = client
         self.layout = layout

@@ -2,6 +2,7 @@ import Foundation
 
 /// What an edge tells the fleet about itself, at `PREFIX/edges/NAME` (JSON, snake_case keys).
 public struct EdgeReport: Codable, Sendable, Equatable {
+    /// The edge's name (its key's last segment).
     public var name: String
     /// The bundle the edge enforces (nil: none from the fleet yet).
     public var bundleHash: String?
@@ -13,12 +14,14 @@ public struct EdgeReport: Codable, Sendable, Equatable {
     public var lastError: String?
     /// Tunnel sessions open now.
     public var sessions: Int
+    /// Seconds since ztpd started.
     public var uptimeSeconds: Int
     /// The ztpd version.
     public var version: String
     /// When the edge wrote this report (ISO 8601, UTC).
     public var updatedAt: String
 
+    /// A report written now (or at `updatedAt`).
     public init(
         name: String, bundleHash: String?, generation: UInt64, refusedHash: String? = nil, lastError: String? = nil,
         sessions: Int, uptimeSeconds: Int, version: String, updatedAt: Date = Date()

@@ -9,6 +9,7 @@ import ServiceLifecycle
 /// When the edge dies the lease expires after `ttl` and the key disappears; a clean stop revokes
 /// the lease, so the key goes at once.
 public final class EdgeStatusReporter: Service, Sendable {
+    /// The edge's name: its key is `PREFIX/edges/NAME`.
     public let edgeName: String
     private let client: EtcdClient
     private let key: String
@@ -50,6 +51,7 @@ public final class EdgeStatusReporter: Service, Sendable {
         dirty.store(true, ordering: .releasing)
     }
 
+    /// Writes the report until cancelled or a graceful shutdown, then revokes the lease.
     public func run() async throws {
         let lease = await cancelWhenGracefulShutdown { await self.report(untilCancelled: ()) }
         if let lease {

@@ -21,6 +21,7 @@ public enum FleetError: Error, Sendable, Equatable, CustomStringConvertible {
     /// A rollout percentage must be within 1...100.
     case invalidRollout(Int)
 
+    /// The message for the terminal or a log line.
     public var description: String {
         switch self {
         case .publishedMeanwhile(let revision, let hash):

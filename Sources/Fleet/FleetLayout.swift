@@ -7,6 +7,7 @@
 /// - `PREFIX/current`: the pointer (``BundlePointer``) every edge follows;
 /// - `PREFIX/edges/NAME`: each edge's ``EdgeReport``, under a lease of the edge.
 public struct FleetLayout: Sendable, Equatable {
+    /// The prefix when none is configured.
     public static let defaultPrefix = "/ztp"
     /// The largest chunk written in one request: 1 MiB leaves room under etcd's default 1.5 MiB
     /// request limit (`--max-request-bytes`) for the key and the request's framing.
@@ -14,6 +15,7 @@ public struct FleetLayout: Sendable, Equatable {
 
     /// The prefix, without a trailing slash.
     public let prefix: String
+    /// The largest chunk of a bundle, in bytes.
     public let chunkSize: Int
 
     /// - Throws: ``FleetError/invalidPrefix(_:)`` unless `prefix` starts with `/`.
@@ -28,13 +30,19 @@ public struct FleetLayout: Sendable, Equatable {
         self.chunkSize = chunkSize
     }
 
+    /// The pointer's key.
     public var current: String { "\(prefix)/current" }
+    /// The prefix of every edge's report key.
     public var edgesPrefix: String { "\(prefix)/edges/" }
+    /// The prefix of every bundle key.
     public var bundlesPrefix: String { "\(prefix)/bundles/" }
 
+    /// The key of bundle `hash`'s manifest.
     public func manifest(_ hash: String) -> String { "\(prefix)/bundles/\(hash)" }
+    /// The key of chunk `index` of bundle `hash` (zero-padded, so that keys sort by index).
     public func chunk(_ hash: String, _ index: Int) -> String {
         "\(prefix)/bundles/\(hash)/" + String(repeating: "0", count: max(0, 4 - String(index).count)) + String(index)
     }
+    /// The key of edge `name`'s report.
     public func edge(_ name: String) -> String { "\(prefix)/edges/\(name)" }
 }

@@ -5,6 +5,7 @@ import Foundation
 public struct FleetStatus: Codable, Sendable, Equatable {
     /// One edge and how it stands against the pointer.
     public struct Edge: Codable, Sendable, Equatable {
+        /// How an edge stands against the pointer.
         public enum State: String, Codable, Sendable {
             /// Runs the bundle the pointer names for it.
             case current
@@ -14,9 +15,11 @@ public struct FleetStatus: Codable, Sendable, Equatable {
             case refused
         }
 
+        /// What the edge reported.
         public var report: EdgeReport
         /// The bundle the pointer names for this edge (the canary's or the previous one).
         public var expectedHash: String?
+        /// Current, straggling or refused.
         public var state: State
 
         enum CodingKeys: String, CodingKey {
@@ -25,10 +28,13 @@ public struct FleetStatus: Codable, Sendable, Equatable {
         }
     }
 
+    /// The fleet's prefix.
     public var prefix: String
+    /// The pointer in force (nil: nothing published).
     public var pointer: BundlePointer?
     /// The mod revision of the pointer (0: none).
     public var pointerRevision: Int64
+    /// Every edge whose lease lives, in name order.
     public var edges: [Edge]
 
     enum CodingKeys: String, CodingKey {

@@ -40,6 +40,7 @@ public struct FollowerSnapshot: Sendable, Equatable {
 /// revision has been compacted it reads the pointer again. A bundle refused once is not retried
 /// until the pointer names another.
 public final class Follower: Service, Sendable {
+    /// The edge's name, for the canary bucket and the log.
     public let edgeName: String
     private let client: EtcdClient
     private let store: BundleStore

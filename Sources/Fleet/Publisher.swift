@@ -28,11 +28,13 @@ public struct Publisher: Sendable {
         case hash(String)
     }
 
+    /// Where the bundles go.
     public let store: BundleStore
     /// Written into the pointer: who published.
     public let publisherName: String
     private let logger: Logger
 
+    /// A publisher of the fleet at `layout`, recorded in pointers as `publisherName`.
     public init(client: EtcdClient, layout: FleetLayout, publisherName: String, logger: Logger = Logger(label: "ztp.fleet.publisher")) {
         self.store = BundleStore(client: client, layout: layout)
         self.publisherName = publisherName
