@@ -19,7 +19,7 @@ struct ZTPC: ParsableCommand {
             """,
         version: BuildInfo.versionLine,
         subcommands: [
-            CheckCommand.self, TestCommand.self, ExplainCommand.self, CompileCommand.self, InspectCommand.self,
+            CheckCommand.self, TestCommand.self, ExplainCommand.self, CompileCommand.self, InspectCommand.self, KeygenCommand.self, VerifyCommand.self,
             EvalCommand.self, StatusCommand.self, DiffCommand.self, WhoCanCommand.self, CanCommand.self, SchemaCommand.self, FmtCommand.self,
             PublishCommand.self, RollbackCommand.self, FleetCommand.self,
         ]
