@@ -92,6 +92,7 @@ let package = Package(
             dependencies: [
                 "PolicyLang", "PolicyCompiler", "Edge", "SystemSupport", "Etcd", "Fleet",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
 
@@ -108,7 +109,7 @@ let package = Package(
         .executableTarget(
             name: "ztpd",
             dependencies: [
-                "Tunnel", "Edge", "Enforcer", "XDP", "PolicyCompiler", "SystemSupport",
+                "Tunnel", "Edge", "Enforcer", "XDP", "PolicyCompiler", "SystemSupport", "Etcd", "Fleet",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -155,6 +156,8 @@ let package = Package(
         .target(name: "EtcdTestSupport", dependencies: [], path: "Tests/EtcdTestSupport"),
         .testTarget(name: "EtcdTests", dependencies: ["Etcd", "EtcdTestSupport"]),
         .testTarget(name: "FleetTests", dependencies: ["Fleet", "Etcd", "EtcdTestSupport"]),
+        // ztpd edges (processes without a tunnel) following a real etcd cluster: issue 10's tests.
+        .testTarget(name: "FleetEdgeTests", dependencies: ["Fleet", "Etcd", "EtcdTestSupport", "NetTestSupport", "ztpd", "ztpc"]),
         .testTarget(name: "XDPTests", dependencies: ["XDP", "CLibBPF", "NetTestSupport"]),
     ],
     swiftLanguageModes: [.v6]

@@ -9,6 +9,15 @@ public enum InstallOutcome: Sendable, Equatable {
     case installed
     /// The edge would not run it (bad signature, bad bundle, failing tests): it keeps its policy.
     case refused(reason: String)
+    /// Not looked at now (another reload went first): the follower tries again after a back-off.
+    case deferred(reason: String)
+}
+
+/// An install the edge put off: read the pointer again after a back-off.
+struct InstallDeferred: Error, CustomStringConvertible {
+    var hash: String
+    var reason: String
+    var description: String { "installing bundle \(hash) was put off: \(reason)" }
 }
 
 /// Installs a bundle on the edge: its bytes, already checked against `hash`. The edge verifies
@@ -186,6 +195,8 @@ public final class Follower: Service, Sendable {
             )
         case .refused(let reason):
             refuse(wanted, reason: reason, revision: kv.modRevision)
+        case .deferred(let reason):
+            throw InstallDeferred(hash: wanted, reason: reason)
         }
     }
 

@@ -2,6 +2,7 @@ import ArgumentParser
 import Etcd
 import Fleet
 import Foundation
+import Logging
 
 /// The options every fleet command shares: where etcd is and which prefix the fleet lives under.
 struct EtcdOptions: ParsableArguments {
@@ -22,7 +23,7 @@ struct EtcdOptions: ParsableArguments {
         let client: EtcdClient
         do {
             layout = try FleetLayout(prefix: prefix)
-            client = try EtcdClient(endpoints: EtcdClient.endpoints(fromList: endpoints))
+            client = try EtcdClient(endpoints: EtcdClient.endpoints(fromList: endpoints), logger: quietLogger("ztpc.etcd"))
         } catch {
             throw UsageFailure("\(error)")
         }
@@ -69,6 +70,14 @@ func fleetFailure(_ error: Error) -> Error {
     }
     FileHandle.standardError.write(Data("error: \(message)\n".utf8))
     return ExitCode(code)
+}
+
+/// A logger for the libraries ztpc drives: the command prints its own outcome, so only their
+/// warnings and errors reach standard error.
+func quietLogger(_ label: String) -> Logger {
+    var logger = Logger(label: label)
+    logger.logLevel = .warning
+    return logger
 }
 
 /// Who publishes, for the pointer: `--publisher`, or USER@HOST.

@@ -35,7 +35,7 @@ struct RollbackCommand: ParsableCommand {
         let name = publisher ?? defaultPublisherName()
         let outcome = try etcd.withFleet { client, layout in
             do {
-                return try await Publisher(client: client, layout: layout, publisherName: name).rollback(to: target)
+                return try await Publisher(client: client, layout: layout, publisherName: name, logger: quietLogger("ztpc.rollback")).rollback(to: target)
             } catch {
                 throw fleetFailure(error)
             }
