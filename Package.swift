@@ -36,7 +36,7 @@ let package = Package(
         // Resolution, lint, decision tables, bundle format and the evaluator.
         .target(
             name: "PolicyCompiler",
-            dependencies: ["NetPrimitives", "PolicyLang", "CSodium", .product(name: "Yams", package: "Yams")]
+            dependencies: ["NetPrimitives", "PolicyLang", "CSodium", "SecureMemory", .product(name: "Yams", package: "Yams")]
         ),
         // Per-packet enforcement of compiled tables: flows, decision cache, rate limits, reloads.
         .target(
@@ -71,10 +71,13 @@ let package = Package(
 
         // libsodium, from Debian's libsodium-dev.
         .systemLibrary(name: "CSodium", pkgConfig: "libsodium", providers: [.apt(["libsodium-dev"])]),
+        // Zeroing storage for secrets and the key files that hold them: shared by the tunnel's
+        // private keys and the policy signing keys, so that neither pulls in the other.
+        .target(name: "SecureMemory", dependencies: ["CSodium"]),
         // WireGuard in userspace: primitives, Noise_IKpsk2, transport.
         // recvmmsg/sendmmsg for the tunnel's batched UDP I/O (Glibc does not export them).
         .target(name: "CTunnelShim"),
-        .target(name: "Tunnel", dependencies: ["NetPrimitives", "CSodium", "CTunnelShim"]),
+        .target(name: "Tunnel", dependencies: ["NetPrimitives", "CSodium", "CTunnelShim", "SecureMemory"]),
         // The userspace WireGuard daemon: TUN + UDP + the Tunnel runtime, wg-style config.
         .executableTarget(
             name: "ztpd",
@@ -109,7 +112,7 @@ let package = Package(
         .testTarget(name: "FuzzTargetsTests", dependencies: ["FuzzTargets", "PolicyCompiler", "Tunnel"]),
 
         .testTarget(name: "PolicyLangTests", dependencies: ["PolicyLang"]),
-        .testTarget(name: "PolicyCompilerTests", dependencies: ["PolicyCompiler", "PolicyLang"]),
+        .testTarget(name: "PolicyCompilerTests", dependencies: ["PolicyCompiler", "PolicyLang", "SecureMemory"]),
         .testTarget(name: "ztpcTests", dependencies: ["ztpc"]),
         .testTarget(name: "SystemSupportTests", dependencies: ["SystemSupport"]),
         .testTarget(name: "EnforcerTests", dependencies: ["Enforcer", "PolicyCompiler", "PolicyLang"]),

@@ -1,4 +1,6 @@
+import Enforcer
 import Foundation
+import PolicyCompiler
 import PolicyLang
 import Yams
 
@@ -10,6 +12,8 @@ import Yams
 /// private_key_file: /etc/ztp/private.key   # mode 0600 or stricter
 /// addresses: [10.99.0.1/24]                # given to the interface with `ip`
 /// policies: /etc/ztp/policies              # or bundle: /etc/ztp/policy.ztpb
+/// trusted_publishers: [/etc/ztp/publisher.key.pub]  # base64 keys or KEY.pub paths; bundles only
+/// state_dir: /var/lib/ztp                  # where the last good remote bundle is kept
 /// wireguard_config: /etc/ztp/peers.conf    # optional wg-style [Peer] sections
 /// metrics: 127.0.0.1:9586                  # Prometheus text on GET /metrics; "off" to disable
 /// control_socket: /var/run/ztp/ztp0.sock   # root-only; ztpc status reads it
@@ -53,6 +57,27 @@ package struct EdgeConfig: Sendable, Equatable {
     /// Persistent keepalive for peers that set none; 0 for off.
     package var persistentKeepaliveSeconds = 0
     package var xdp: XDPSettings?
+    /// The keys whose signature a bundle needs to be put in force; nil: signatures are not
+    /// required. Set, it rules out a policy directory, since sources carry no signature.
+    package var trustedPublishers: [SigningPublicKey]?
+
+    /// Where the edge keeps state across restarts: the last good bundle from a remote source.
+    package var stateDirectory = BundleCache.defaultDirectory
+
+    /// The cache of the last good remote bundle, in ``stateDirectory``.
+    package var bundleCache: BundleCache { BundleCache(directory: stateDirectory) }
+
+    /// The policy to start from: the configured directory or bundle; else, for an edge that
+    /// follows a remote source (`followsRemote`), the cached last good bundle, so that it
+    /// enforces with the source unreachable. Nil when there is neither.
+    package func startingPolicySource(followsRemote: Bool) -> PolicySource? {
+        if let policies { return .directory(policies) }
+        if let bundle { return .bundle(bundle) }
+        return followsRemote ? bundleCache.startingSource : nil
+    }
+
+    /// Whose bundles this edge accepts, from ``trustedPublishers``.
+    package var bundleTrust: BundleTrust { trustedPublishers.map { .publishers($0) } ?? .anyBundle }
 
     /// The `xdp:` section.
     package struct XDPSettings: Sendable, Equatable {
@@ -77,6 +102,7 @@ package struct EdgeConfig: Sendable, Equatable {
         "interface", "listen_port", "private_key_file", "addresses", "policies", "bundle", "wireguard_config",
         "metrics", "control_socket", "log_level", "cache_size", "decision_log", "allow_log_sample", "xdp",
         "coalesce_window_ms", "max_coalesced_handshakes", "persistent_keepalive_seconds", "reload_timeout_seconds",
+        "trusted_publishers", "state_dir",
     ]
 
     /// Parses the YAML text; errors name the file, line and column.
@@ -149,6 +175,23 @@ package struct EdgeConfig: Sendable, Equatable {
             case "coalesce_window_ms": c.coalesceWindowMilliseconds = try integer(0...60_000)
             case "max_coalesced_handshakes": c.maxCoalescedHandshakes = try integer(0...1_000)
             case "persistent_keepalive_seconds": c.persistentKeepaliveSeconds = try integer(0...65_535)
+            case "state_dir":
+                c.stateDirectory = try string()
+                guard c.stateDirectory.hasPrefix("/") else { throw fail(v, "state_dir is an absolute path, such as /var/lib/ztp") }
+            case "trusted_publishers":
+                var keys: [SigningPublicKey] = []
+                for item in v.sequence.map({ Array($0) }) ?? [v] {
+                    guard let text = item.scalar?.string else { throw fail(item, "trusted_publishers lists base64 public keys or KEY.pub paths") }
+                    do {
+                        keys.append(try SigningPublicKey(base64OrFile: text))
+                    } catch {
+                        throw fail(item, "\(error)")
+                    }
+                }
+                guard !keys.isEmpty else {
+                    throw fail(v, "trusted_publishers needs at least one key (leave it out to accept unsigned bundles)")
+                }
+                c.trustedPublishers = keys
             case "xdp":
                 guard let fields = v.mapping else { throw fail(v, "xdp takes a mapping: { interface: eth0, mode: auto, handshake_rate: 20/s }") }
                 var x = XDPSettings(interface: "")
@@ -173,10 +216,21 @@ package struct EdgeConfig: Sendable, Equatable {
                 throw fail(k, "unknown key '\(key)'\(hint)")
             }
         }
-        if c.policies != nil && c.bundle != nil {
+        try c.validate(path)
+        return c
+    }
+
+    /// The checks across keys, for the file and again once ztpd's flags override it.
+    package func validate(_ path: String) throws(ConfigError) {
+        if policies != nil && bundle != nil {
             throw ConfigError(description: "\(path): give either policies or bundle, not both")
         }
-        return c
+        // A directory is compiled from sources that carry no signature: trusting publishers
+        // and reading it would let anyone who can write there grant access.
+        if trustedPublishers != nil, let policies {
+            throw ConfigError(
+                description: "\(path): trusted_publishers needs a signed bundle, but policies: \(policies) is a directory, which carries no signature; give bundle: with a file from ztpc compile --sign")
+        }
     }
 
     /// Reads and parses a configuration file.

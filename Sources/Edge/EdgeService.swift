@@ -32,13 +32,18 @@ package final class EdgeService: @unchecked Sendable {
     package static let defaultReloadTimeout: Double = 30
 
     /// Loads the policy once; the daemon refuses to start without one. Each compile, this first
-    /// one and every reload, may take `reloadTimeout` seconds (nil: no limit).
+    /// one and every reload, may take `reloadTimeout` seconds (nil: no limit). Under `trust`
+    /// naming publishers, every bundle loaded (this one, each reload and each
+    /// ``installBundle(_:origin:)``) must carry a trusted signature, and a directory is refused.
+    /// Bundles installed from a remote source are kept in `cache`, when given.
     package init(
         source: PolicySource, cacheSize: Int, allowLogSample: Int, decisionLog: DecisionLog?, logger: Logger,
-        reloadTimeout: Double? = EdgeService.defaultReloadTimeout
+        reloadTimeout: Double? = EdgeService.defaultReloadTimeout, trust: BundleTrust = .anyBundle,
+        cache: BundleCache? = nil
     ) throws(PolicySource.LoadFailure) {
         let t0 = Date()
-        let tables = try source.load(budget: CompileBudget(seconds: reloadTimeout))
+        let loaded = try source.loadPolicy(trust: trust, budget: CompileBudget(seconds: reloadTimeout))
+        let tables = loaded.tables
         self.source = source
         self.logger = logger
         enforcer = Enforcer(store: PolicyStore(tables, origin: source.description), cacheCapacity: cacheSize)
@@ -46,10 +51,13 @@ package final class EdgeService: @unchecked Sendable {
         if let decisionLog { enforcer.decisionLog = { decisionLog.write($0) } }
         sessions = SessionTable(enforcer: enforcer, logger: logger)
         peerSync = PolicyPeerSync(logger: logger)
-        reloader = PolicyReloader(source: source, timeLimit: reloadTimeout, logger: logger)
+        reloader = PolicyReloader(
+            source: source, trust: trust, cache: cache, first: loaded, timeLimit: reloadTimeout, logger: logger)
         logger.info(
-            "policy generation 1 loaded from \(source) in \(Int(Date().timeIntervalSince(t0) * 1000)) ms: \(tables.rules.count) rules, \(tables.identities.count) identities")
-        reloader.setInstaller { [weak self] tables in self?.install(tables) }
+            "policy generation 1 loaded from \(source) in \(Int(Date().timeIntervalSince(t0) * 1000)) ms: \(tables.rules.count) rules, \(tables.identities.count) identities\(loaded.signer.map { ", signed by \($0)" } ?? "")")
+        reloader.setInstaller(
+            { [weak self] tables, origin in self?.install(tables, origin: origin) },
+            current: { [weak self] in self?.enforcer.store.generation })
     }
 
     // MARK: The tunnel
@@ -83,12 +91,40 @@ package final class EdgeService: @unchecked Sendable {
     /// compiled instead (see ``PolicyReloader``). `completion` gets whether a new generation
     /// was put in force.
     package func reload(reason: String, completion: (@Sendable (Bool) -> Void)? = nil) {
-        reloader.request(reason: reason, completion: completion)
+        reloader.request(reason: reason) { outcome in
+            if case .installed = outcome { completion?(true) } else { completion?(false) }
+        }
     }
 
-    /// Puts freshly compiled tables in force and brings peers and sessions in line with them.
-    private func install(_ tables: DecisionTables) -> PolicyGeneration {
-        let g = enforcer.store.install(tables, origin: source.description)
+    /// Puts a bundle from a remote source (the etcd follower) in force through the same path
+    /// as a local reload: checksum, then the signature under `trusted_publishers`, then the
+    /// tables, then the same atomic swap (sessions kept, flows whose permission went cut at their
+    /// next packet). Serialized with reloads, the newest request winning. A refusal keeps the
+    /// policy in force and is logged, counted and shown in `ztpc status` like a refused reload.
+    /// An installed bundle is written to the ``BundleCache``.
+    ///
+    /// The bundle format carries no `tests:` (they run at `ztpc compile`, before signing), so
+    /// there are none to run here: the signature is what vouches for them.
+    ///
+    /// `origin` names the source in logs and status (for example `etcd:/ztp/bundles/HASH`).
+    /// Costs one SHA-256 of the bytes, one signature check and one decode, off the data path.
+    package func installBundle(_ bytes: [UInt8], origin: String) async -> BundleInstallOutcome {
+        let hash = PolicyBundle.contentHash(bytes)
+        return await withCheckedContinuation { continuation in
+            reloader.request(reason: "bundle from \(origin)", load: .bundle(bytes, hash: hash, origin: origin)) { outcome in
+                switch outcome {
+                case .installed(let g): continuation.resume(returning: .installed(generation: g.number, hash: hash))
+                case .unchanged(let g): continuation.resume(returning: .unchanged(generation: g.number, hash: hash))
+                case .refused(let reason): continuation.resume(returning: .refused(hash: hash, reason: reason))
+                case .superseded: continuation.resume(returning: .superseded(hash: hash))
+                }
+            }
+        }
+    }
+
+    /// Puts freshly loaded tables in force and brings peers and sessions in line with them.
+    private func install(_ tables: DecisionTables, origin: String) -> PolicyGeneration {
+        let g = enforcer.store.install(tables, origin: origin)
         if let control = sessions.attached { peerSync.sync(tables, into: control) }
         sessions.closeSessionsNoLongerAllowed()
         onPolicyInstalled?(tables)
@@ -126,7 +162,9 @@ package final class EdgeService: @unchecked Sendable {
             policy: .init(
                 generation: g.number, origin: g.origin, loadedAt: ISO8601DateFormatter().string(from: g.loadedAt),
                 rules: g.tables.rules.count, identities: g.tables.identities.count, reloads: reloads.reloads,
-                reloadFailures: reloads.failures, reloadsSuperseded: reloads.superseded, lastReloadError: reloads.lastError),
+                reloadFailures: reloads.failures, reloadsSuperseded: reloads.superseded, lastReloadError: reloads.lastError,
+                lastReloadErrorAt: reloads.lastErrorAt.map { ISO8601DateFormatter().string(from: $0) },
+                bundleHash: reloads.bundleHash, signer: reloads.signer?.base64),
             sessions: snapshot.sessions.map { EdgeStatus.Session(peer: $0.key.base64, identity: $0.identity) }
                 .sorted { $0.peer < $1.peer },
             decisions: .init(

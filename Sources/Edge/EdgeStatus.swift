@@ -18,11 +18,21 @@ package struct EdgeStatus: Codable, Sendable, Equatable {
         package var reloadsSuperseded: UInt64
         /// The message of the last refused reload, with its file:line:column; nil once one succeeds.
         package var lastReloadError: String?
+        /// When the last reload (or remote bundle) was refused, ISO 8601; kept after a later
+        /// success, so that a refusal between two looks is still seen. Nil when none was.
+        package var lastReloadErrorAt: String?
+        /// The SHA-256 of the bundle in force (its bytes, signatures included), in hex; nil for
+        /// a policy directory.
+        package var bundleHash: String?
+        /// The trusted publisher whose signature the bundle in force carries, in base64; nil
+        /// when the edge requires none.
+        package var signer: String?
 
         enum CodingKeys: String, CodingKey {
-            case generation, origin, rules, identities, reloads
+            case generation, origin, rules, identities, reloads, signer
             case loadedAt = "loaded_at", reloadFailures = "reload_failures", reloadsSuperseded = "reloads_superseded"
-            case lastReloadError = "last_reload_error"
+            case lastReloadError = "last_reload_error", lastReloadErrorAt = "last_reload_error_at"
+            case bundleHash = "bundle_hash"
         }
 
         /// Writes `last_reload_error` as null rather than leaving it out, so that readers of
@@ -38,6 +48,9 @@ package struct EdgeStatus: Codable, Sendable, Equatable {
             try c.encode(reloadFailures, forKey: .reloadFailures)
             try c.encode(reloadsSuperseded, forKey: .reloadsSuperseded)
             try c.encode(lastReloadError, forKey: .lastReloadError)
+            try c.encode(lastReloadErrorAt, forKey: .lastReloadErrorAt)
+            try c.encode(bundleHash, forKey: .bundleHash)
+            try c.encode(signer, forKey: .signer)
         }
     }
 

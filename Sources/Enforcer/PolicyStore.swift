@@ -86,12 +86,25 @@ public enum PolicySource: Sendable, CustomStringConvertible {
 
     /// Compiles or reads the policy. Off the data path: this can take a while for large sets;
     /// a compile that runs out of `budget` (or is cancelled through it) fails with that
-    /// diagnostic.
+    /// diagnostic. Signatures on a bundle are not checked (see ``loadPolicy(trust:now:budget:)``).
     public func load(
         now: Int64 = Int64(Date().timeIntervalSince1970 * 1000), budget: CompileBudget? = nil
     ) throws(LoadFailure) -> DecisionTables {
+        try loadPolicy(trust: .anyBundle, now: now, budget: budget).tables
+    }
+
+    /// ``load(now:budget:)`` under `trust`: a bundle must be signed by a trusted publisher when
+    /// `trust` names any, and a directory is refused then, since sources carry no signature.
+    package func loadPolicy(
+        trust: BundleTrust, now: Int64 = Int64(Date().timeIntervalSince1970 * 1000), budget: CompileBudget? = nil
+    ) throws(LoadFailure) -> LoadedPolicy {
         switch self {
         case .directory(let path):
+            guard case .anyBundle = trust else {
+                throw LoadFailure(
+                    diagnostics: [],
+                    message: "\(path): a policy directory carries no signature, and trusted publishers are required; give a bundle from ztpc compile --sign")
+            }
             var options = PolicyCompiler.Options()
             options.lint = false
             options.now = now
@@ -102,13 +115,32 @@ public enum PolicySource: Sendable, CustomStringConvertible {
                 let text = errors.map { "\($0.span.map { "\($0.start): " } ?? "")\($0.message) [\($0.code.rawValue)]" }
                 throw LoadFailure(diagnostics: errors, message: text.joined(separator: "; "))
             }
-            return tables
+            return LoadedPolicy(tables: tables, bundleHash: nil, signer: nil)
         case .bundle(let path):
-            do {
-                return try PolicyBundle.load(path: path)
-            } catch {
-                throw LoadFailure(diagnostics: [], message: "\(path): \(error)")
+            guard let data = FileManager.default.contents(atPath: path) else {
+                throw LoadFailure(diagnostics: [], message: "\(path): cannot read the bundle")
             }
+            return try Self.open(bundle: [UInt8](data), origin: path, trust: trust)
         }
     }
+
+    /// Opens bundle bytes from anywhere (a file, or a remote source through the edge's install
+    /// path) under `trust`: checksum, then signature, then the tables.
+    package static func open(bundle bytes: [UInt8], origin: String, trust: BundleTrust) throws(LoadFailure) -> LoadedPolicy {
+        do {
+            let accepted = try trust.open(bytes)
+            return LoadedPolicy(tables: accepted.tables, bundleHash: PolicyBundle.contentHash(bytes), signer: accepted.signer)
+        } catch {
+            throw LoadFailure(diagnostics: [], message: "\(origin): \(error)")
+        }
+    }
+}
+
+/// A policy as its source gave it: the tables and, for a bundle, what names and vouches for it.
+package struct LoadedPolicy: Sendable {
+    package var tables: DecisionTables
+    /// The SHA-256 of the bundle's bytes (signatures included), in hex; nil for a directory.
+    package var bundleHash: String?
+    /// The trusted publisher whose signature verified; nil when signatures were not required.
+    package var signer: SigningPublicKey?
 }

@@ -8,7 +8,11 @@ struct CompileCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "compile",
         abstract: "Compile a policy set to a versioned, checksummed decision-table bundle.",
-        discussion: "The policy must check without errors and pass its tests. The file is replaced atomically.")
+        discussion: """
+            The policy must check without errors and pass its tests. The file is replaced atomically. \
+            With --sign, an Ed25519 signature by that key (ztpc keygen) is appended; edges with \
+            trusted_publishers: load only bundles a trusted key signed.
+            """)
 
     @Argument(help: "Policy directories or files.")
     var paths: [String]
@@ -19,14 +23,29 @@ struct CompileCommand: ParsableCommand {
     @Option(help: "Output format for diagnostics: human, json or sarif.")
     var format: OutputFormat = .human
 
+    @Option(help: ArgumentHelp(
+        "Sign the bundle with this secret key (from ztpc keygen; mode 0600). Repeat to add signatures.",
+        valueName: "key"))
+    var sign: [String] = []
+
     func run() throws {
+        // Keys first: a refused key file stops the command before any compile or write.
+        let keys = try sign.map { path in
+            do {
+                return try SigningKey(keyFile: path)
+            } catch {
+                throw UsageFailure("--sign: \(error)")
+            }
+        }
         let compilation = PolicyCompiler.compile(paths: paths)
         let errors = compilation.diagnostics.filter { $0.severity == .error }
         guard let tables = compilation.tables, errors.isEmpty else {
             DiagnosticPrinter(format: format).print(compilation.diagnostics, sources: compilation.sources)
             throw ExitCode(errors.contains { $0.code == .io } ? Status.usage : Status.findings)
         }
-        let bytes = PolicyBundle.encode(tables)
+        var bytes = PolicyBundle.encode(tables)
+        // encode's output is a well-formed bundle, which is all sign refuses.
+        for key in keys { bytes = try SignedBundle.sign(bytes, with: key) }
         let temporary = output + ".tmp-\(getpid())"
         guard FileManager.default.createFile(atPath: temporary, contents: Data(bytes)) else {
             throw UsageFailure("cannot write \(temporary)")
@@ -38,6 +57,7 @@ struct CompileCommand: ParsableCommand {
         let warnings = compilation.diagnostics.filter { $0.severity == .warning }.count
         Console.out(
             "wrote \(output): \(bytes.count) bytes, \(tables.rules.count) rules, \(tables.identities.count) identities, \(tables.classCount) classes"
+                + keys.map { ", signed by \($0.publicKey)" }.joined()
                 + (warnings > 0 ? " (\(warnings) warnings; run ztpc check)" : "") + "\n")
     }
 }

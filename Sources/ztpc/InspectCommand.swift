@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import PolicyCompiler
 import PolicyLang
 
@@ -15,19 +16,23 @@ struct InspectCommand: ParsableCommand {
     var verbose = false
 
     func run() throws {
+        guard let data = FileManager.default.contents(atPath: file) else { throw UsageFailure("\(file): cannot read") }
+        let bytes = [UInt8](data)
         let tables: DecisionTables
+        let parts: SignedBundle.Parts
         do {
-            tables = try PolicyBundle.load(path: file)
-        } catch let e as PolicyBundle.LoadError {
-            throw UsageFailure("\(file): \(e)")
+            tables = try SignedBundle.decodeIgnoringSignatures(bytes)
+            parts = try SignedBundle.split(bytes)
         } catch {
-            throw UsageFailure("\(file): cannot read: \(error.localizedDescription)")
+            throw UsageFailure("\(file): \(error)")
         }
         let hex = tables.sourceHash.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
         Console.out(
             """
             bundle:       \(file)
             format:       version \(PolicyBundle.formatVersion)
+            content hash: sha256:\(PolicyBundle.contentHash(bytes))
+            signed by:    \(Self.signers(parts))
             source hash:  sha256:\(hex)
             policies:     \(tables.policyNames.joined(separator: ", "))
             rules:        \(tables.rules.count) (\(tables.rules.filter { $0.action == .allow }.count) allow, \(tables.rules.filter { $0.action == .deny }.count) deny)
@@ -49,5 +54,14 @@ struct InspectCommand: ParsableCommand {
                 Console.out("  \(i.name)  \(i.key)  class \(i.classIndex)  evaluations \(i.evaluationRate)\n")
             }
         }
+    }
+
+    /// Each signer and whether its signature verifies against its own key; trust is ztpc
+    /// verify's question, not this one's.
+    static func signers(_ parts: SignedBundle.Parts) -> String {
+        guard !parts.signatures.isEmpty else { return "nobody (unsigned)" }
+        return parts.signatures.map { s in
+            "\(s.signer) (\(s.signer.verifies(s.bytes, of: parts.bundle) ? "signature valid" : "SIGNATURE DOES NOT VERIFY"))"
+        }.joined(separator: "\n              ")
     }
 }

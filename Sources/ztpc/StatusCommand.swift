@@ -56,7 +56,10 @@ struct StatusCommand: ParsableCommand {
             policy:     generation \(policy.generation) from \(policy.origin) (loaded \(policy.loadedAt)), \(policy.rules) rules, \(policy.identities) identities
             reloads:    \(policy.reloads) ok, \(policy.reloadFailures) refused, \(policy.reloadsSuperseded) superseded
             """
-        if let error = policy.lastReloadError { out += "\nlast error: \(error)" }
+        if let hash = policy.bundleHash {
+            out += "\nbundle:     sha256:\(hash)\(policy.signer.map { ", signed by \($0)" } ?? "")"
+        }
+        if let error = policy.lastReloadError { out += "\nlast error: \(error)\(policy.lastReloadErrorAt.map { " (at \($0))" } ?? "")" }
         out += "\nsessions:   \(status.sessions.count)\n"
         for s in status.sessions {
             out += "  \(s.identity ?? "(unknown)")  \(s.peer)\n"

@@ -17,7 +17,7 @@ struct ZTPC: ParsableCommand {
             """,
         version: BuildInfo.versionLine,
         subcommands: [
-            CheckCommand.self, TestCommand.self, ExplainCommand.self, CompileCommand.self, InspectCommand.self,
+            CheckCommand.self, TestCommand.self, ExplainCommand.self, CompileCommand.self, InspectCommand.self, KeygenCommand.self, VerifyCommand.self,
             EvalCommand.self, StatusCommand.self, DiffCommand.self, WhoCanCommand.self, CanCommand.self, SchemaCommand.self, FmtCommand.self,
         ]
     )

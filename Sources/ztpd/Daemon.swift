@@ -15,6 +15,8 @@ struct DaemonSettings {
     var tunnel: TunnelConfiguration
     var mtu: Int
     var underLoadThreshold: Int
+    /// The data path: kernel offloads, or one packet per system call (`--offload off`).
+    var offloads: DataPathOffloads
     /// nil runs a plain WireGuard interface: no policy, every packet passes.
     var policy: PolicySource?
 }
@@ -97,13 +99,18 @@ final class EdgeDaemon: Service, @unchecked Sendable {
         do {
             return try EdgeService(
                 source: source, cacheSize: settings.edge.cacheSize, allowLogSample: settings.edge.allowLogSample,
-                decisionLog: decisionLog, logger: logger, reloadTimeout: Double(settings.edge.reloadTimeoutSeconds))
+                decisionLog: decisionLog, logger: logger, reloadTimeout: Double(settings.edge.reloadTimeoutSeconds),
+                trust: settings.edge.bundleTrust, cache: settings.edge.bundleCache)
         } catch {
+            guard !error.diagnostics.isEmpty else {
+                // A bundle refusal (corrupt, unsigned, untrusted) is one sentence: one line.
+                logger.critical("cannot load the policy from \(source); not starting: \(error.message)")
+                throw DaemonError.policy
+            }
             logger.critical("cannot load the policy from \(source); not starting")
             for d in error.diagnostics {
                 logger.critical("\(d.span.map { "\($0.start): " } ?? "")error: \(d.message) [\(d.code.rawValue)]")
             }
-            if error.diagnostics.isEmpty { logger.critical("\(error.message)") }
             throw DaemonError.policy
         }
     }
@@ -112,7 +119,7 @@ final class EdgeDaemon: Service, @unchecked Sendable {
     /// them with the hooks: the enforcer's when there is a policy, session logging otherwise;
     /// the log; and the XDP guard's, reached through `xdpBox` (the guard is attached later).
     private func makeTunnel(edge: EdgeService?, xdpBox: XDPBox) throws -> (TunnelRuntime, TunDevice) {
-        let tun = try TunDevice(name: settings.interface)
+        let tun = try TunDevice(name: settings.interface, offloading: settings.offloads.opensTunWithOffloads)
         try tun.setMTU(settings.mtu)
         try tun.setUp()
         let socket = try UDPSocket(port: settings.tunnel.listenPort ?? settings.edge.listenPort)
@@ -140,7 +147,7 @@ final class EdgeDaemon: Service, @unchecked Sendable {
         hooks.listenPortChanged = { port in xdpBox.setPort(port, log: log) }
         let runtime = try TunnelRuntime(
             configuration: settings.tunnel, tun: tun, socket: socket, hooks: hooks,
-            underLoadThreshold: settings.underLoadThreshold)
+            underLoadThreshold: settings.underLoadThreshold, offloads: settings.offloads)
         return (runtime, tun)
     }
 

@@ -102,6 +102,9 @@ struct ZTPD: AsyncParsableCommand {
     @Option(name: .long, help: "Persistent keepalive in seconds for peers that set none (default off; 25 suits roaming clients).")
     var persistentKeepalive: UInt16?
 
+    @Option(name: .long, help: "Kernel offloads on the data path: auto (TUN segmentation and coalescing, UDP GSO/GRO where the kernel grants them) or off (one packet per system call). Default: $ZTPD_OFFLOAD, else auto.")
+    var offload: String?
+
     @Option(name: .long, help: ArgumentHelp(
         "TEST ONLY: multiply the protocol timers (REKEY_AFTER_TIME, REJECT_AFTER_TIME, ...) by this factor in (0, 1].",
         visibility: .hidden))
@@ -196,6 +199,12 @@ struct ZTPD: AsyncParsableCommand {
             edge.xdp?.mode = xdpMode
         }
         if policies != nil && bundle != nil { throw ValidationError("give either --policies or --bundle, not both") }
+        // --policies may have replaced the file's bundle: trusted_publishers rules it out again.
+        do {
+            try edge.validate(daemonConfig ?? "ztpd")
+        } catch {
+            throw ValidationError("\(error)")
+        }
 
         let format = logFormat
         let level = Logger.Level(rawValue: edge.logLevel) ?? .info
@@ -223,10 +232,14 @@ struct ZTPD: AsyncParsableCommand {
         for key in tunnel.ignoredKeys {
             logger.notice("ignoring wg-quick key \(key) (give addresses with --address or addresses:)")
         }
+        let offloadSetting = offload ?? ProcessInfo.processInfo.environment["ZTPD_OFFLOAD"] ?? "auto"
+        guard let offloads = DataPathOffloads(setting: offloadSetting) else {
+            throw ValidationError("--offload (or ZTPD_OFFLOAD) is auto or off, not \"\(offloadSetting)\"")
+        }
         let settings = DaemonSettings(
             interface: edge.interface, edge: edge, tunnel: tunnel, mtu: mtu ?? tunnel.mtu ?? 1420,
-            underLoadThreshold: underLoadThreshold,
-            policy: edge.policies.map { .directory($0) } ?? edge.bundle.map { .bundle($0) })
+            underLoadThreshold: underLoadThreshold, offloads: offloads,
+            policy: edge.startingPolicySource(followsRemote: false))
         // The daemon also returns on its own when its interface goes away (wg-quick down): a
         // normal end, as for wireguard-go.
         let group = ServiceGroup(configuration: ServiceGroupConfiguration(

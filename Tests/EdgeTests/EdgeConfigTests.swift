@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+import PolicyCompiler
 @testable import Edge
 
 final class EdgeConfigTests: XCTestCase {
@@ -53,5 +54,38 @@ final class EdgeConfigTests: XCTestCase {
     func testMetricsCanBeTurnedOff() throws {
         XCTAssertNil(try EdgeConfig.parse("metrics: off", path: "x").metrics)
         XCTAssertEqual(EdgeConfig().metrics, "127.0.0.1:9586")
+    }
+}
+
+/// `trusted_publishers:`: keys in base64 or as KEY.pub paths, refused with a policy directory.
+final class TrustedPublishersConfigTests: XCTestCase {
+    func testTrustedPublishersTakeBase64KeysAndPubFiles() throws {
+        let first = SigningKey().publicKey, second = SigningKey().publicKey
+        let pub = FileManager.default.temporaryDirectory.appendingPathComponent("ztp-\(UUID().uuidString).pub").path
+        FileManager.default.createFile(atPath: pub, contents: Data((second.base64 + "\n").utf8))
+        defer { try? FileManager.default.removeItem(atPath: pub) }
+        let c = try EdgeConfig.parse("bundle: /etc/ztp/policy.ztpb\ntrusted_publishers: [\"\(first)\", \(pub)]", path: "x")
+        XCTAssertEqual(c.trustedPublishers, [first, second])
+        XCTAssertEqual(c.bundleTrust, .publishers([first, second]))
+        XCTAssertEqual(try EdgeConfig.parse("trusted_publishers: \"\(first)\"", path: "x").trustedPublishers, [first])
+        XCTAssertEqual(EdgeConfig().bundleTrust, .anyBundle, "without the key, signatures are not required")
+    }
+
+    func testTrustedPublishersWithAPolicyDirectoryIsRefused() {
+        let key = SigningKey().publicKey
+        XCTAssertThrowsError(try EdgeConfig.parse("policies: /etc/ztp/policies\ntrusted_publishers: [\"\(key)\"]", path: "ztpd.yaml")) {
+            XCTAssertTrue("\($0)".hasPrefix("ztpd.yaml: trusted_publishers needs a signed bundle"), "\($0)")
+            XCTAssertTrue("\($0)".contains("carries no signature"), "\($0)")
+        }
+    }
+
+    func testAnEntryThatIsNoKeyNamesItsLine() {
+        XCTAssertThrowsError(try EdgeConfig.parse("trusted_publishers:\n  - /nonexistent/publisher.pub", path: "ztpd.yaml")) {
+            XCTAssertEqual(
+                "\($0)", "ztpd.yaml:2:5: '/nonexistent/publisher.pub' is neither a base64 public key nor a readable .pub file")
+        }
+        XCTAssertThrowsError(try EdgeConfig.parse("trusted_publishers: []", path: "ztpd.yaml")) {
+            XCTAssertTrue("\($0)".contains("needs at least one key"), "\($0)")
+        }
     }
 }

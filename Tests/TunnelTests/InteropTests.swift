@@ -121,6 +121,12 @@ final class InteropTests: XCTestCase {
         let log = setup.testbed.log("ztpd.log")
         XCTAssertFalse(log.contains(setup.ours.base64), "ztpd logged its private key")
         XCTAssertTrue(log.contains("session established"), log)
+        // ZTPD_OFFLOAD (inherited by ztpd) picks the data path the whole class runs on.
+        if DataPathOffloads.fromTestEnvironment == .plain {
+            XCTAssertTrue(log.contains("plain data path"), "ZTPD_OFFLOAD=off did not reach ztpd: \(log)")
+        } else {
+            XCTAssertTrue(log.contains("TUN offloads on") || log.contains("TUN offloads refused"), log)
+        }
         XCTAssertFalse(FileManager.default.fileExists(atPath: "/var/run/wireguard/\(setup.ourInterface).sock"),
                        "UAPI socket left behind")
     }

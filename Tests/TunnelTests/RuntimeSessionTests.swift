@@ -80,7 +80,7 @@ final class RuntimeSessionTests: XCTestCase {
             },
             listenPortChanged: { port in timeline.append("\(name) port \(port)") })
         side.runtime = try TunnelRuntime(configuration: config, tun: TunDevice(packetDescriptor: fds[0], name: "fake"),
-                                         socket: socket, hooks: hooks)
+                                         socket: socket, hooks: hooks, offloads: .fromTestEnvironment)
         side.runtime.start()
     }
 

@@ -167,4 +167,19 @@ final class ZtpdCommandTests: XCTestCase {
         XCTAssertTrue(result.output.contains("chmod 600"), result.output)
         XCTAssertFalse(result.output.contains(key.base64))
     }
+
+    func testOffloadSettingNamesTheDataPathAndAnUnknownOneIsRefused() throws {
+        XCTAssertEqual(["auto", "AUTO", "on", "all"].map(DataPathOffloads.init(setting:)), [.all, .all, .all, .all])
+        XCTAssertEqual(["off", "plain"].map(DataPathOffloads.init(setting:)), [.plain, .plain])
+        XCTAssertNil(DataPathOffloads(setting: "maybe"))
+        XCTAssertTrue(DataPathOffloads.all.opensTunWithOffloads)
+        XCTAssertFalse(DataPathOffloads.plain.opensTunWithOffloads)
+
+        let ztpd = try NetEnvironment.builtProduct("ztpd")
+        for (arguments, environment) in [(["--offload", "maybe"], [String: String]()), ([], ["ZTPD_OFFLOAD": "maybe"])] {
+            let result = try NetTestbed.run(ztpd, ["ztpnever0", "--foreground"] + arguments, timeout: 10, environment: environment)
+            XCTAssertNotEqual(result.status, 0, "\(arguments) \(environment)")
+            XCTAssertTrue(result.output.contains("--offload (or ZTPD_OFFLOAD) is auto or off"), result.output)
+        }
+    }
 }

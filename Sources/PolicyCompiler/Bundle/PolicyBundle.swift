@@ -275,11 +275,20 @@ package enum PolicyBundle {
         try check((t.v4Segments + t.v6Segments + t.classWide).allSatisfy(tableRange.contains), "segment map out of range")
     }
 
-    /// Reads and decodes a bundle file.
+    /// Reads and decodes a bundle file, signed or not; signatures are not checked (an edge with
+    /// trusted publishers opens bundles through ``BundleTrust`` instead).
     package static func load(path: String) throws -> DecisionTables {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw CocoaError(.fileReadNoSuchFile, userInfo: [NSFilePathErrorKey: path])
         }
-        return try decode([UInt8](data))
+        return try SignedBundle.decodeIgnoringSignatures([UInt8](data))
+    }
+}
+
+extension PolicyBundle {
+    /// The SHA-256 of exactly `bytes`, in hex: the name a bundle file (signatures included) goes
+    /// by in status output and in the fleet's store.
+    package static func contentHash(_ bytes: [UInt8]) -> String {
+        SHA256.hex(SHA256.hash(bytes))
     }
 }

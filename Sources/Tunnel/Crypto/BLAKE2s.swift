@@ -1,4 +1,5 @@
 import CSodium
+import SecureMemory
 
 /// BLAKE2s (RFC 7693): the 32-bit-word BLAKE2 variant WireGuard uses for `HASH`, `MAC`
 /// and, through HMAC, for the key derivation chain.

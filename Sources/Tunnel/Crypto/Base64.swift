@@ -1,4 +1,5 @@
 import CSodium
+import SecureMemory
 
 /// Base64 for key material, through libsodium's constant-time codec so that encoding
 /// or decoding a private key does not leak its bytes through table-lookup timing.

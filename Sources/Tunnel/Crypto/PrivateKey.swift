@@ -1,4 +1,5 @@
 import CSodium
+import SecureMemory
 
 /// A Curve25519 private key (32 bytes). Its bytes are wiped from memory when the last
 /// copy of the key is dropped.

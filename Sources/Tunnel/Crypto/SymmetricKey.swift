@@ -1,4 +1,5 @@
 import CSodium
+import SecureMemory
 
 /// A 32-byte symmetric secret: a ChaCha20-Poly1305 key, a preshared key, a chaining key
 /// or a DH result. Wiped from memory when the last copy is dropped.

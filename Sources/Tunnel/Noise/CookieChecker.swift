@@ -1,4 +1,5 @@
 import CSodium
+import SecureMemory
 
 /// The responding side of WireGuard's DoS defence (paper 5.4.7), one per interface:
 /// verifies MAC1/MAC2 on incoming handshake messages and issues cookie replies.

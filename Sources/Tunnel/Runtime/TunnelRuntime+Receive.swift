@@ -7,20 +7,29 @@ import CSodium
 import Foundation
 
 extension TunnelRuntime {
-    /// Receives up to `batchSize` datagrams per `recvmmsg`, handles them under one lock
-    /// acquisition, then writes the decrypted packets to TUN outside the lock.
+    /// Receives up to `batchSize` messages per `recvmmsg` (each a run of datagrams of one
+    /// flow when the socket coalesces), handles their datagrams a chunk at a time under one
+    /// lock acquisition per step, then writes the decrypted packets to TUN outside the lock.
     func udpLoop() {
-        let batch = DatagramBatch(capacity: Self.batchSize, stride: Self.messageBufferSize)
-        let plain = DatagramBatch(capacity: Self.batchSize, stride: Self.messageBufferSize)
-        var jobs = [ReceiveJob?](repeating: nil, count: Self.batchSize)
+        let coalescing = socket.offloads.coalescingActive
+        let batch = UDPReceiveBatch(messages: Self.batchSize,
+                                    messageSize: coalescing ? UDPReceiveBatch.coalescedMessageSize : Self.messageBufferSize)
+        let vector = InboundVector(receiving: batch, chunkSize: Self.receiveChunkSize)
+        let writer = TunBatchWriter(tun: tun, chunkSize: Self.receiveChunkSize)
         while nextRound(1) {
             do {
                 let count = try socket.receive(into: batch)
+                if batch.dropped > 0 { countDrops(.malformedMessage, batch.dropped) }
                 if count == 0 {
-                    _ = try socket.waitReadable(timeoutMilliseconds: 200)
+                    if batch.messageCount == 0 { _ = try socket.waitReadable(timeoutMilliseconds: 200) }
                     continue
                 }
-                inbound(batch, count: count, plain: plain, jobs: &jobs)
+                var first = 0
+                while first < count {
+                    let chunk = min(Self.receiveChunkSize, count - first)
+                    inbound(vector, first: first, count: chunk, writer: writer)
+                    first += chunk
+                }
             } catch {
                 log(.error, "UDP receive failed: \(error)")
                 if error.code == EBADF { return }
@@ -29,25 +38,33 @@ extension TunnelRuntime {
         }
     }
 
-    /// Handles a received batch: handshake messages and the lookup of each transport
-    /// message's keypair under the lock; decryption outside it; then, under the lock
-    /// again, replay check and bookkeeping. Decrypted packets land in `plain`'s entries
-    /// (length 0: nothing to write) and go to TUN after the last unlock.
-    private func inbound(_ batch: DatagramBatch, count: Int, plain: DatagramBatch, jobs: inout [ReceiveJob?]) {
+    /// Counts `count` drops of one reason that no peer can be blamed for, in one lock hold.
+    func countDrops(_ reason: DropReason, _ count: Int) {
+        lock.lock()
+        for _ in 0..<count { drop(reason, nil) }
+        lock.unlock()
+    }
+
+    /// Handles datagrams `first..<first + count` of the last receive: handshake messages and
+    /// the lookup of each transport message's keypair under the lock; decryption outside it;
+    /// then, under the lock again, replay check and bookkeeping. Decrypted packets go to TUN
+    /// through `writer` after the last unlock.
+    private func inbound(_ vector: InboundVector, first: Int, count: Int, writer: TunBatchWriter) {
+        let batch = vector.batch
         let now = ContinuousClock.now
         lock.lock()
         for i in 0..<count {
-            jobs[i] = nil
-            plain.lengths[i] = 0
-            let datagram = UnsafeRawBufferPointer(rebasing: batch.buffer(i)[..<batch.lengths[i]])
-            guard datagram.count >= 4, let source = Endpoint(storage: UnsafeRawPointer(batch.addresses + i)) else {
+            vector.jobs[i] = nil
+            vector.plainLengths[i] = 0
+            let datagram = UnsafeRawBufferPointer(batch.datagram(first + i))
+            guard datagram.count >= 4, let source = Endpoint(storage: batch.sourceAddress(first + i)) else {
                 drop(.malformedMessage, nil)
                 continue
             }
             let type = UInt32(littleEndian: datagram.loadUnaligned(fromByteOffset: 0, as: UInt32.self))
             switch MessageType(rawValue: type) {
             case .transport?:
-                jobs[i] = lookupTransport(datagram, now: now)
+                vector.jobs[i] = lookupTransport(datagram, now: now)
             case let handshake?:
                 handleHandshake(Array(datagram), type: handshake, from: source, now: now)
             case nil:
@@ -61,57 +78,63 @@ extension TunnelRuntime {
 
         var decrypted = 0
         for i in 0..<count {
-            guard let job = jobs[i] else { continue }
-            let datagram = UnsafeRawBufferPointer(rebasing: batch.buffer(i)[..<batch.lengths[i]])
-            if let length = try? Keypair.open(datagram, into: plain.buffer(i), key: job.key, counter: job.counter) {
-                plain.lengths[i] = length
+            guard let job = vector.jobs[i] else { continue }
+            let datagram = UnsafeRawBufferPointer(batch.datagram(first + i))
+            if let length = try? Keypair.open(datagram, into: vector.plaintext(first + i), key: job.key, counter: job.counter) {
+                vector.plainLengths[i] = length
                 decrypted += 1
             } else {
-                plain.lengths[i] = -1
+                vector.plainLengths[i] = -1
             }
         }
 
         if decrypted < count {
             lock.lock()
-            for i in 0..<count where jobs[i] != nil && plain.lengths[i] < 0 {
-                drop(.authenticationFailed, jobs[i]!.peer)
+            for i in 0..<count where vector.jobs[i] != nil && vector.plainLengths[i] < 0 {
+                drop(.authenticationFailed, vector.jobs[i]!.peer)
                 // Forget it entirely: an unauthenticated message must not reach the
                 // bookkeeping below (replay window, roaming).
-                jobs[i] = nil
-                plain.lengths[i] = 0
+                vector.jobs[i] = nil
+                vector.plainLengths[i] = 0
             }
             lock.unlock()
         }
+        var ready = 0
         if decrypted > 0 {
             lock.lock()
-            for i in 0..<count where plain.lengths[i] >= 0 {
-                guard let job = jobs[i] else { continue }
-                let datagram = UnsafeRawBufferPointer(rebasing: batch.buffer(i)[..<batch.lengths[i]])
-                let source = Endpoint(storage: UnsafeRawPointer(batch.addresses + i))!
-                plain.lengths[i] = completeTransport(job, datagram, from: source, plain: plain.buffer(i),
-                                                     count: plain.lengths[i], now: now) ?? 0
+            for i in 0..<count where vector.plainLengths[i] >= 0 {
+                guard let job = vector.jobs[i] else { continue }
+                let datagram = UnsafeRawBufferPointer(batch.datagram(first + i))
+                let source = Endpoint(storage: batch.sourceAddress(first + i))!
+                let length = completeTransport(job, datagram, from: source, plain: vector.plaintext(first + i),
+                                               count: vector.plainLengths[i], now: now) ?? 0
+                vector.plainLengths[i] = length
+                if length > 0 {
+                    vector.order[ready] = i
+                    ready += 1
+                }
             }
             lock.unlock()
         }
-        for i in 0..<count { jobs[i] = nil }
+        for i in 0..<count { vector.jobs[i] = nil }
         fireEvents()
-        var failed = 0
-        for i in 0..<count where plain.lengths[i] > 0 {
-            do {
-                try tun.write(UnsafeRawBufferPointer(rebasing: plain.buffer(i)[..<plain.lengths[i]]))
-            } catch {
-                failed += 1
-                log(.debug, "TUN write failed: \(error)")
-            }
+        guard ready > 0 else { return }
+        let outcome = writer.write(count: ready) { k in
+            let i = vector.order[k]
+            return UnsafeRawBufferPointer(rebasing: vector.plaintext(first + i)[..<vector.plainLengths[i]])
         }
-        if failed > 0 {
-            lock.lock()
-            for _ in 0..<failed { drop(.ioError, nil) }
-            lock.unlock()
+        if outcome.failed > 0 {
+            if let error = outcome.firstError { log(.debug, "TUN write failed: \(error)") }
+            if let error = outcome.coalescingError { log(.error, "TUN coalescing failed: \(error)") }
+            countDrops(.ioError, outcome.failed)
         }
     }
 
     private enum Slot { case current, previous, next }
+
+    /// Datagrams handled per lock acquisition and per coalesced TUN write vector: a
+    /// coalescing receive gives up to 64 datagrams per message.
+    static let receiveChunkSize = 128
 
     /// A transport message to decrypt outside the lock: which keypair (by local index)
     /// and its receive key, found under the lock.
@@ -225,3 +248,44 @@ extension TunnelRuntime {
         return length
     }
 }
+
+#if canImport(Glibc)
+/// The UDP thread's preallocated state for one chunk of received datagrams: each one's
+/// receive job and plaintext length, the order of the packets to write, and room to open
+/// every datagram of a receive into (a buffer the size of the receive's, each plaintext at
+/// its datagram's offset, so they never overlap and none needs its own buffer).
+final class InboundVector {
+    let batch: UDPReceiveBatch
+    let chunkSize: Int
+    var jobs: [TunnelRuntime.ReceiveJob?]
+    /// Per datagram of the chunk: plaintext length, -1 when it failed to authenticate, 0
+    /// when there is nothing to write.
+    let plainLengths: UnsafeMutablePointer<Int>
+    /// Indices (in the chunk) of the packets to write, in arrival order.
+    let order: UnsafeMutablePointer<Int>
+    private let plaintexts: UnsafeMutableRawPointer
+
+    init(receiving batch: UDPReceiveBatch, chunkSize: Int) {
+        self.batch = batch
+        self.chunkSize = chunkSize
+        jobs = [TunnelRuntime.ReceiveJob?](repeating: nil, count: chunkSize)
+        plainLengths = .allocate(capacity: chunkSize)
+        plainLengths.initialize(repeating: 0, count: chunkSize)
+        order = .allocate(capacity: chunkSize)
+        order.initialize(repeating: 0, count: chunkSize)
+        plaintexts = .allocate(byteCount: batch.byteCount, alignment: 16)
+    }
+
+    deinit {
+        plainLengths.deallocate()
+        order.deallocate()
+        plaintexts.deallocate()
+    }
+
+    /// Room for the plaintext of datagram `index` of the last receive (as long as the
+    /// datagram, more than its plaintext needs).
+    func plaintext(_ index: Int) -> UnsafeMutableRawBufferPointer {
+        UnsafeMutableRawBufferPointer(start: plaintexts + batch.offset(of: index), count: batch.datagram(index).count)
+    }
+}
+#endif

@@ -6,38 +6,36 @@
 import Foundation
 
 extension TunnelRuntime {
-    /// Reads up to `batchSize` packets from TUN (non-blocking, waiting only when none is
-    /// ready), routes and seals them with one lock acquisition, encrypts outside the lock
-    /// and sends them with one `sendmmsg`.
+    /// Reads up to a batch of packets from TUN (non-blocking, waiting only when none is
+    /// ready; super-packets of an offloading TUN cut into MTU-sized ones), routes and seals
+    /// them with one lock acquisition, encrypts outside the lock and sends them with one
+    /// `sendmmsg` (equal-size ciphertexts to one endpoint as `UDP_SEGMENT` messages).
     func tunLoop() {
-        let batch = DatagramBatch(capacity: Self.batchSize, stride: Self.messageBufferSize)
+        // An offloading TUN hands over up to 64 KB at a time: room for a whole super-packet's
+        // segments (45 at a 1,420-byte MTU) and more.
+        let capacity = tun.hasVirtioHeaders ? Self.offloadBatchSize : Self.batchSize
+        let batch = DatagramBatch(capacity: capacity, stride: Self.messageBufferSize)
+        let reader = TunBatchReader(tun: tun)
         var jobs: [SendJob] = []
-        jobs.reserveCapacity(Self.batchSize)
+        jobs.reserveCapacity(capacity)
         while nextRound(0) {
-            var count = 0
-            while count < batch.capacity {
-                // Packets are read right behind the header's room, then sealed in place.
-                let area = UnsafeMutableRawBufferPointer(
-                    rebasing: batch.buffer(count)[TransportHeader.byteCount..<TransportHeader.byteCount + Self.maximumPacketSize])
-                do {
-                    let n = try tun.read(into: area)
-                    guard n > 0 else { break }
-                    batch.lengths[count] = n
-                    count += 1
-                } catch {
-                    if error.code == EAGAIN || error.code == EWOULDBLOCK { break }
-                    log(.error, "TUN read failed: \(error)")
-                    // EBADFD: the link was deleted under us (wg-quick down); the daemon notices and stops.
-                    if error.code == EBADF || error.code == EFAULT || error.code == EBADFD { return }
-                    usleep(10_000)
-                    break
-                }
+            // Packets are read right behind the header's room, then sealed in place.
+            let read = reader.fill(batch, headroom: TransportHeader.byteCount)
+            if read.malformed > 0 {
+                log(.debug, "dropping \(read.malformed) unusable TUN read(s)")
+                countDrops(.malformedPacket, read.malformed)
             }
-            if count == 0 {
-                _ = try? tun.waitReadable(timeoutMilliseconds: 200)
+            if let error = read.error {
+                log(.error, "TUN read failed: \(error)")
+                // EBADFD: the link was deleted under us (wg-quick down); the daemon notices and stops.
+                if error.code == EBADF || error.code == EFAULT || error.code == EBADFD { return }
+                usleep(10_000)
+            }
+            if read.packets == 0 {
+                if read.error == nil, read.malformed == 0 { _ = try? tun.waitReadable(timeoutMilliseconds: 200) }
                 continue
             }
-            outbound(batch, count: count, jobs: &jobs)
+            outbound(batch, count: read.packets, jobs: &jobs)
         }
     }
 
@@ -91,16 +89,13 @@ extension TunnelRuntime {
             ready += 1
         }
         guard ready > 0 else { return }
-        var sent = 0
-        do {
-            sent = try socket.send(batch, count: ready)
-        } catch {
-            log(.debug, "sendmmsg failed: \(error)")
+        let outcome = socket.sendBatch(batch, count: ready)
+        if let refusal = outcome.segmentationDisabled {
+            log(.warning, "UDP segmentation offload refused by the kernel (\(refusal)); sending one datagram per message")
         }
-        if sent < ready {
-            lock.lock()
-            for _ in sent..<ready { drop(.ioError, nil) }
-            lock.unlock()
+        if outcome.failed > 0 {
+            if let error = outcome.firstError { log(.debug, "sendmmsg failed: \(error)") }
+            countDrops(.ioError, outcome.failed)
         }
     }
 

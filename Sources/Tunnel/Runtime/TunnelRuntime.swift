@@ -6,17 +6,22 @@ import Foundation
 /// The running WireGuard interface: ties the handshake ``Device``, a ``TunDevice`` and
 /// a ``UDPSocket`` together with three threads.
 ///
-/// - The TUN thread drains up to `batchSize` packets the kernel routes into the
-///   interface, picks each one's peer by destination (allowed-IPs longest-prefix match)
+/// - The TUN thread drains up to a batch of packets the kernel routes into the
+///   interface (``TunBatchReader``: on an offloading TUN, TCP/UDP super-packets cut into
+///   MTU-sized packets first), picks each one's peer by destination (allowed-IPs longest-prefix match)
 ///   and takes a counter on its current keypair under the lock, then seals them in place
-///   outside the lock and sends them with one `sendmmsg`. Without a usable session a
+///   outside the lock and sends them with one `sendmmsg`, equal-size ciphertexts to one
+///   endpoint as one `UDP_SEGMENT` message (GSO). Without a usable session a
 ///   packet is staged and a handshake starts.
-/// - The UDP thread receives up to `batchSize` datagrams per `recvmmsg`. Under the lock it
+/// - The UDP thread receives up to `batchSize` messages per `recvmmsg` (each a run of
+///   datagrams of one flow with `UDP_GRO`) and handles their datagrams in chunks. Under the lock it
 ///   answers handshake messages through the ``Device`` (behind the DoS gate: MAC1, and
 ///   under load MAC2 / cookie replies and a per-address rate limit) and finds each
 ///   transport message's keypair; it decrypts outside the lock; under the lock again it
 ///   applies the replay window, drops packets whose inner source is not allowed for the
-///   peer, runs the packet filter and updates counters; then it writes the packets to TUN.
+///   peer, runs the packet filter and updates counters; then it writes the packets to TUN
+///   (``TunBatchWriter``: on an offloading TUN, runs of TCP segments of one flow merged
+///   into one write). ``DataPathOffloads`` chooses the offloading or the plain path.
 ///   A peer's endpoint follows the source of its latest authenticated packet (roaming).
 ///   Initiations pass the ``HandshakeCoalescer`` first: a roaming client's repeated or
 ///   superseded initiations are answered from its cache or dropped, never delayed.
@@ -50,6 +55,8 @@ package final class TunnelRuntime: @unchecked Sendable {
     static let timerInterval: Int32 = 100
     /// Packets moved per TUN read burst and per recvmmsg/sendmmsg.
     static let batchSize = 32
+    /// Packets per send batch when the TUN hands over super-packets.
+    static let offloadBatchSize = 128
     /// Default for `underLoadThreshold`: handshake messages per second before cookies
     /// are demanded. Each costs two X25519 operations (~0.1 ms), so this caps the
     /// handshake CPU a flood can claim at about a tenth of a core.
@@ -60,6 +67,8 @@ package final class TunnelRuntime: @unchecked Sendable {
     /// `listen_port` change rebinds it: ``listenPort`` is the port bound now.
     let socket: UDPSocket
     let hooks: Hooks
+    /// The data path chosen at init (see ``DataPathOffloads``).
+    package let dataPath: DataPathOffloads
 
     let lock = NSLock()
     var device: Device
@@ -111,23 +120,55 @@ package final class TunnelRuntime: @unchecked Sendable {
     /// Besides keys and peers, `configuration` gives the handshake coalescing settings
     /// and the default persistent keepalive.
     ///
-    /// - Parameter underLoadThreshold: handshake messages per second above which the
-    ///   responder is under load: it then answers handshake messages that lack a valid
-    ///   MAC2 with cookie replies and rate-limits the rest per source address.
+    /// - Parameters:
+    ///   - underLoadThreshold: handshake messages per second above which the
+    ///     responder is under load: it then answers handshake messages that lack a valid
+    ///     MAC2 with cookie replies and rate-limits the rest per source address.
+    ///   - offloads: ``DataPathOffloads/all`` turns on the socket's UDP coalescing and
+    ///     keeps its segmentation; ``DataPathOffloads/plain`` turns both off. TUN offloads
+    ///     follow `tun` (open it with ``DataPathOffloads/opensTunWithOffloads``). Each
+    ///     offload the kernel refused is logged once through `hooks.log`.
     package init(configuration: TunnelConfiguration, tun: TunDevice, socket: UDPSocket, hooks: Hooks = Hooks(),
-                underLoadThreshold: Int = TunnelRuntime.defaultUnderLoadThreshold) throws {
+                underLoadThreshold: Int = TunnelRuntime.defaultUnderLoadThreshold,
+                offloads: DataPathOffloads = .all) throws {
         load = LoadMonitor(threshold: underLoadThreshold)
         coalescer = HandshakeCoalescer(settings: configuration.handshakeCoalescing)
         defaultPersistentKeepalive = configuration.defaultPersistentKeepalive
         self.tun = tun
         self.socket = socket
         self.hooks = hooks
+        dataPath = offloads
         device = Device(privateKey: configuration.privateKey ?? PrivateKey())
         hasPrivateKey = configuration.privateKey != nil
         boundPort = socket.port
         scratch = .allocate(byteCount: Self.messageBufferSize, alignment: 16)
         try tun.setNonBlocking()
         for peer in configuration.peers { try addPeerLocked(peer) }
+        configureOffloads()
+    }
+
+    /// Turns the socket's offloads on or off for ``dataPath`` and logs, once, what the
+    /// kernel refused.
+    private func configureOffloads() {
+        if let refusal = tun.offloadRefusal {
+            log(.warning, "TUN offloads refused by the kernel (\(refusal)); reading and writing one packet at a time")
+        } else if tun.hasVirtioHeaders {
+            log(.info, "TUN offloads on: \(tun.offloads)")
+        }
+        switch dataPath {
+        case .plain:
+            socket.offloads.disableSegmentation()
+            log(.info, "offloads off: plain data path, one packet per system call")
+        case .all:
+            do {
+                try socket.enableCoalescing()
+            } catch {
+                log(.warning, "UDP receive coalescing refused by the kernel (\(error)); receiving one datagram per message")
+            }
+            if !socket.offloads.segmentationSupported {
+                log(.warning, "UDP segmentation offload unknown to the kernel; sending one datagram per message")
+            }
+        }
     }
 
     deinit { scratch.deallocate() }

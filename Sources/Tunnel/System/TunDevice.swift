@@ -72,10 +72,12 @@ package struct TunDevice: Sendable {
 
     /// Wraps a descriptor that carries one IP packet per read/write (for tests: one end
     /// of a `SOCK_SEQPACKET`/`SOCK_DGRAM` socket pair stands in for the kernel's side).
-    init(packetDescriptor: Int32, name: String) {
+    /// With `offloads`, every packet carries a virtio-net header both ways, as on an
+    /// offloading TUN, and the test plays the kernel's part of `TUNSETOFFLOAD`.
+    init(packetDescriptor: Int32, name: String, offloads: TunOffloads = []) {
         fileDescriptor = packetDescriptor
         self.name = name
-        offloads = []
+        self.offloads = offloads
         offloadRefusal = nil
     }
 

@@ -77,6 +77,16 @@ final class UDPReceiveBatch {
         UnsafeMutableRawBufferPointer(start: storage + offsets[index], count: lengths[index])
     }
 
+    /// Where datagram `index` starts in the batch's storage (``byteCount`` bytes in all): a
+    /// receiver that opens each datagram into a parallel buffer of that size puts the
+    /// plaintext at the same offset, so plaintexts never overlap.
+    func offset(of index: Int) -> Int {
+        offsets[index]
+    }
+
+    /// Size of the storage all messages are received into.
+    var byteCount: Int { messageCapacity * messageSize }
+
     /// The `sockaddr_in6` datagram `index` came from (family 0: unknown), for
     /// ``Endpoint/init(storage:)``; datagrams of one message share it.
     func sourceAddress(_ index: Int) -> UnsafeRawPointer {

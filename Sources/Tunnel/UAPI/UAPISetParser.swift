@@ -1,3 +1,5 @@
+import SecureMemory
+
 /// A streaming parser of a `set=1` request: feed it the body line by line (the lines
 /// after `set=1`, without the blank line that ends the request), then take ``finish()``.
 /// It only builds the ``InterfaceChange``; nothing is applied until the whole request

@@ -8,13 +8,14 @@ import CSodium
 /// never moves, so no stray copy of the secret is left behind by a reallocation.
 /// The bytes are written only by the initialiser, before the object can be shared,
 /// which is why `@unchecked Sendable` is sound here.
-final class SecureBytes: @unchecked Sendable {
-    let count: Int
+package final class SecureBytes: @unchecked Sendable {
+    /// The number of secret bytes.
+    package let count: Int
     private let pointer: UnsafeMutableRawPointer
 
     /// Allocates `count` bytes and lets `initialise` fill them; they start zeroed.
-    convenience init(count: Int, initialise: (UnsafeMutableRawBufferPointer) throws -> Void) rethrows {
-        Sodium.ensureInitialised()
+    package convenience init(count: Int, initialise: (UnsafeMutableRawBufferPointer) throws -> Void) rethrows {
+        SodiumLibrary.ensureInitialised()
         let pointer = UnsafeMutableRawPointer.allocate(byteCount: max(count, 1), alignment: 16)
         pointer.initializeMemory(as: UInt8.self, repeating: 0, count: max(count, 1))
         do {
@@ -35,7 +36,7 @@ final class SecureBytes: @unchecked Sendable {
     }
 
     /// Copies `bytes` into new secure storage.
-    convenience init(copying bytes: UnsafeRawBufferPointer) {
+    package convenience init(copying bytes: UnsafeRawBufferPointer) {
         self.init(count: bytes.count) { $0.copyMemory(from: bytes) }
     }
 
@@ -45,12 +46,12 @@ final class SecureBytes: @unchecked Sendable {
     }
 
     /// Read-only access to the secret; do not let the pointer escape.
-    func withUnsafeBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+    package func withUnsafeBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
         try body(UnsafeRawBufferPointer(start: pointer, count: count))
     }
 
     /// Constant-time equality, so comparing secrets leaks no prefix length through timing.
-    func constantTimeEquals(_ other: SecureBytes) -> Bool {
+    package func constantTimeEquals(_ other: SecureBytes) -> Bool {
         guard count == other.count else { return false }
         return sodium_memcmp(pointer, other.pointer, count) == 0
     }
@@ -60,6 +61,6 @@ final class SecureBytes: @unchecked Sendable {
 /// Used for short-lived secret scratch arrays; best effort, since an array may have
 /// been copied before.
 @inline(never)
-func wipe(_ bytes: inout [UInt8]) {
+package func wipe(_ bytes: inout [UInt8]) {
     bytes.withUnsafeMutableBytes { sodium_memzero($0.baseAddress, $0.count) }
 }
