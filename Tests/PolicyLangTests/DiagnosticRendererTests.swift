@@ -52,6 +52,15 @@ final class DiagnosticRendererTests: XCTestCase {
         XCTAssertNil(Suggest.closest(to: "finance", among: ["eng", "sre"]))
     }
 
+    func testEditDistanceCountsAnAdjacentTranspositionAsOneEdit() {
+        XCTAssertEqual(Suggest.distance("tpc", "tcp"), 1)
+        XCTAssertEqual(Suggest.distance("kitten", "sitting"), 3)
+        XCTAssertEqual(Suggest.distance("CA", "abc"), 3)  // optimal string alignment, not full Damerau (2)
+        XCTAssertEqual(Suggest.distance("", "abc"), 3)
+        XCTAssertEqual(Suggest.distance("Europe/Berln", "europe/berlin"), 1)
+        XCTAssertEqual(Suggest.closest(to: "Europe/Berln", among: RuleParser.zoneSuggestions), "Europe/Berlin")
+    }
+
     /// The renderers write their JSON themselves; it must be the very text Foundation's
     /// serializer prints for the same document, escapes, key order and layout included.
     func testJSONAndSARIFTextIsWhatJSONSerializationPrints() throws {

@@ -89,16 +89,23 @@ extension RuleParser {
         let zone = String(zoneToken.text)
         // Only IANA names: Foundation also takes abbreviations and "GMT+2", whose sign is the
         // opposite of IANA's Etc/GMT+2, which would silently shift a window by hours.
-        guard zone == "UTC" || TimeZone.knownTimeZoneIdentifiers.contains(zone), TimeZone(identifier: zone) != nil else {
+        guard zone == "UTC" || Self.knownZones.contains(zone), TimeZone(identifier: zone) != nil else {
             throw failure(
                 "unknown time zone '\(zone)'", at: zoneToken, code: .invalidTimeZone,
-                help: Suggest.closest(to: zone, among: TimeZone.knownTimeZoneIdentifiers + ["UTC"]).map {
+                help: Suggest.closest(to: zone, among: Self.zoneSuggestions).map {
                     "did you mean '\($0)'?"
                 } ?? "use an IANA zone such as Europe/Berlin or UTC")
         }
         // 24:00 is stored as 0: an end at or before the start means "into the next day".
         return TimeWindow(days: days, startMinute: start, endMinute: end == 1440 ? 0 : end, zone: zone)
     }
+
+    /// The system's IANA zone names, read once: Foundation builds the list of some 600 names
+    /// anew on every call, and a policy has a window per rule.
+    static let knownZones = Set(TimeZone.knownTimeZoneIdentifiers)
+    /// What an unknown zone is compared with, in the system's order (the first of equally close
+    /// names is suggested).
+    static let zoneSuggestions = TimeZone.knownTimeZoneIdentifiers + ["UTC"]
 
     func parseDays(_ t: RuleToken) throws(ParseFailure) -> UInt8 {
         if t.text == "daily" || t.text == "*" { return 0x7f }
