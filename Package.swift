@@ -15,6 +15,8 @@ let package = Package(
         .library(name: "PolicyCompiler", targets: ["PolicyCompiler"]),
         .library(name: "Enforcer", targets: ["Enforcer"]),
         .library(name: "Tunnel", targets: ["Tunnel"]),
+        .library(name: "Etcd", targets: ["Etcd"]),
+        .library(name: "Fleet", targets: ["Fleet"]),
         .executable(name: "ztpc", targets: ["ztpc"]),
         .executable(name: "ztpd", targets: ["ztpd"]),
     ],
@@ -26,6 +28,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
     ],
     targets: [
         // The value types every layer shares: IP addresses and prefixes, public keys, the IP
@@ -58,14 +62,37 @@ let package = Package(
                 .product(name: "Yams", package: "Yams"),
             ]
         ),
+        // An etcd v3 client over etcd's JSON gateway (AsyncHTTPClient), with failover across members.
+        .target(
+            name: "Etcd",
+            dependencies: [
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Atomics", package: "swift-atomics"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // A fleet of edges following one policy pointer in etcd: publish and rollback, the edge's
+        // follower and status reporter, fleet status.
+        .target(
+            name: "Fleet",
+            dependencies: [
+                "Etcd", "CSodium",
+                .product(name: "Atomics", package: "swift-atomics"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
         // The commit a build came from: scripts/package sets ZTP_BUILD_COMMIT, and only this
         // one C file is compiled again when it changes.
         .target(name: "CBuildInfo", cSettings: buildCommit.map { [.define("ZTP_BUILD_COMMIT", to: "\"\($0)\"")] } ?? []),
         .executableTarget(
             name: "ztpc",
             dependencies: [
-                "PolicyLang", "PolicyCompiler", "Edge", "SystemSupport",
+                "PolicyLang", "PolicyCompiler", "Edge", "SystemSupport", "Etcd", "Fleet",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
 
@@ -82,7 +109,7 @@ let package = Package(
         .executableTarget(
             name: "ztpd",
             dependencies: [
-                "Tunnel", "Edge", "Enforcer", "XDP", "PolicyCompiler", "SystemSupport",
+                "Tunnel", "Edge", "Enforcer", "XDP", "PolicyCompiler", "SystemSupport", "Etcd", "Fleet",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -113,7 +140,7 @@ let package = Package(
 
         .testTarget(name: "PolicyLangTests", dependencies: ["PolicyLang"]),
         .testTarget(name: "PolicyCompilerTests", dependencies: ["PolicyCompiler", "PolicyLang", "SecureMemory"]),
-        .testTarget(name: "ztpcTests", dependencies: ["ztpc"]),
+        .testTarget(name: "ztpcTests", dependencies: ["ztpc", "Etcd", "Fleet", "EtcdTestSupport"]),
         .testTarget(name: "SystemSupportTests", dependencies: ["SystemSupport"]),
         .testTarget(name: "EnforcerTests", dependencies: ["Enforcer", "PolicyCompiler", "PolicyLang"]),
         // Shared helpers for tests that build network namespaces, veth links and processes in them.
@@ -126,6 +153,12 @@ let package = Package(
             ]
         ),
         .testTarget(name: "TunnelTests", dependencies: ["Tunnel", "ztpd", "NetTestSupport"]),
+        // A real etcd cluster on loopback ports of its own, for the etcd and fleet tests.
+        .target(name: "EtcdTestSupport", dependencies: [], path: "Tests/EtcdTestSupport"),
+        .testTarget(name: "EtcdTests", dependencies: ["Etcd", "EtcdTestSupport"]),
+        .testTarget(name: "FleetTests", dependencies: ["Fleet", "Etcd", "EtcdTestSupport"]),
+        // ztpd edges (processes without a tunnel) following a real etcd cluster: issue 10's tests.
+        .testTarget(name: "FleetEdgeTests", dependencies: ["Fleet", "Etcd", "EtcdTestSupport", "NetTestSupport", "ztpd", "ztpc"]),
         .testTarget(name: "XDPTests", dependencies: ["XDP", "CLibBPF", "NetTestSupport"]),
     ],
     swiftLanguageModes: [.v6]

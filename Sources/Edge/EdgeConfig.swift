@@ -14,6 +14,10 @@ import Yams
 /// policies: /etc/ztp/policies              # or bundle: /etc/ztp/policy.ztpb
 /// trusted_publishers: [/etc/ztp/publisher.key.pub]  # base64 keys or KEY.pub paths; bundles only
 /// state_dir: /var/lib/ztp                  # where the last good remote bundle is kept
+/// etcd:                                    # optional: follow the fleet's policy pointer in etcd
+///   endpoints: [http://10.0.0.1:2379, http://10.0.0.2:2379]
+///   prefix: /ztp                           # the fleet's key prefix
+///   name: edge-1                           # this edge in ztpc fleet status (default: host name)
 /// wireguard_config: /etc/ztp/peers.conf    # optional wg-style [Peer] sections
 /// metrics: 127.0.0.1:9586                  # Prometheus text on GET /metrics; "off" to disable
 /// control_socket: /var/run/ztp/ztp0.sock   # root-only; ztpc status reads it
@@ -64,6 +68,23 @@ package struct EdgeConfig: Sendable, Equatable {
     /// Where the edge keeps state across restarts: the last good bundle from a remote source.
     package var stateDirectory = BundleCache.defaultDirectory
 
+    /// The `etcd:` section: the edge follows the fleet's pointer there (ztpc publish moves it).
+    package var etcd: EtcdSettings?
+
+    /// Where the fleet's etcd is and who this edge is in it.
+    package struct EtcdSettings: Sendable, Equatable {
+        /// Client URLs, tried in order.
+        package var endpoints: [String]
+        package var prefix = "/ztp"
+        /// The edge's name in the fleet: its key is PREFIX/edges/NAME. Nil: the host name.
+        package var name: String?
+
+        package init(endpoints: [String]) { self.endpoints = endpoints }
+
+        /// ``name``, or the host name.
+        package var edgeName: String { name ?? ProcessInfo.processInfo.hostName }
+    }
+
     /// The cache of the last good remote bundle, in ``stateDirectory``.
     package var bundleCache: BundleCache { BundleCache(directory: stateDirectory) }
 
@@ -102,7 +123,7 @@ package struct EdgeConfig: Sendable, Equatable {
         "interface", "listen_port", "private_key_file", "addresses", "policies", "bundle", "wireguard_config",
         "metrics", "control_socket", "log_level", "cache_size", "decision_log", "allow_log_sample", "xdp",
         "coalesce_window_ms", "max_coalesced_handshakes", "persistent_keepalive_seconds", "reload_timeout_seconds",
-        "trusted_publishers", "state_dir",
+        "trusted_publishers", "state_dir", "etcd",
     ]
 
     /// Parses the YAML text; errors name the file, line and column.
@@ -192,6 +213,34 @@ package struct EdgeConfig: Sendable, Equatable {
                     throw fail(v, "trusted_publishers needs at least one key (leave it out to accept unsigned bundles)")
                 }
                 c.trustedPublishers = keys
+            case "etcd":
+                guard let fields = v.mapping else {
+                    throw fail(v, "etcd takes a mapping: { endpoints: [http://HOST:2379], prefix: /ztp, name: EDGE }")
+                }
+                var settings = EtcdSettings(endpoints: [])
+                for (ek, ev) in fields {
+                    guard let name = ek.scalar?.string else { throw fail(ek, "etcd keys are plain words") }
+                    switch name {
+                    case "endpoints":
+                        for item in ev.sequence.map({ Array($0) }) ?? [ev] {
+                            guard let url = item.scalar?.string, !url.isEmpty else { throw fail(item, "etcd endpoints are URLs such as http://10.0.0.1:2379") }
+                            settings.endpoints.append(url)
+                        }
+                    case "prefix":
+                        guard let prefix = ev.scalar?.string, prefix.hasPrefix("/"), prefix.count > 1 else {
+                            throw fail(ev, "the etcd prefix is a key path such as /ztp")
+                        }
+                        settings.prefix = prefix
+                    case "name":
+                        guard let edge = ev.scalar?.string, !edge.isEmpty, !edge.contains("/") else {
+                            throw fail(ev, "the edge name is a word without '/', such as edge-1")
+                        }
+                        settings.name = edge
+                    default: throw fail(ek, "unknown etcd key '\(name)'; etcd has endpoints, prefix, name")
+                    }
+                }
+                guard !settings.endpoints.isEmpty else { throw fail(v, "etcd needs endpoints: (at least one client URL)") }
+                c.etcd = settings
             case "xdp":
                 guard let fields = v.mapping else { throw fail(v, "xdp takes a mapping: { interface: eth0, mode: auto, handshake_rate: 20/s }") }
                 var x = XDPSettings(interface: "")

@@ -13,12 +13,15 @@ struct ZTPC: ParsableCommand {
         abstract: "Lint, test, explain and compile ztp access policies.",
         discussion: """
             Exit status: 0 when clean, 1 when the policy has errors (or warnings with --strict) or a \
-            test fails, 2 on usage or I/O errors.
+            test fails, 2 on usage or I/O errors. The fleet commands (publish, rollback, fleet status) \
+            add 3 when someone published meanwhile (nothing was changed) and 4 when etcd cannot be \
+            reached or refuses the request.
             """,
         version: BuildInfo.versionLine,
         subcommands: [
             CheckCommand.self, TestCommand.self, ExplainCommand.self, CompileCommand.self, InspectCommand.self, KeygenCommand.self, VerifyCommand.self,
             EvalCommand.self, StatusCommand.self, DiffCommand.self, WhoCanCommand.self, CanCommand.self, SchemaCommand.self, FmtCommand.self,
+            PublishCommand.self, RollbackCommand.self, FleetCommand.self,
         ]
     )
 

@@ -17,8 +17,11 @@ struct DaemonSettings {
     var underLoadThreshold: Int
     /// The data path: kernel offloads, or one packet per system call (`--offload off`).
     var offloads: DataPathOffloads
-    /// nil runs a plain WireGuard interface: no policy, every packet passes.
+    /// nil runs a plain WireGuard interface: no policy, every packet passes (unless the edge
+    /// follows a fleet, which then gives it its first policy).
     var policy: PolicySource?
+    /// TEST ONLY (`--test-no-tunnel`): the policy and its services without a tunnel.
+    var testNoTunnel = false
 }
 
 /// The tunnel, and with a policy the enforcer, its reloads, metrics and control socket, as one
@@ -34,7 +37,23 @@ final class EdgeDaemon: Service, @unchecked Sendable {
 
     func run() async throws {
         let notifier = SystemdNotifier.fromEnvironment()
-        let edge = try loadPolicy()
+        let fleet = try settings.edge.etcd.map { try FleetMembership(settings: $0, logger: logger) }
+        var policy = settings.policy
+        if let fleet, policy == nil {
+            // Nothing local and nothing cached: the first policy comes from etcd.
+            guard await fleet.bootstrap(trust: settings.edge.bundleTrust, cache: settings.edge.bundleCache) else {
+                await fleet.shutdown()
+                return
+            }
+            policy = settings.edge.bundleCache.startingSource
+        }
+        let edge = try loadPolicy(policy)
+        let fleetTask = edge.flatMap { edge in fleet.map { fleet in Task { await fleet.run(edge: edge) } } }
+        defer { fleetTask?.cancel() }
+        if settings.testNoTunnel {
+            try await runWithoutTunnel(edge, fleetTask: fleetTask, fleet: fleet)
+            return
+        }
         let xdpBox = XDPBox()
         let (runtime, tun) = try makeTunnel(edge: edge, xdpBox: xdpBox)
         edge?.attach(runtime)
@@ -63,7 +82,7 @@ final class EdgeDaemon: Service, @unchecked Sendable {
             metadata: [
                 "public-key": "\(runtime.publicKey.map { "\($0)" } ?? "none yet (wg setconf sets it)")",
                 "listen-port": "\(runtime.listenPort)",
-                "peers": "\(runtime.peerCount)", "policy": "\(settings.policy.map { "\($0)" } ?? "none")",
+                "peers": "\(runtime.peerCount)", "policy": "\(policy.map { "\($0)" } ?? "none")",
             ])
         // Interface, policy and XDP are up: systemd may start what is ordered after us.
         notifier?.ready(status: Self.status(edge, interface: tun.name, port: runtime.listenPort))
@@ -77,6 +96,7 @@ final class EdgeDaemon: Service, @unchecked Sendable {
         if let gone { logger.notice("\(gone): shutting down") } else { logger.notice("shutting down") }
         notifier?.stopping()
         watchdog?.stop()
+        await leave(fleet, fleetTask)
         services?.stop()
         uapi?.stop()
         runtime.stop()
@@ -91,10 +111,29 @@ final class EdgeDaemon: Service, @unchecked Sendable {
         logger.info("stopped")
     }
 
+    /// TEST ONLY: the policy, its services and the fleet, until SIGTERM or SIGINT.
+    private func runWithoutTunnel(_ edge: EdgeService?, fleetTask: Task<Void, Never>?, fleet: FleetMembership?) async throws {
+        guard let edge else { throw DaemonError.policy }
+        let services = startPolicyServices(edge, notifier: nil)
+        logger.warning("TEST ONLY: no tunnel; policy generation \(edge.enforcer.store.generation.number) in force")
+        try? await gracefulShutdown()
+        logger.notice("shutting down")
+        await leave(fleet, fleetTask)
+        services.stop()
+        logger.info("stopped")
+    }
+
+    /// Stops following the fleet and leaves it (the edge's key goes with its revoked lease).
+    private func leave(_ fleet: FleetMembership?, _ task: Task<Void, Never>?) async {
+        task?.cancel()
+        await task?.value
+        await fleet?.shutdown()
+    }
+
     /// The enforcer with the policy compiled once, or nil for a plain WireGuard interface.
     /// A policy that does not compile stops the start, with its diagnostics in the log.
-    private func loadPolicy() throws -> EdgeService? {
-        guard let source = settings.policy else { return nil }
+    private func loadPolicy(_ policy: PolicySource?) throws -> EdgeService? {
+        guard let source = policy else { return nil }
         let decisionLog = try settings.edge.decisionLog.map { try DecisionLog(path: $0) }
         do {
             return try EdgeService(

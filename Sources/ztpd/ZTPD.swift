@@ -105,6 +105,20 @@ struct ZTPD: AsyncParsableCommand {
     @Option(name: .long, help: "Kernel offloads on the data path: auto (TUN segmentation and coalescing, UDP GSO/GRO where the kernel grants them) or off (one packet per system call). Default: $ZTPD_OFFLOAD, else auto.")
     var offload: String?
 
+    @Option(name: .long, help: "Follow the fleet's policy pointer in etcd at these client URLs (comma-separated); overrides etcd: endpoints in the daemon config.")
+    var etcd: String?
+
+    @Option(name: .long, help: "The fleet's etcd key prefix (default /ztp, or etcd: prefix in the daemon config).")
+    var etcdPrefix: String?
+
+    @Option(name: .long, help: "This edge's name in the fleet (default: etcd: name in the daemon config, else the host name).")
+    var edgeName: String?
+
+    @Flag(name: .long, help: ArgumentHelp(
+        "TEST ONLY: no TUN device, UDP socket or XDP: only the policy, its control socket, metrics and the fleet (for fleet tests and benchmarks without root).",
+        visibility: .hidden))
+    var testNoTunnel = false
+
     @Option(name: .long, help: ArgumentHelp(
         "TEST ONLY: multiply the protocol timers (REKEY_AFTER_TIME, REJECT_AFTER_TIME, ...) by this factor in (0, 1].",
         visibility: .hidden))
@@ -199,6 +213,22 @@ struct ZTPD: AsyncParsableCommand {
             edge.xdp?.mode = xdpMode
         }
         if policies != nil && bundle != nil { throw ValidationError("give either --policies or --bundle, not both") }
+        if let etcd {
+            let endpoints = etcd.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+            guard !endpoints.isEmpty else { throw ValidationError("--etcd takes client URLs, comma-separated") }
+            if edge.etcd == nil { edge.etcd = EdgeConfig.EtcdSettings(endpoints: endpoints) }
+            edge.etcd?.endpoints = endpoints
+        }
+        if let etcdPrefix {
+            guard edge.etcd != nil else { throw ValidationError("--etcd-prefix needs --etcd (or etcd: in the daemon config)") }
+            guard etcdPrefix.hasPrefix("/"), etcdPrefix.count > 1 else { throw ValidationError("--etcd-prefix is a key path such as /ztp") }
+            edge.etcd?.prefix = etcdPrefix
+        }
+        if let edgeName {
+            guard edge.etcd != nil else { throw ValidationError("--edge-name needs --etcd (or etcd: in the daemon config)") }
+            guard !edgeName.isEmpty, !edgeName.contains("/") else { throw ValidationError("--edge-name is a word without '/'") }
+            edge.etcd?.name = edgeName
+        }
         // --policies may have replaced the file's bundle: trusted_publishers rules it out again.
         do {
             try edge.validate(daemonConfig ?? "ztpd")
@@ -239,7 +269,7 @@ struct ZTPD: AsyncParsableCommand {
         let settings = DaemonSettings(
             interface: edge.interface, edge: edge, tunnel: tunnel, mtu: mtu ?? tunnel.mtu ?? 1420,
             underLoadThreshold: underLoadThreshold, offloads: offloads,
-            policy: edge.startingPolicySource(followsRemote: false))
+            policy: edge.startingPolicySource(followsRemote: edge.etcd != nil), testNoTunnel: testNoTunnel)
         // The daemon also returns on its own when its interface goes away (wg-quick down): a
         // normal end, as for wireguard-go.
         let group = ServiceGroup(configuration: ServiceGroupConfiguration(

@@ -1,0 +1,95 @@
+import Etcd
+import Foundation
+
+/// The manifest stored at `PREFIX/bundles/HASH`: how to reassemble the bundle from its chunks.
+public struct BundleManifest: Codable, Sendable, Equatable {
+    /// The bundle's hash (its name).
+    public var sha256: String
+    /// The bundle's size in bytes.
+    public var size: Int
+    /// How many chunks `PREFIX/bundles/HASH/0000...` hold it.
+    public var chunks: Int
+}
+
+/// Bundles in etcd, named by their content hash and split in chunks under the request limit.
+///
+/// The chunks are written first, one request each; the manifest is written in the publisher's
+/// transaction, together with the pointer, so a manifest exists only for a bundle whose every
+/// chunk is stored.
+public struct BundleStore: Sendable {
+    /// At most this many chunks per bundle (64 MiB with the default chunk size): a bound on what a
+    /// publisher can make every edge download.
+    public static let maximumChunks = 64
+
+    /// The etcd client the store reads and writes through.
+    public let client: EtcdClient
+    /// Where the bundles are.
+    public let layout: FleetLayout
+
+    /// The bundles of the fleet at `layout`.
+    public init(client: EtcdClient, layout: FleetLayout) {
+        self.client = client
+        self.layout = layout
+    }
+
+    /// The largest bundle stored.
+    public var maximumSize: Int { layout.chunkSize * Self.maximumChunks }
+
+    /// Writes the chunks of `bundle` and returns its manifest (not written: the caller's transaction
+    /// writes it). Writing the chunks of a bundle already stored rewrites the same bytes.
+    ///
+    /// - Throws: ``FleetError/bundleTooLarge(size:limit:)`` before writing anything when it is too big.
+    public func uploadChunks(of bundle: Data) async throws -> BundleManifest {
+        guard bundle.count <= maximumSize else { throw FleetError.bundleTooLarge(size: bundle.count, limit: maximumSize) }
+        let hash = BundleHash.of(bundle)
+        let chunkCount = max(1, (bundle.count + layout.chunkSize - 1) / layout.chunkSize)
+        for index in 0..<chunkCount {
+            let start = bundle.startIndex + index * layout.chunkSize
+            let end = min(start + layout.chunkSize, bundle.endIndex)
+            try await client.put(layout.chunk(hash, index), value: Data(bundle[start..<end]))
+        }
+        return BundleManifest(sha256: hash, size: bundle.count, chunks: chunkCount)
+    }
+
+    /// The manifest of bundle `hash`, or nil when none is stored.
+    public func manifest(_ hash: String) async throws -> BundleManifest? {
+        guard let kv = try await client.get(layout.manifest(hash)) else { return nil }
+        do {
+            return try JSONDecoder().decode(BundleManifest.self, from: kv.value)
+        } catch {
+            throw FleetError.corruptBundle(hash: hash, reason: "its manifest is not valid: \(error)")
+        }
+    }
+
+    /// Reads bundle `hash` and checks it: its size and SHA-256 must match its name and manifest.
+    ///
+    /// - Throws: ``FleetError/unknownBundle(_:)``, ``FleetError/corruptBundle(hash:reason:)``, etcd errors.
+    public func fetch(_ hash: String) async throws -> Data {
+        guard let manifest = try await manifest(hash) else { throw FleetError.unknownBundle(hash) }
+        guard manifest.chunks >= 1, manifest.chunks <= Self.maximumChunks, manifest.size >= 0,
+            manifest.size <= maximumSize
+        else {
+            throw FleetError.corruptBundle(hash: hash, reason: "its manifest claims \(manifest.chunks) chunks, \(manifest.size) bytes")
+        }
+        var bundle = Data()
+        bundle.reserveCapacity(manifest.size)
+        // One chunk per request: every answer stays about one chunk in size, whatever the bundle's.
+        for index in 0..<manifest.chunks {
+            guard let chunk = try await client.get(layout.chunk(hash, index)) else {
+                throw FleetError.corruptBundle(hash: hash, reason: "chunk \(index) of \(manifest.chunks) is missing")
+            }
+            bundle.append(chunk.value)
+            guard bundle.count <= manifest.size else {
+                throw FleetError.corruptBundle(hash: hash, reason: "its chunks hold more than the \(manifest.size) bytes of its manifest")
+            }
+        }
+        guard bundle.count == manifest.size else {
+            throw FleetError.corruptBundle(hash: hash, reason: "\(bundle.count) bytes instead of \(manifest.size)")
+        }
+        let actual = BundleHash.of(bundle)
+        guard actual == hash else {
+            throw FleetError.corruptBundle(hash: hash, reason: "its bytes hash to \(actual)")
+        }
+        return bundle
+    }
+}

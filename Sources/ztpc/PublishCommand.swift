@@ -1,0 +1,102 @@
+import ArgumentParser
+import Fleet
+import Foundation
+import PolicyCompiler
+
+/// `ztpc publish`: check, test and compile a policy, then point the fleet at it through etcd.
+struct PublishCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "publish",
+        abstract: "Compile a policy and publish it to every edge through etcd.",
+        discussion: """
+            Reads the fleet's pointer (PREFIX/current), then checks, tests and compiles the policy as \
+            `ztpc compile` does (and signs it with each --sign key), stores the bundle under its SHA-256 in etcd (in 1 MiB chunks) and moves \
+            the pointer to it in one transaction guarded by the pointer's revision read first. If someone \
+            published meanwhile, nothing is changed and the exit status is 3.
+
+            Exit status: 0 published (or already current), 1 the policy has errors or a test fails, \
+            2 usage or I/O error, 3 someone published meanwhile (nothing changed), 4 etcd unreachable \
+            or refused the request.
+            """)
+
+    @Argument(help: "Policy directories or files.")
+    var paths: [String]
+
+    @OptionGroup var etcd: EtcdOptions
+
+    @Option(help: "Roll out to this percentage of the edges only (a canary, by a stable hash of each edge's name); the others keep the previous bundle.")
+    var rollout: Int?
+
+    @Option(help: "Who publishes, as recorded in the pointer (default: USER@HOST).")
+    var publisher: String?
+
+    @Option(help: "Publish only if the pointer is still at this revision (as `ztpc fleet status` shows it): nothing published since it was reviewed.")
+    var expectRevision: Int64?
+
+    @Option(help: "Output format for diagnostics: human, json or sarif.")
+    var format: OutputFormat = .human
+
+    @Option(help: ArgumentHelp(
+        "Sign the bundle with this secret key (from ztpc keygen; mode 0600), as ztpc compile --sign does. Repeat to add signatures.",
+        valueName: "key"))
+    var sign: [String] = []
+
+    func validate() throws {
+        if let rollout, !(1...100).contains(rollout) { throw ValidationError("--rollout takes a percentage from 1 to 100") }
+        if let expectRevision, expectRevision < 0 { throw ValidationError("--expect-revision takes a revision (0: nothing published yet)") }
+    }
+
+    func run() throws {
+        // Keys first: a refused key file stops the command before etcd is asked anything.
+        let keys = try sign.map { path in
+            do {
+                return try SigningKey(keyFile: path)
+            } catch {
+                throw UsageFailure("--sign: \(error)")
+            }
+        }
+        let name = publisher ?? defaultPublisherName()
+        let rollout = self.rollout
+        let paths = self.paths
+        let format = self.format
+        let expected = expectRevision
+        let outcome = try etcd.withFleet { client, layout in
+            let publisher = Publisher(client: client, layout: layout, publisherName: name, logger: quietLogger("ztpc.publish"))
+            do {
+                // Read before compiling: a publish made while this one compiles must not be overwritten unseen.
+                let read = try await publisher.currentPointer()
+                if let expected, read.revision != expected {
+                    throw FleetError.publishedMeanwhile(revision: read.revision, hash: read.pointer?.hash)
+                }
+                let bytes = try Self.compile(paths, format: format, signedWith: keys)
+                return try await publisher.publish(bytes, rollout: rollout, basedOn: read)
+            } catch {
+                throw fleetFailure(error)
+            }
+        }
+        let pointer = outcome.pointer
+        let rolloutText = pointer.rollout.map { ", rollout \($0.percent) %" } ?? ""
+        if outcome.changed {
+            Console.out(
+                "published \(pointer.hash) (\(outcome.manifest.size) bytes in \(outcome.manifest.chunks) chunk\(outcome.manifest.chunks == 1 ? "" : "s")) "
+                    + "at revision \(outcome.revision)\(rolloutText); previous: \(pointer.previous ?? "none")\n")
+        } else {
+            Console.out("\(pointer.hash) is already current (revision \(outcome.revision)\(rolloutText)); nothing was changed\n")
+        }
+    }
+
+    /// The bundle's bytes, compiled exactly as `ztpc compile` compiles (check, lint, tests), and
+    /// signed with each key.
+    static func compile(_ paths: [String], format: OutputFormat, signedWith keys: [SigningKey]) throws -> Data {
+        let compilation = PolicyCompiler.compile(paths: paths)
+        let errors = compilation.diagnostics.filter { $0.severity == .error }
+        guard let tables = compilation.tables, errors.isEmpty else {
+            DiagnosticPrinter(format: format).print(compilation.diagnostics, sources: compilation.sources)
+            throw ExitCode(errors.contains { $0.code == .io } ? Status.usage : Status.findings)
+        }
+        var bytes = PolicyBundle.encode(tables)
+        // encode's output is a well-formed bundle, which is all sign refuses.
+        for key in keys { bytes = try SignedBundle.sign(bytes, with: key) }
+        return Data(bytes)
+    }
+}
