@@ -16,6 +16,8 @@ extension TunnelRuntime {
                                     messageSize: coalescing ? UDPReceiveBatch.coalescedMessageSize : Self.messageBufferSize)
         let vector = InboundVector(receiving: batch, chunkSize: Self.receiveChunkSize)
         let writer = TunBatchWriter(tun: tun, chunkSize: Self.receiveChunkSize)
+        let worker = parallelCrypto ? CryptoWorker(name: "ztp-open") : nil
+        defer { worker?.stop() }
         while nextRound(1) {
             do {
                 let count = try socket.receive(into: batch)
@@ -27,7 +29,7 @@ extension TunnelRuntime {
                 var first = 0
                 while first < count {
                     let chunk = min(Self.receiveChunkSize, count - first)
-                    inbound(vector, first: first, count: chunk, writer: writer)
+                    inbound(vector, first: first, count: chunk, writer: writer, worker: worker)
                     first += chunk
                 }
             } catch {
@@ -49,7 +51,7 @@ extension TunnelRuntime {
     /// the lookup of each transport message's keypair under the lock; decryption outside it;
     /// then, under the lock again, replay check and bookkeeping. Decrypted packets go to TUN
     /// through `writer` after the last unlock.
-    private func inbound(_ vector: InboundVector, first: Int, count: Int, writer: TunBatchWriter) {
+    private func inbound(_ vector: InboundVector, first: Int, count: Int, writer: TunBatchWriter, worker: CryptoWorker?) {
         let batch = vector.batch
         let now = ContinuousClock.now
         lock.lock()
@@ -76,17 +78,16 @@ extension TunnelRuntime {
         // Handshake answers go out now, not after this batch's decryption.
         if answering { fireEvents() }
 
-        var decrypted = 0
-        for i in 0..<count {
-            guard let job = vector.jobs[i] else { continue }
+        // Decrypt outside the lock, on both cores when there is a helper; each datagram
+        // writes only its own plaintext and length.
+        crypto(worker, count) { i in
+            guard let job = vector.jobs[i] else { return }
             let datagram = UnsafeRawBufferPointer(batch.datagram(first + i))
-            if let length = try? Keypair.open(datagram, into: vector.plaintext(first + i), key: job.key, counter: job.counter) {
-                vector.plainLengths[i] = length
-                decrypted += 1
-            } else {
-                vector.plainLengths[i] = -1
-            }
+            vector.plainLengths[i] = (try? Keypair.open(datagram, into: vector.plaintext(first + i), key: job.key,
+                                                        counter: job.counter)) ?? -1
         }
+        var decrypted = 0
+        for i in 0..<count where vector.jobs[i] != nil && vector.plainLengths[i] >= 0 { decrypted += 1 }
 
         if decrypted < count {
             lock.lock()

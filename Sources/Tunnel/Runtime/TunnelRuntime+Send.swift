@@ -18,6 +18,13 @@ extension TunnelRuntime {
         let reader = TunBatchReader(tun: tun)
         var jobs: [SendJob] = []
         jobs.reserveCapacity(capacity)
+        let sealed = UnsafeMutablePointer<Int>.allocate(capacity: capacity)
+        sealed.initialize(repeating: 0, count: capacity)
+        let worker = parallelCrypto ? CryptoWorker(name: "ztp-seal") : nil
+        defer {
+            worker?.stop()
+            sealed.deallocate()
+        }
         while nextRound(0) {
             // Packets are read right behind the header's room, then sealed in place.
             let read = reader.fill(batch, headroom: TransportHeader.byteCount)
@@ -35,7 +42,7 @@ extension TunnelRuntime {
                 if read.error == nil, read.malformed == 0 { _ = try? tun.waitReadable(timeoutMilliseconds: 200) }
                 continue
             }
-            outbound(batch, count: read.packets, jobs: &jobs)
+            outbound(batch, count: read.packets, jobs: &jobs, sealed: sealed, worker: worker)
         }
     }
 
@@ -50,7 +57,8 @@ extension TunnelRuntime {
         let endpoint: Endpoint
     }
 
-    private func outbound(_ batch: DatagramBatch, count: Int, jobs: inout [SendJob]) {
+    private func outbound(_ batch: DatagramBatch, count: Int, jobs: inout [SendJob], sealed: UnsafeMutablePointer<Int>,
+                          worker: CryptoWorker?) {
         let now = ContinuousClock.now
         jobs.removeAll(keepingCapacity: true)
         lock.lock()
@@ -76,15 +84,20 @@ extension TunnelRuntime {
         lock.unlock()
         fireEvents()
 
-        // Encrypt outside the lock; entry j of the send batch is job j (j <= its slot, whose
-        // read length was consumed above, so overwriting lengths[j] is safe).
+        // Encrypt outside the lock, on both cores when there is a helper; each job writes
+        // only its own slot and `sealed[j]` (its message length, -1: not sealed).
+        let list = jobs
+        crypto(worker, list.count) { j in
+            let job = list[j]
+            sealed[j] = (try? Keypair.seal(inPlace: batch.buffer(job.slot), payloadCount: job.payloadCount, key: job.key,
+                                          remoteIndex: job.remoteIndex, counter: job.counter)) ?? -1
+        }
+        // Entry j of the send batch is job j (j <= its slot, whose read length was consumed
+        // above, so overwriting lengths[j] is safe), in the order the packets were read.
         var ready = 0
-        for job in jobs {
-            let buffer = batch.buffer(job.slot)
-            guard let total = try? Keypair.seal(inPlace: buffer, payloadCount: job.payloadCount, key: job.key,
-                                                remoteIndex: job.remoteIndex, counter: job.counter) else { continue }
-            batch.pointers[ready] = buffer.baseAddress!.assumingMemoryBound(to: UInt8.self)
-            batch.lengths[ready] = total
+        for (j, job) in list.enumerated() where sealed[j] >= 0 {
+            batch.pointers[ready] = batch.buffer(job.slot).baseAddress!.assumingMemoryBound(to: UInt8.self)
+            batch.lengths[ready] = sealed[j]
             batch.addresses[ready] = job.endpoint.socketAddress
             ready += 1
         }
