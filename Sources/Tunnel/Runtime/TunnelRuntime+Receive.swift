@@ -151,15 +151,15 @@ extension TunnelRuntime {
     private func lookupTransport(_ datagram: UnsafeRawBufferPointer, now: ContinuousClock.Instant) -> ReceiveJob? {
         guard let header = try? TransportHeader(packet: datagram) else { drop(.malformedMessage, nil); return nil }
         let index = header.receiverIndex
-        guard let key = device.peer(forIndex: index) else { drop(.unknownReceiver, nil); return nil }
+        guard let key = device.peer(forIndex: index), let peer = peers[key] else { drop(.unknownReceiver, nil); return nil }
         // Field by field: copying the peer's state or a keypair costs more than the lookup.
         let found: (receiveKey: SymmetricKey, expired: Bool)?
-        if peers[key]?.current?.localIndex == index {
-            found = (peers[key]!.current!.receiveKey, peers[key]!.current!.isExpired(now: now))
-        } else if peers[key]?.next?.localIndex == index {
-            found = (peers[key]!.next!.receiveKey, peers[key]!.next!.isExpired(now: now))
-        } else if peers[key]?.previous?.localIndex == index {
-            found = (peers[key]!.previous!.receiveKey, peers[key]!.previous!.isExpired(now: now))
+        if peer.current?.localIndex == index {
+            found = (peer.current!.receiveKey, peer.current!.isExpired(now: now))
+        } else if peer.next?.localIndex == index {
+            found = (peer.next!.receiveKey, peer.next!.isExpired(now: now))
+        } else if peer.previous?.localIndex == index {
+            found = (peer.previous!.receiveKey, peer.previous!.isExpired(now: now))
         } else {
             found = nil
         }
@@ -175,19 +175,20 @@ extension TunnelRuntime {
     private func completeTransport(_ job: ReceiveJob, _ datagram: UnsafeRawBufferPointer, from source: Endpoint,
                                    plain: UnsafeMutableRawBufferPointer, count: Int, now: ContinuousClock.Instant) -> Int? {
         let key = job.peer
-        guard peers[key] != nil else { drop(.unknownReceiver, nil); return nil }
+        // One dictionary lookup: the state is a class, so `peer` is the entry itself.
+        guard let peer = peers[key] else { drop(.unknownReceiver, nil); return nil }
         // The keypair may have rotated while the lock was released: find it again.
         let slot: Slot
         let accepted: Bool
-        if peers[key]!.current?.localIndex == job.localIndex {
+        if peer.current?.localIndex == job.localIndex {
             slot = .current
-            accepted = peers[key]!.current!.acceptCounter(job.counter)
-        } else if peers[key]!.next?.localIndex == job.localIndex {
+            accepted = peer.current!.acceptCounter(job.counter)
+        } else if peer.next?.localIndex == job.localIndex {
             slot = .next
-            accepted = peers[key]!.next!.acceptCounter(job.counter)
-        } else if peers[key]!.previous?.localIndex == job.localIndex {
+            accepted = peer.next!.acceptCounter(job.counter)
+        } else if peer.previous?.localIndex == job.localIndex {
             slot = .previous
-            accepted = peers[key]!.previous!.acceptCounter(job.counter)
+            accepted = peer.previous!.acceptCounter(job.counter)
         } else {
             drop(.unknownReceiver, nil)
             return nil
@@ -202,26 +203,26 @@ extension TunnelRuntime {
 
         if slot == .next {
             // Key confirmation: the initiator uses the new keypair, so we do too.
-            if let previous = peers[key]!.previous { device.releaseIndex(previous.localIndex) }
-            peers[key]!.previous = peers[key]!.current
-            peers[key]!.current = peers[key]!.next
-            peers[key]!.next = nil
-            peers[key]!.handshakeStartedAt = nil
-            peers[key]!.retransmitAt = nil
+            if let previous = peer.previous { device.releaseIndex(previous.localIndex) }
+            peer.previous = peer.current
+            peer.current = peer.next
+            peer.next = nil
+            peer.handshakeStartedAt = nil
+            peer.retransmitAt = nil
             markEstablished(key)
             sendStaged(key, now: now, keepaliveIfEmpty: false)
         }
         follow(key, to: source)
-        peers[key]!.newHandshakeAt = nil
-        peers[key]!.counters.receivedBytes &+= UInt64(datagram.count)
-        peers[key]!.counters.receivedPackets &+= 1
+        peer.newHandshakeAt = nil
+        peer.counters.receivedBytes &+= UInt64(datagram.count)
+        peer.counters.receivedPackets &+= 1
         counters.receivedBytes &+= UInt64(datagram.count)
         counters.receivedPackets &+= 1
 
         // Keep the key fresh (receiving side): an initiator whose keypair nears
         // REJECT_AFTER_TIME starts a new handshake before it must stop sending.
-        if let current = peers[key]!.current, current.isInitiator, peers[key]!.handshakeStartedAt == nil,
-           now - current.createdAt >= WG.REJECT_AFTER_TIME - WG.KEEPALIVE_TIMEOUT - WG.REKEY_TIMEOUT {
+        if peer.current?.isInitiator == true, peer.handshakeStartedAt == nil,
+           now - peer.current!.createdAt >= WG.REJECT_AFTER_TIME - WG.KEEPALIVE_TIMEOUT - WG.REKEY_TIMEOUT {
             initiateHandshake(key, now: now)
         }
 
@@ -245,7 +246,7 @@ extension TunnelRuntime {
             drop(.filtered, key)
             return nil
         }
-        if peers[key]!.keepaliveAt == nil { peers[key]!.keepaliveAt = now + WG.KEEPALIVE_TIMEOUT }
+        if peer.keepaliveAt == nil { peer.keepaliveAt = now + WG.KEEPALIVE_TIMEOUT }
         return length
     }
 }

@@ -140,32 +140,33 @@ extension TunnelRuntime {
     /// and returns nil. Under `lock`.
     private func prepareSend(_ key: PublicKey, buffer: UnsafeMutableRawBufferPointer, slot: Int, payloadCount: Int,
                              now: ContinuousClock.Instant) -> SendJob? {
-        guard peers[key] != nil else { return nil }
+        // One dictionary lookup per packet: the state is a class, so `peer` is the entry.
+        guard let peer = peers[key] else { return nil }
         let payload = UnsafeRawBufferPointer(
             rebasing: buffer[TransportHeader.byteCount..<TransportHeader.byteCount + payloadCount])
-        guard canSend(key, now: now), let endpoint = peers[key]!.endpoint,
-              let counter = try? peers[key]!.current!.reserveSendCounter(now: now) else {
+        guard let endpoint = peer.endpoint, peer.current != nil, !peer.current!.isExpired(now: now),
+              peer.current!.sendCounter < WG.REJECT_AFTER_MESSAGES, let counter = try? peer.current!.reserveSendCounter(now: now) else {
             stage(key, payload)
             initiateHandshake(key, now: now)
             return nil
         }
-        let current = peers[key]!.current!
         let total = UInt64(Keypair.messageCount(for: payloadCount))
-        peers[key]!.counters.sentBytes &+= total
-        peers[key]!.counters.sentPackets &+= 1
+        peer.counters.sentBytes &+= total
+        peer.counters.sentPackets &+= 1
         counters.sentBytes &+= total
         counters.sentPackets &+= 1
-        peers[key]!.lastSentAt = now
-        peers[key]!.keepaliveAt = nil
-        if payloadCount > 0, peers[key]!.newHandshakeAt == nil {
-            peers[key]!.newHandshakeAt = now + WG.KEEPALIVE_TIMEOUT + WG.REKEY_TIMEOUT
+        peer.lastSentAt = now
+        peer.keepaliveAt = nil
+        if payloadCount > 0, peer.newHandshakeAt == nil {
+            peer.newHandshakeAt = now + WG.KEEPALIVE_TIMEOUT + WG.REKEY_TIMEOUT
         }
         // Keep the key fresh: the initiator rekeys by age, anyone by message count.
-        if current.sendCounter >= WG.REKEY_AFTER_MESSAGES
-            || (current.isInitiator && now - current.createdAt >= WG.REKEY_AFTER_TIME) {
+        if peer.current!.sendCounter >= WG.REKEY_AFTER_MESSAGES
+            || (peer.current!.isInitiator && now - peer.current!.createdAt >= WG.REKEY_AFTER_TIME) {
             initiateHandshake(key, now: now)
         }
-        return SendJob(slot: slot, key: current.sendKey, remoteIndex: current.remoteIndex, counter: counter,
+        // Field by field: copying the whole keypair costs more than the rest of this.
+        return SendJob(slot: slot, key: peer.current!.sendKey, remoteIndex: peer.current!.remoteIndex, counter: counter,
                        payloadCount: payloadCount, endpoint: endpoint)
     }
 
