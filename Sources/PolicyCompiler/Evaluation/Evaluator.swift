@@ -38,7 +38,7 @@ extension DecisionTables {
             let table: UInt32
             switch address.family {
             case .v4:
-                let segment = Self.segment(of: UInt32(truncatingIfNeeded: address.value), in: v4Starts)
+                let segment = v4Starts.withUnsafeBufferPointer { index.v4Segment(UInt32(truncatingIfNeeded: address.value), in: $0) }
                 table = index.v4Rows[cls * v4Starts.count + segment]
             case .v6:
                 let segment = Self.segment(of: address.value, in: v6Starts)
@@ -138,14 +138,14 @@ extension DecisionTables {
         case 1, 58: return f[base + 2]
         default: return f[base + 3]
         }
-        // Binary search for the last start <= port among `count` starts (the first is 0).
+        // Binary search for the last start <= port among `count` (start, reference) pairs (the first start is 0).
         var lo = 0, hi = count
         let key = UInt32(port)
         while hi - lo > 1 {
             let mid = (lo + hi) >> 1
-            if f[start + mid] <= key { lo = mid } else { hi = mid }
+            if f[start + 2 * mid] <= key { lo = mid } else { hi = mid }
         }
-        return f[start + count + lo]
+        return f[start + 2 * lo + 1]
     }
 
     /// Decides for a peer by its WireGuard public key; unknown keys get `unknownIdentity`.

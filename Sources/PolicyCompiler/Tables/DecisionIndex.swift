@@ -57,9 +57,14 @@ struct DecisionIndex: Sendable {
     var timedExpressions: [Int32] = []
     var slowCells: [[Candidate]] = []
     /// Port tables end to end, in 32-bit words. Per table: tcp count, udp count, icmp
-    /// reference, other reference, tcp starts, tcp references, udp starts, udp references.
+    /// reference, other reference, then (first port, reference) pairs for tcp and for udp: a
+    /// range's reference sits beside its start, in the cache line the search ended in.
     /// Offset 0 is the empty table (every reference 0).
     var ports: [UInt32] = []
+    /// For each value of an IPv4 address's top 16 bits, the segment that holds its first
+    /// address; one more entry for the end. The search for a segment then only spans the
+    /// segments of one /16 (a few, against 13 steps over 7,864 starts at 10,000 rules).
+    var v4Radix: [UInt32] = []
     /// `class * segments + segment` → offset of the port table in ``ports``, per family.
     var v4Rows: [UInt32] = []
     var v6Rows: [UInt32] = []
@@ -74,11 +79,12 @@ struct DecisionIndex: Sendable {
         var b = Builder(tables: t)
         let cellRefs = t.cells.map { b.reference($0.candidates) }
         var ports: [UInt32] = [1, 1, 0, 0, 0, 0, 0, 0]
+        v4Radix = Self.radix(t.v4Starts)
         let offsets = t.portTables.map { p -> UInt32 in
             let base = UInt32(ports.count)
             ports += [UInt32(p.tcpStarts.count), UInt32(p.udpStarts.count), cellRefs[Int(p.icmpCell)], cellRefs[Int(p.otherCell)]]
-            ports += p.tcpStarts.map(UInt32.init) + p.tcpCells.map { cellRefs[Int($0)] }
-            ports += p.udpStarts.map(UInt32.init) + p.udpCells.map { cellRefs[Int($0)] }
+            for (start, cell) in zip(p.tcpStarts, p.tcpCells) { ports += [UInt32(start), cellRefs[Int(cell)]] }
+            for (start, cell) in zip(p.udpStarts, p.udpCells) { ports += [UInt32(start), cellRefs[Int(cell)]] }
             return base
         }
         func offset(_ table: Int32) -> UInt32 { table < 0 ? 0 : offsets[Int(table)] }
@@ -93,6 +99,32 @@ struct DecisionIndex: Sendable {
         timed = b.timed
         timedExpressions = b.timedExpressions
         slowCells = b.slowCells
+    }
+
+    /// The segment of each /16's first address, and `starts.count - 1` at the end.
+    private static func radix(_ starts: [UInt32]) -> [UInt32] {
+        var radix = [UInt32](repeating: 0, count: 65_537)
+        var segment = 0
+        for h in 0..<65_536 {
+            let first = UInt32(h) << 16
+            while segment + 1 < starts.count && starts[segment + 1] <= first { segment += 1 }
+            radix[h] = UInt32(segment)
+        }
+        radix[65_536] = UInt32(max(starts.count, 1) - 1)
+        return radix
+    }
+
+    /// The IPv4 segment holding `address`, given the tables' starts.
+    @inline(__always)
+    func v4Segment(_ address: UInt32, in starts: UnsafeBufferPointer<UInt32>) -> Int {
+        let h = Int(address >> 16)
+        // The answer lies between the segment of this /16's first address and that of the next.
+        var lo = Int(v4Radix[h]), hi = Int(v4Radix[h + 1]) + 1
+        while hi - lo > 1 {
+            let mid = (lo + hi) >> 1
+            if starts[mid] <= address { lo = mid } else { hi = mid }
+        }
+        return lo
     }
 
     /// Interns outcomes, timed outcomes and their rule lists while the index is built.
