@@ -38,10 +38,10 @@ extension DecisionTables {
             let table: UInt32
             switch address.family {
             case .v4:
-                let segment = v4Starts.withUnsafeBufferPointer { index.v4Segment(UInt32(truncatingIfNeeded: address.value), in: $0) }
+                let segment = v4Starts.withUnsafeBufferPointer { index.v4Radix.segment(of: UInt32(truncatingIfNeeded: address.value), in: $0) }
                 table = index.v4Rows[cls * v4Starts.count + segment]
             case .v6:
-                let segment = Self.segment(of: address.value, in: v6Starts)
+                let segment = v6Starts.withUnsafeBufferPointer { index.v6Radix.segment(of: address.value, in: $0) }
                 table = index.v6Rows[cls * v6Starts.count + segment]
             }
             return (
