@@ -136,6 +136,30 @@ final class DecisionTests: XCTestCase {
         XCTAssertEqual(c.decide("carol-laptop", "10.20.1.5:22/tcp", at: 1_795_816_800 - 3600).verdict, .deny)  // Fri 21:00
     }
 
+    func testCellsWithMoreTimeConditionsThanPrecomputedDecideAsTheRulesSay() throws {
+        // Eight windows on one host (more than the index precomputes combinations for) and two on
+        // `*`, so that slow cells meet timed and untimed ones of the class's `*` targets.
+        var rules = (0..<8).map { h in "allow group:sre -> prod-db:22/tcp if time mon-sun \(String(format: "%02d", 2 * h)):00-\(String(format: "%02d", 2 * h + 3)):00 UTC" }
+        rules += ["deny group:sre -> *:22/tcp if time sat 10:00-11:00 UTC", "allow group:sre -> *:22/tcp if time mon-fri 09:00-10:00 UTC", "allow group:sre -> *:443/tcp"]
+        let c = PolicyFixtures.compile(["p.yaml": PolicyFixtures.organisation(rules: rules)], lint: false)
+        XCTAssertFalse(c.hasErrors, "\(c.diagnostics.map(\.message))")
+        let set = try XCTUnwrap(c.resolved)
+        let carol = try XCTUnwrap(set.identities.first { $0.name == "carol-laptop" })
+        for hour in stride(from: Int64(0), to: 7 * 24, by: 1) {
+            let at = 1_795_424_400 - 9 * 3600 + hour * 3600 + 1_800  // from Monday 00:30 UTC, hourly
+            for (address, port) in [("10.10.0.1", UInt16(22)), ("10.10.0.1", 443), ("10.20.1.5", 22)] {
+                let request = Request(address: IPAddress(address)!, port: port, proto: .tcp)
+                let d = c.tables!.decide(identityNamed: "carol-laptop", request, at: at * 1000)
+                let traces = Explainer.trace(set, identity: carol, request: request, atSeconds: at).filter(\.matches)
+                let denies = traces.filter { $0.rule.action == .deny }.map { Int32($0.rule.index) }
+                let allows = traces.filter { $0.rule.action == .allow }.map { Int32($0.rule.index) }
+                XCTAssertEqual(d.verdict, denies.isEmpty && !allows.isEmpty ? .allow : .deny, "\(address):\(port) at \(at)")
+                XCTAssertEqual(d.rules.sorted(), (denies.isEmpty ? allows : denies).sorted(), "\(address):\(port) at \(at)")
+                XCTAssertLessThanOrEqual(d.validUntilMilliseconds, (at + 3600) * 1000, "windows flip on the hour, and bound the decision")
+            }
+        }
+    }
+
     func testIdentitiesWithTheSameViewShareAClass() {
         let c = PolicyFixtures.compile(["p.yaml": PolicyFixtures.organisation(rules: ["allow tag:managed -> ci:22/tcp"])], lint: false)
         let t = c.tables!

@@ -5,17 +5,19 @@ extension DecisionTables {
     /// `milliseconds` (Unix time).
     ///
     /// Cost: a binary search over the address partition and one over the port table, then a
-    /// copy of a precomputed decision; only cells with time conditions evaluate anything.
+    /// copy of a precomputed decision (see ``DecisionIndex``); only cells with time conditions
+    /// evaluate anything, and nothing allocates unless a cell has more distinct time conditions
+    /// than ``DecisionIndex/maxTimedExpressions``.
     public func decide(identity: Int?, address: IPAddress, port: UInt16, ipProtocol: UInt8, at milliseconds: Int64)
         -> Decision
     {
-        guard let identity, identity >= 0, identity < identities.count else {
+        guard let identity, identity >= 0, identity < index.classOf.count else {
             return Decision(
                 verdict: .deny, reason: .unknownIdentity, rules: [], overridden: [],
                 ttlMilliseconds: defaultTTLMilliseconds, rate: nil, rateRule: -1,
                 validUntilMilliseconds: milliseconds &+ defaultTTLMilliseconds)
         }
-        return decide(class: Int(identities[identity].classIndex), address: address, port: port, ipProtocol: ipProtocol, at: milliseconds)
+        return decide(class: Int(index.classOf[identity]), address: address, port: port, ipProtocol: ipProtocol, at: milliseconds)
     }
 
     /// Decides for "anyone": the rules whose subjects include `*`, for a sender that is no
@@ -32,50 +34,118 @@ extension DecisionTables {
     private func decide(class cls: Int, address: IPAddress, port: UInt16, ipProtocol: UInt8, at milliseconds: Int64)
         -> Decision
     {
-        let table: Int32
-        switch address.family {
-        case .v4:
-            let segment = Self.segment(of: UInt32(truncatingIfNeeded: address.value), in: v4Starts)
-            table = v4Segments[cls * v4Starts.count + segment]
-        case .v6:
-            let segment = Self.segment(of: address.value, in: v6Starts)
-            table = v6Segments[cls * v6Starts.count + segment]
-        }
-        let cell = self.cell(table, port: port, ipProtocol: ipProtocol)
-        let wide = self.cell(classWide[cls], port: port, ipProtocol: ipProtocol)
-        if wide == 0 || cell == 0 {
-            let only = wide == 0 ? cell : wide
-            if var d = staticDecisions[Int(only)] {
-                d.validUntilMilliseconds = milliseconds &+ d.ttlMilliseconds
-                return d
+        let (specific, wide) = index.ports.withUnsafeBufferPointer { ports -> (UInt32, UInt32) in
+            let table: UInt32
+            switch address.family {
+            case .v4:
+                let segment = v4Starts.withUnsafeBufferPointer { index.v4Radix.segment(of: UInt32(truncatingIfNeeded: address.value), in: $0) }
+                table = index.v4Rows[cls * v4Starts.count + segment]
+            case .v6:
+                let segment = v6Starts.withUnsafeBufferPointer { index.v6Radix.segment(of: address.value, in: $0) }
+                table = index.v6Rows[cls * v6Starts.count + segment]
             }
+            return (
+                Self.reference(ports, table, port: port, ipProtocol: ipProtocol),
+                Self.reference(ports, index.wide[cls], port: port, ipProtocol: ipProtocol)
+            )
         }
-        return decideWithTime(cells[Int(cell)].candidates, cells[Int(wide)].candidates, at: milliseconds)
+        if (specific | wide) & DecisionIndex.Reference.slow != 0 {
+            let a = specific & DecisionIndex.Reference.slow != 0 ? index.slowCells[Int(specific & ~DecisionIndex.Reference.kinds)] : []
+            let b = wide & DecisionIndex.Reference.slow != 0 ? index.slowCells[Int(wide & ~DecisionIndex.Reference.kinds)] : []
+            if a.isEmpty || b.isEmpty {
+                // One side slow: the other side's rules (an outcome, once its time is resolved) join it.
+                var until = Int64.max
+                let other = outcome(a.isEmpty ? specific : wide, at: milliseconds, until: &until)
+                let o = index.outcomes[Int(other)]
+                let rules = index.pool[Int(o.start)..<Int(o.end)].map { Candidate(rule: $0, expression: -1) }
+                return decideWithTime(a.isEmpty ? b : a, rules, at: milliseconds, until: until)
+            }
+            return decideWithTime(a, b, at: milliseconds)
+        }
+        var until = Int64.max
+        let a = outcome(specific, at: milliseconds, until: &until)
+        let b = outcome(wide, at: milliseconds, until: &until)
+        let validUntil = until == .max ? Int64.max : until &* 1000
+        if a != 0 && b != 0 { return combine(a, b, at: milliseconds, validUntil: validUntil) }
+        let o = index.outcomes[Int(a | b)]
+        return decision(o, validUntil: min(validUntil, milliseconds &+ o.ttl))
     }
 
-    /// The cell of a port table for a protocol and port; 0 (the empty cell) when there is no table.
-    @inline(__always)
-    private func cell(_ table: Int32, port: UInt16, ipProtocol: UInt8) -> Int32 {
-        guard table >= 0 else { return 0 }
-        return flatPorts.withUnsafeBufferPointer { f in
-            let base = Int(flatPortOffsets[Int(table)])
-            let tcp = Int(f[base]), udp = Int(f[base + 1])
-            let start: Int, count: Int
-            switch ipProtocol {
-            case 6: (start, count) = (base + 4, tcp)
-            case 17: (start, count) = (base + 4 + 2 * tcp, udp)
-            case 1, 58: return Int32(bitPattern: f[base + 2])
-            default: return Int32(bitPattern: f[base + 3])
+    /// Two outcomes' rules combined: a destination that both a `*` target and a specific target
+    /// of the class reach. Builds the decision's rule list, one allocation.
+    private func combine(_ a: UInt32, _ b: UInt32, at milliseconds: Int64, validUntil: Int64) -> Decision {
+        let x = index.outcomes[Int(a)], y = index.outcomes[Int(b)]
+        return index.pool.withUnsafeBufferPointer { pool in
+            let first = UnsafeBufferPointer(rebasing: pool[Int(x.start)..<Int(x.end)])
+            let second = UnsafeBufferPointer(rebasing: pool[Int(y.start)..<Int(y.end)])
+            return withUnsafeTemporaryAllocation(of: Int32.self, capacity: first.count + second.count) { buffer in
+                var n = 0
+                for r in first { buffer[n] = r; n += 1 }
+                for r in second { buffer[n] = r; n += 1 }
+                return combine(Self.sortedUnique(buffer, n), at: milliseconds, validUntil: validUntil)
             }
-            // Binary search for the last start <= port among `count` starts (the first is 0).
-            var lo = 0, hi = count
-            let key = UInt32(port)
-            while hi - lo > 1 {
-                let mid = (lo + hi) >> 1
-                if f[start + mid] <= key { lo = mid } else { hi = mid }
-            }
-            return Int32(bitPattern: f[start + count + lo])
         }
+    }
+
+    /// The first `n` of `buffer` sorted and without repeats (a rule with targets on both sides
+    /// appears twice).
+    private static func sortedUnique(_ buffer: UnsafeMutableBufferPointer<Int32>, _ n: Int) -> UnsafeBufferPointer<Int32> {
+        var matching = UnsafeMutableBufferPointer(rebasing: buffer[0..<n])
+        matching.sort()
+        var unique = 0
+        for i in 0..<n where i == 0 || matching[i] != matching[i - 1] {
+            matching[unique] = matching[i]
+            unique += 1
+        }
+        return UnsafeBufferPointer(rebasing: matching[0..<unique])
+    }
+
+    /// The untimed outcome a reference (not a slow one) ends in at `milliseconds`: itself, or
+    /// the one its time conditions pick; `until` is lowered to when one of them flips (seconds).
+    @inline(__always)
+    private func outcome(_ reference: UInt32, at milliseconds: Int64, until: inout Int64) -> UInt32 {
+        guard reference & DecisionIndex.Reference.timed != 0 else { return reference }
+        let t = index.timed[Int(reference & ~DecisionIndex.Reference.kinds)]
+        let seconds = milliseconds >= 0 ? milliseconds / 1000 : (milliseconds - 999) / 1000
+        var mask: UInt32 = 0
+        for j in 0..<Int(t.count) {
+            let (holds, flips) = evaluate(expression: Int(index.timedExpressions[Int(t.expressions) + j]), at: seconds)
+            until = min(until, flips)
+            if holds { mask |= 1 << j }
+        }
+        return t.outcomes + mask
+    }
+
+    /// A precomputed outcome as a decision valid until `validUntil`.
+    @inline(__always)
+    private func decision(_ o: DecisionIndex.Outcome, validUntil: Int64) -> Decision {
+        let allowed = o.rateRule >= 0
+        return Decision(
+            verdict: allowed ? .allow : .deny, reason: allowed ? .allowed : (o.start == o.end ? .noRuleMatched : .denied),
+            rules: index.pool[Int(o.start)..<Int(o.split)], overridden: index.pool[Int(o.split)..<Int(o.end)],
+            ttlMilliseconds: o.ttl, rate: allowed ? o.rate : nil, rateRule: o.rateRule, validUntilMilliseconds: validUntil)
+    }
+
+    /// The outcome reference of a port table (at `table` in the index's ports) for a protocol and port.
+    @inline(__always)
+    private static func reference(_ f: UnsafeBufferPointer<UInt32>, _ table: UInt32, port: UInt16, ipProtocol: UInt8) -> UInt32 {
+        let base = Int(table)
+        let tcp = Int(f[base]), udp = Int(f[base + 1])
+        let start: Int, count: Int
+        switch ipProtocol {
+        case 6: (start, count) = (base + 4, tcp)
+        case 17: (start, count) = (base + 4 + 2 * tcp, udp)
+        case 1, 58: return f[base + 2]
+        default: return f[base + 3]
+        }
+        // Binary search for the last start <= port among `count` (start, reference) pairs (the first start is 0).
+        var lo = 0, hi = count
+        let key = UInt32(port)
+        while hi - lo > 1 {
+            let mid = (lo + hi) >> 1
+            if f[start + 2 * mid] <= key { lo = mid } else { hi = mid }
+        }
+        return f[start + 2 * lo + 1]
     }
 
     /// Decides for a peer by its WireGuard public key; unknown keys get `unknownIdentity`.
@@ -92,14 +162,15 @@ extension DecisionTables {
             ipProtocol: request.proto.ipProtocolNumber, at: milliseconds)
     }
 
-    /// The rules that matched two cells (a segment's and the class's `*` targets'), with their time
-    /// conditions evaluated, and when the earliest of their windows flips.
-    private func decideWithTime(_ a: [Candidate], _ b: [Candidate], at milliseconds: Int64) -> Decision {
+    /// The rules of two cells' candidates whose time conditions hold now, combined, valid until
+    /// the earliest of their windows (or `until`, in seconds) flips: the way of cells with more
+    /// time conditions than the index precomputes (``DecisionIndex/maxTimedExpressions``).
+    private func decideWithTime(_ a: [Candidate], _ b: [Candidate], at milliseconds: Int64, until: Int64 = .max) -> Decision {
         let seconds = milliseconds >= 0 ? milliseconds / 1000 : (milliseconds - 999) / 1000
         // The matching rules go to a stack buffer; the decision then makes its one array.
         return withUnsafeTemporaryAllocation(of: Int32.self, capacity: max(1, a.count + b.count)) { buffer in
             var n = 0
-            var until = Int64.max
+            var until = until
             func consider(_ c: Candidate) {
                 if c.expression >= 0 {
                     let (holds, flips) = evaluate(expression: Int(c.expression), at: seconds)
@@ -111,16 +182,8 @@ extension DecisionTables {
             }
             for c in a { consider(c) }
             for c in b { consider(c) }
-            // A rule with targets in both cells appears twice: sort, then drop repeats.
-            var matching = UnsafeMutableBufferPointer(rebasing: buffer[0..<n])
-            matching.sort()
-            var unique = 0
-            for i in 0..<n where i == 0 || matching[i] != matching[i - 1] {
-                matching[unique] = matching[i]
-                unique += 1
-            }
             let validUntil = until == .max ? Int64.max : until &* 1000
-            return combine(UnsafeBufferPointer(rebasing: matching[0..<unique]), at: milliseconds, validUntil: validUntil)
+            return combine(Self.sortedUnique(buffer, n), at: milliseconds, validUntil: validUntil)
         }
     }
 

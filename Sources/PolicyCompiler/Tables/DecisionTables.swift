@@ -114,7 +114,8 @@ public struct DecisionTables: Sendable, Equatable {
     // Derived on construction and on load; not part of the bundle.
     var keyIndex: [PublicKey: Int32] = [:]
     var nameIndex: [String: Int32] = [:]
-    var staticDecisions: [Decision?] = []
+    /// What `decide` reads; see ``DecisionIndex``.
+    var index = DecisionIndex()
     var classAllows: [Bool] = []
     /// The port tables laid end to end in one array, so that a lookup reads one region instead
     /// of a struct and four separately allocated arrays. Per table, at `flatPortOffsets[t]`:
@@ -124,7 +125,7 @@ public struct DecisionTables: Sendable, Equatable {
     var flatPortOffsets: [Int32] = []
 
     /// Tables from their parts, as the table builder and the bundle reader make them. Derives the
-    /// key and name indexes, the precomputed decision of each cell and the flattened port tables:
+    /// key and name indexes, the flattened port tables and the ``DecisionIndex``:
     /// a pass over identities, cells and port tables, so not free for large sets.
     public init(
         sourceHash: [UInt8], policyNames: [String], rules: [RuleInfo], identities: [IdentityEntry], classCount: Int,
@@ -175,7 +176,6 @@ public struct DecisionTables: Sendable, Equatable {
             keyIndex[e.key] = Int32(i)
             nameIndex[e.name] = Int32(i)
         }
-        staticDecisions = Self.pooled(cells.map { staticDecision(for: $0) })
         flatPorts = []
         flatPortOffsets = []
         for p in portTables {
@@ -185,6 +185,7 @@ public struct DecisionTables: Sendable, Equatable {
             flatPorts += p.udpStarts.map(UInt32.init) + p.udpCells.map { UInt32(bitPattern: $0) }
         }
         classAllows = (0..<classCount).map { classAllowsSomething($0) }
+        index = DecisionIndex(self)
     }
 
     /// Whether any allow rule applies to the class anywhere: an identity allowed nothing gets no session.
@@ -222,35 +223,6 @@ public struct DecisionTables: Sendable, Equatable {
 
     /// Index of the identity with this name, if the policy knows it.
     public func identity(named name: String) -> Int? { nameIndex[name].map(Int.init) }
-
-    /// Moves the rule lists of precomputed decisions into one shared array.
-    private static func pooled(_ decisions: [Decision?]) -> [Decision?] {
-        var pool: [Int32] = []
-        var ranges: [(Range<Int>, Range<Int>)?] = []
-        for d in decisions {
-            guard let d else {
-                ranges.append(nil)
-                continue
-            }
-            let r = pool.count..<(pool.count + d.rules.count)
-            pool += d.rules
-            let o = pool.count..<(pool.count + d.overridden.count)
-            pool += d.overridden
-            ranges.append((r, o))
-        }
-        return zip(decisions, ranges).map { d, r in
-            guard var d, let r else { return nil }
-            d.rules = pool[r.0]
-            d.overridden = pool[r.1]
-            return d
-        }
-    }
-
-    /// The decision for a cell whose candidates carry no time condition, computed once.
-    private func staticDecision(for cell: Cell) -> Decision? {
-        guard cell.candidates.allSatisfy({ $0.expression < 0 }) else { return nil }
-        return combine(cell.candidates.map(\.rule), at: 0, validUntil: .max)
-    }
 
     /// Deny beats allow; the decision names the winning rules, and the allows a deny overrode.
     func combine(_ matching: [Int32], at now: Int64, validUntil: Int64) -> Decision {
