@@ -128,6 +128,7 @@ let package = Package(
             dependencies: ["PolicyLang", "PolicyCompiler", "Enforcer", "NetPrimitives", "Tunnel", "Edge", "CSodium"]
         ),
         .executableTarget(name: "FuzzPolicy", dependencies: ["FuzzTargets"]),
+        .executableTarget(name: "FuzzPolicyParse", dependencies: ["FuzzTargets"]),
         .executableTarget(name: "FuzzBundle", dependencies: ["FuzzTargets"]),
         .executableTarget(name: "FuzzWireGuard", dependencies: ["FuzzTargets"]),
         .executableTarget(name: "FuzzPacket", dependencies: ["FuzzTargets"]),

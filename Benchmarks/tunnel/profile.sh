@@ -118,11 +118,12 @@ for side in A B; do
     if [ "$PROFILER" = perf ]; then
         [ -s "$WORK/$side.data" ] || { echo "no samples: $(cat "$WORK/perf-$side.log")"; continue; }
         echo "--- share of samples by object ($(perf report -i "$WORK/$side.data" --stdio 2>/dev/null | sed -n 's/^# Samples: \([^ ]*\).*/\1/p' | head -n 1) samples) ---"
+        # `head` closes the pipe early: the reporters' SIGPIPE must not end the script (pipefail).
         perf report -i "$WORK/$side.data" --stdio --no-children --sort dso 2>/dev/null \
-            | grep -v '^#' | grep -v '^$' | head -n 12
+            | grep -v '^#' | grep -v '^$' | head -n 12 || true
         echo "--- top $TOP functions by self time ---"
         perf report -i "$WORK/$side.data" --stdio --no-children --sort dso,sym 2>/dev/null \
-            | grep -v '^#' | grep -v '^$' | head -n "$TOP" | "${DEMANGLE[@]}" | cut -c1-200
+            | grep -v '^#' | grep -v '^$' | head -n "$TOP" | "${DEMANGLE[@]}" | cut -c1-200 || true
     else
         out=$([ $side = A ] && echo "$CALLGRIND_A" || echo "$CALLGRIND_B")
         [ -s "$out" ] || { echo "no callgrind output ($out)"; continue; }

@@ -134,7 +134,10 @@ package struct EdgeConfig: Sendable, Equatable {
         }
         let root: Node?
         do {
-            root = try Yams.compose(yaml: text)
+            // The encoding is named: Yams' default reads the whole process environment on every
+            // call (for YAMS_DEFAULT_ENCODING), which cost a tenth of a config parse; Swift
+            // strings are UTF-8, which is what that default picks.
+            root = try Yams.compose(yaml: text, .default, .default, .utf8)
         } catch {
             throw ConfigError(description: "\(path): not valid YAML: \(error)")
         }

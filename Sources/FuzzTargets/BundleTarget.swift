@@ -11,7 +11,10 @@ extension FuzzTargets {
     /// and the checksum is appended. That lets the fuzzer reach the body decoder and its index
     /// checks; mode 1 feeds the bytes as they are (checksum and length checks included).
     ///
-    /// Bundles carry no signature yet; when they do, this is where its check gets fuzzed.
+    /// With bit 1 of the mode set the bytes go through the signed-bundle path instead
+    /// (``signedBundle(_:repaired:)``): the trailer parser and `SignedBundle.open` under a fixed
+    /// trusted key, a repaired input being signed by that key so that the decoder behind the
+    /// signature check is reached.
     ///
     /// Invariants: an accepted bundle re-encodes to tables that decode equal, and the evaluator
     /// can query every identity of it without trapping (the decoder promises that every index is
@@ -19,6 +22,7 @@ extension FuzzTargets {
     public static func bundle(_ bytes: [UInt8]) {
         guard let mode = bytes.first else { return }
         let body = Array(bytes.dropFirst())
+        if mode & 2 == 2 { return signedBundle(body, repaired: mode & 1 == 0) }
         let candidate = mode & 1 == 1 ? body : withRepairedChecksum(body)
         guard let tables = try? PolicyBundle.decode(candidate) else { return }
         precondition((try? PolicyBundle.decode(PolicyBundle.encode(tables))) == tables, "re-encoded bundle decodes differently")
@@ -40,7 +44,7 @@ extension FuzzTargets {
 
     /// A handful of decisions per identity and for anyone: addresses at partition starts and two
     /// fixed ones, ports at the edges, the protocols with port tables and one without.
-    private static func query(_ tables: DecisionTables) {
+    static func query(_ tables: DecisionTables) {
         let addresses = tables.v4Starts.prefix(4).map { IPAddress(v4: $0) } + tables.v6Starts.prefix(2).map { IPAddress(v6: $0) }
             + [IPAddress(v4: 0x0A00_0001), IPAddress(v6: 0xFD00 << 112 | 1)]
         let instant = policyTestInstant

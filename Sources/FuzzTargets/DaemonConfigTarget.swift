@@ -19,6 +19,8 @@ extension FuzzTargets {
                 && (0...1_000).contains(c.maxCoalescedHandshakes) && (0...65_535).contains(c.persistentKeepaliveSeconds),
                 "out-of-range number accepted")
             precondition(c.policies == nil || c.bundle == nil, "both policies and bundle accepted")
+            precondition(c.trustedPublishers == nil || c.policies == nil, "trusted_publishers accepted with a policy directory")
+            precondition(c.stateDirectory.hasPrefix("/"), "relative state_dir accepted")
             precondition(c.xdp.map { !$0.interface.isEmpty } ?? true, "xdp without interface accepted")
         } catch {
             precondition(error.description.hasPrefix(path), "edge config error does not name the file: \(error)")

@@ -10,7 +10,7 @@ public enum FuzzTargets {}
 extension FuzzTargets {
     /// Every target by the name `scripts/fuzz` and the `Fuzz/corpus/NAME` directories use.
     public static let byName: [String: @Sendable ([UInt8]) -> Void] = [
-        "policy": policyPipeline, "bundle": bundle, "wireguard": wireGuard, "packet": packet,
+        "policy": policyPipeline, "policy-parse": policyParse, "bundle": bundle, "wireguard": wireGuard, "packet": packet,
         "daemon-config": daemonConfig, "uapi": uapiSet, "offload": offload,
     ]
 }

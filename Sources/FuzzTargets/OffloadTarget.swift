@@ -11,14 +11,8 @@ extension FuzzTargets {
     /// gives back exactly the packets they were made of (merging loses nothing and invents
     /// nothing).
     public static func offload(_ bytes: [UInt8]) {
-        let slotCount = 64, stride = 2048, headroom = 16
-        let storage = UnsafeMutableRawBufferPointer.allocate(byteCount: slotCount * stride, alignment: 16)
-        let lengths = UnsafeMutablePointer<Int>.allocate(capacity: slotCount)
-        defer {
-            storage.deallocate()
-            lengths.deallocate()
-        }
-        let slots = PacketSlots(base: storage.baseAddress!, stride: stride, headroom: headroom, count: slotCount, lengths: lengths)
+        let buffers = OffloadBuffers.shared
+        let slots = buffers.slots, lengths = buffers.slots.lengths, slotCount = buffers.slots.count
         let isGSO = bytes.count >= VirtioNetHeader.byteCount && bytes[1] & ~VirtioNetHeader.VIRTIO_NET_HDR_GSO_ECN != 0
         let count: Int
         do {
@@ -33,7 +27,7 @@ extension FuzzTargets {
         }
         if isGSO { packets.forEach(checkChecksums) }
 
-        let coalescer = TCPCoalescer(packetCapacity: slotCount, maximumPacketSize: slots.packetCapacity)
+        let coalescer = buffers.coalescer
         let writes: [[UInt8]]
         do {
             let written = try coalescer.coalesce(count: count) { slots.packet($0) }
@@ -69,5 +63,26 @@ extension FuzzTargets {
             precondition(InternetChecksum.sum(UnsafeRawBufferPointer(rebasing: p[ipLength...]), initial: pseudo) == 0xFFFF,
                          "bad transport checksum")
         }
+    }
+}
+
+/// The read slots and the coalescer of the offload target, allocated once and reused by every
+/// execution, as the data path reuses its own. Under AddressSanitizer each of their 128 KiB
+/// buffers is an mmap, page faults and a munmap: allocated per execution they were half of it.
+/// A coalescer that kept state from one batch into the next would now show, as it would on the
+/// data path.
+private final class OffloadBuffers: @unchecked Sendable {
+    // Unchecked: used from one thread at a time (libFuzzer's callback, or one test).
+    static let shared = OffloadBuffers()
+
+    let slots: PacketSlots
+    let coalescer: TCPCoalescer
+
+    private init() {
+        let slotCount = 64, stride = 2048, headroom = 16
+        let storage = UnsafeMutableRawPointer.allocate(byteCount: slotCount * stride, alignment: 16)
+        let lengths = UnsafeMutablePointer<Int>.allocate(capacity: slotCount)
+        slots = PacketSlots(base: storage, stride: stride, headroom: headroom, count: slotCount, lengths: lengths)
+        coalescer = TCPCoalescer(packetCapacity: slotCount, maximumPacketSize: slots.packetCapacity)
     }
 }

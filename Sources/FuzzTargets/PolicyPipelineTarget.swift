@@ -23,15 +23,7 @@ extension FuzzTargets {
         options.now = policyTestInstant
         let compilation = PolicyCompiler.compile(parsed, initialDiagnostics: parseDiagnostics, options: options)
 
-        let lineCount = max(1, source.lines.count)
-        for diagnostic in compilation.diagnostics {
-            for span in [diagnostic.span] + diagnostic.notes.map(\.span) {
-                guard let span else { continue }
-                precondition(span.start.file == path, "diagnostic names another file: \(diagnostic)")
-                precondition((1...lineCount).contains(span.start.line), "diagnostic past the file's lines: \(diagnostic)")
-                precondition(span.start.column >= 1, "diagnostic before column 1: \(diagnostic)")
-            }
-        }
+        checkLocations(compilation.diagnostics, path: path, lineCount: max(1, source.lines.count))
         _ = HumanDiagnosticRenderer(sources: compilation.sources).render(compilation.diagnostics)
         _ = JSONDiagnosticRenderer().render(compilation.diagnostics)
         _ = SARIFDiagnosticRenderer(toolVersion: "fuzz").render(compilation.diagnostics)

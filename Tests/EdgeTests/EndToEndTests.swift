@@ -215,7 +215,9 @@ final class EndToEndTests: XCTestCase {
         XCTAssertGreaterThan(droppedJunk, sent / 4, "junk not dropped at XDP: \(after)")
         XCTAssertGreaterThan(delta("drop_rate_limited"), sent / 4, "initiation flood not rate-limited at XDP: \(after)")
         XCTAssertLessThan(delta("pass_initiation"), 200, "too many initiations reached ztpd: \(after)")
-        XCTAssertGreaterThan(delta("pass_transport"), 40, "the tunnel's own traffic must pass XDP: \(after)")
+        // Each of the 40 echo requests is one transport message; run alone, with no other
+        // traffic on alice's session, that is all there is.
+        XCTAssertGreaterThanOrEqual(delta("pass_transport"), 40, "the tunnel's own traffic must pass XDP: \(after)")
     }
 
     func testABlockedSourceGetsNothing() throws {

@@ -87,6 +87,22 @@ final class FuzzTargetsTests: XCTestCase {
         XCTAssertNoThrow(try PolicyBundle.decode(FuzzTargets.withRepairedChecksum(headerAndBody)))
     }
 
+    /// The signed seed must verify under the target's fixed key, or the signed path would only
+    /// ever see refusals.
+    func testTheSignedBundleSeedOpensUnderTheTargetsTrustedKey() throws {
+        let file = Self.fuzzRoot.appendingPathComponent("corpus/bundle/policies-signed")
+        let bytes = Array(try Data(contentsOf: file))
+        XCTAssertEqual(bytes.first, 3)
+        let opened = try SignedBundle.open(Array(bytes.dropFirst()), trusted: [FuzzTargets.trustedPublisher.publicKey])
+        XCTAssertEqual(opened.signer, FuzzTargets.trustedPublisher.publicKey)
+        // The seed was compiled in another checkout, so its rules carry other file paths: compare
+        // what does not depend on where the repository lies.
+        let fresh = try PolicyBundle.decode(Array(try XCTUnwrap(bundleSeeds()["policies"]).dropFirst()))
+        XCTAssertEqual(opened.tables.rules.map(\.id), fresh.rules.map(\.id))
+        XCTAssertEqual(opened.tables.identities, fresh.identities)
+        XCTAssertEqual(opened.tables.policyNames, fresh.policyNames)
+    }
+
     /// The first fuzz finding (Fuzz/regressions/bundle/crash-b38cc2ec...): the decoder built the
     /// tables' derived indexes before validating the indexes they read, so a bundle whose class
     /// map was short trapped instead of being refused. That input trapped only for some hash
@@ -113,6 +129,10 @@ final class FuzzTargetsTests: XCTestCase {
             seeds["\(name)-repaired"] = [0] + bundle.dropLast(32)
         }
         add("policies", try XCTUnwrap(PolicyCompiler.compile(paths: [policies.path], options: options).tables))
+        // The signed path (mode bit 1): a whole signed file (3), and header and body to repair and sign (2).
+        let bundle = PolicyBundle.encode(try XCTUnwrap(PolicyCompiler.compile(paths: [policies.path], options: options).tables))
+        seeds["policies-signed"] = [3] + (try SignedBundle.sign(bundle, with: FuzzTargets.trustedPublisher))
+        seeds["policies-signed-repaired"] = [2] + bundle.dropLast(32)
         for file in try FileManager.default.contentsOfDirectory(atPath: policies.path).sorted() {
             let path = policies.appendingPathComponent(file).path
             if let tables = PolicyCompiler.compile(paths: [path], options: options).tables {

@@ -68,3 +68,21 @@ final class SigningKeyTests: XCTestCase {
         XCTAssertNotEqual(SigningKey().publicKey, key)
     }
 }
+
+extension SigningKeyTests {
+    func testAPublicKeyIsReadFromItsPubFileAndADeviceIsNotRead() throws {
+        let key = SigningKey()
+        let pub = directory + "/publisher.key.pub"
+        FileManager.default.createFile(atPath: pub, contents: Data((key.publicKey.base64 + "\n").utf8))
+        XCTAssertEqual(try SigningPublicKey(base64OrFile: pub), key.publicKey)
+        XCTAssertEqual(try SigningPublicKey(base64OrFile: key.publicKey.base64), key.publicKey)
+        // /dev/zero would never end: it is refused as not a regular file, unread.
+        XCTAssertThrowsError(try SigningPublicKey(base64OrFile: "/dev/zero")) {
+            XCTAssertTrue("\($0)".contains("neither a base64 public key nor a readable .pub file"), "\($0)")
+        }
+        FileManager.default.createFile(atPath: pub, contents: Data("not a key\n".utf8))
+        XCTAssertThrowsError(try SigningPublicKey(base64OrFile: pub)) {
+            XCTAssertTrue("\($0)".contains("does not hold a base64 public key"), "\($0)")
+        }
+    }
+}

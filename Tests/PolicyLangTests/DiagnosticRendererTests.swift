@@ -51,4 +51,44 @@ final class DiagnosticRendererTests: XCTestCase {
         XCTAssertEqual(Suggest.closest(to: "engg", among: ["eng", "sre"]), "eng")
         XCTAssertNil(Suggest.closest(to: "finance", among: ["eng", "sre"]))
     }
+
+    func testEditDistanceCountsAnAdjacentTranspositionAsOneEdit() {
+        XCTAssertEqual(Suggest.distance("tpc", "tcp"), 1)
+        XCTAssertEqual(Suggest.distance("kitten", "sitting"), 3)
+        XCTAssertEqual(Suggest.distance("CA", "abc"), 3)  // optimal string alignment, not full Damerau (2)
+        XCTAssertEqual(Suggest.distance("", "abc"), 3)
+        XCTAssertEqual(Suggest.distance("Europe/Berln", "europe/berlin"), 1)
+        XCTAssertEqual(Suggest.closest(to: "Europe/Berln", among: RuleParser.zoneSuggestions), "Europe/Berlin")
+    }
+
+    /// The renderers write their JSON themselves; it must be the very text Foundation's
+    /// serializer prints for the same document, escapes, key order and layout included.
+    func testJSONAndSARIFTextIsWhatJSONSerializationPrints() throws {
+        let awkward = (0..<0x20).map { String(UnicodeScalar(UInt8($0))) }.joined() + "\"\\/ \u{7f} é 🛡 e\u{301} \r\n end"
+        let span = SourceSpan(SourceLocation(file: "dir/p \"q\".yaml", line: 7, column: 3), length: 4)
+        let diagnostics = [
+            diagnostic,
+            .warning(.unusedHost, awkward, at: span, notes: [.init(awkward, at: nil), .init("here", at: span)]),
+            .error(.syntax, "no location", at: nil, help: awkward),
+        ]
+        let documents = [
+            JSONDiagnosticRenderer().document(diagnostics), JSONDiagnosticRenderer().document([]),
+            SARIFDiagnosticRenderer(toolVersion: "1.0/\u{1}").document(diagnostics), SARIFDiagnosticRenderer(toolVersion: "").document([]),
+        ]
+        for document in documents {
+            let data = try JSONSerialization.data(withJSONObject: Self.foundationObject(document), options: [.prettyPrinted, .sortedKeys])
+            XCTAssertEqual(document.text, String(decoding: data, as: UTF8.self))
+        }
+        XCTAssertEqual(JSONDiagnosticRenderer().render(diagnostics), documents[0].text + "\n")
+    }
+
+    /// The `[String: Any]` tree `JSONSerialization` takes for `value`.
+    static func foundationObject(_ value: JSONValue) -> Any {
+        switch value {
+        case .string(let s): s
+        case .int(let n): n
+        case .array(let items): items.map(foundationObject)
+        case .object(let members): members.mapValues(foundationObject)
+        }
+    }
 }

@@ -13,8 +13,13 @@ extension SigningPublicKey {
             self = key
             return
         }
-        // A public key file is 45 bytes; anything much larger is not one.
-        guard let data = FileManager.default.contents(atPath: item), data.count <= 1024 else {
+        // A public key file is 45 bytes. Checked before reading, so that a path such as
+        // /dev/zero or a huge file is refused, not read.
+        let attributes = try? FileManager.default.attributesOfItem(atPath: item)
+        guard let attributes, attributes[.type] as? FileAttributeType == .typeRegular,
+            (attributes[.size] as? Int ?? .max) <= 1024,
+            let data = FileManager.default.contents(atPath: item)
+        else {
             throw ReadError(description: "'\(item)' is neither a base64 public key nor a readable .pub file")
         }
         guard let key = SigningPublicKey(base64: String(decoding: data, as: UTF8.self)) else {

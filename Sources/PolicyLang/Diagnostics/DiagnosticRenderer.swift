@@ -57,40 +57,41 @@ package struct JSONDiagnosticRenderer: Sendable {
 
     /// The whole list as one JSON document, with error and warning counts.
     package func render(_ diagnostics: [Diagnostic]) -> String {
-        let items: [[String: Any]] = diagnostics.map { d in
-            var item: [String: Any] = [
-                "severity": d.severity.rawValue,
-                "code": d.code.rawValue,
-                "message": d.message,
+        document(diagnostics).text + "\n"
+    }
+
+    /// The document ``render(_:)`` prints.
+    package func document(_ diagnostics: [Diagnostic]) -> JSONValue {
+        let items: [JSONValue] = diagnostics.map { d in
+            var item: [String: JSONValue] = [
+                "severity": .string(d.severity.rawValue),
+                "code": .string(d.code.rawValue),
+                "message": .string(d.message),
             ]
             if let span = d.span { item["location"] = Self.location(span) }
-            if let help = d.help { item["help"] = help }
+            if let help = d.help { item["help"] = .string(help) }
             if !d.notes.isEmpty {
-                item["notes"] = d.notes.map { note -> [String: Any] in
-                    var n: [String: Any] = ["message": note.message]
-                    if let span = note.span { n["location"] = Self.location(span) }
-                    return n
-                }
+                item["notes"] = .array(
+                    d.notes.map { note in
+                        var n: [String: JSONValue] = ["message": .string(note.message)]
+                        if let span = note.span { n["location"] = Self.location(span) }
+                        return .object(n)
+                    })
             }
-            return item
+            return .object(item)
         }
-        let document: [String: Any] = [
-            "diagnostics": items,
-            "errors": diagnostics.filter { $0.severity == .error }.count,
-            "warnings": diagnostics.filter { $0.severity == .warning }.count,
-        ]
-        return Self.serialize(document)
+        return .object([
+            "diagnostics": .array(items),
+            "errors": .int(diagnostics.filter { $0.severity == .error }.count),
+            "warnings": .int(diagnostics.filter { $0.severity == .warning }.count),
+        ])
     }
 
-    static func location(_ span: SourceSpan) -> [String: Any] {
-        ["file": span.start.file, "line": span.start.line, "column": span.start.column, "length": span.length]
-    }
-
-    static func serialize(_ object: Any) -> String {
-        guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys]),
-            let text = String(data: data, encoding: .utf8)
-        else { return "{}" }
-        return text + "\n"
+    static func location(_ span: SourceSpan) -> JSONValue {
+        .object([
+            "file": .string(span.start.file), "line": .int(span.start.line), "column": .int(span.start.column),
+            "length": .int(span.length),
+        ])
     }
 }
 
@@ -106,44 +107,51 @@ package struct SARIFDiagnosticRenderer: Sendable {
 
     /// The whole list as one SARIF run, with every diagnostic code as a rule.
     package func render(_ diagnostics: [Diagnostic]) -> String {
-        let rules: [[String: Any]] = DiagnosticCode.allCases.map { code in
-            ["id": code.rawValue, "shortDescription": ["text": code.summary]]
-        }
-        let results: [[String: Any]] = diagnostics.map { d in
-            var result: [String: Any] = [
-                "ruleId": d.code.rawValue,
-                "level": level(d.severity),
-                "message": ["text": d.help.map { "\(d.message) (\($0))" } ?? d.message],
+        document(diagnostics).text + "\n"
+    }
+
+    /// The log ``render(_:)`` prints.
+    package func document(_ diagnostics: [Diagnostic]) -> JSONValue {
+        let results: [JSONValue] = diagnostics.map { d in
+            var result: [String: JSONValue] = [
+                "ruleId": .string(d.code.rawValue),
+                "level": .string(level(d.severity)),
+                "message": .object(["text": .string(d.help.map { "\(d.message) (\($0))" } ?? d.message)]),
             ]
-            if let span = d.span { result["locations"] = [physical(span)] }
-            let related = d.notes.compactMap { note -> [String: Any]? in
+            if let span = d.span { result["locations"] = .array([.object(physical(span))]) }
+            let related = d.notes.compactMap { note -> JSONValue? in
                 guard let span = note.span else { return nil }
                 var location = physical(span)
-                location["message"] = ["text": note.message]
-                return location
+                location["message"] = .object(["text": .string(note.message)])
+                return .object(location)
             }
-            if !related.isEmpty { result["relatedLocations"] = related }
-            return result
+            if !related.isEmpty { result["relatedLocations"] = .array(related) }
+            return .object(result)
         }
-        let log: [String: Any] = [
-            "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
-            "version": "2.1.0",
-            "runs": [
-                [
-                    "tool": [
-                        "driver": [
-                            "name": "ztpc",
-                            "version": toolVersion,
-                            "informationUri": "https://example.invalid/ztp",
-                            "rules": rules,
-                        ]
-                    ],
-                    "results": results,
-                ]
-            ],
-        ]
-        return JSONDiagnosticRenderer.serialize(log)
+        return .object([
+            "$schema": .string("https://json.schemastore.org/sarif-2.1.0.json"),
+            "version": .string("2.1.0"),
+            "runs": .array([
+                .object([
+                    "tool": .object([
+                        "driver": .object([
+                            "name": .string("ztpc"),
+                            "version": .string(toolVersion),
+                            "informationUri": .string("https://example.invalid/ztp"),
+                            "rules": Self.rules,
+                        ])
+                    ]),
+                    "results": .array(results),
+                ])
+            ]),
+        ])
     }
+
+    /// Every diagnostic code with its summary: the same in every log, so built once.
+    private static let rules: JSONValue = .array(
+        DiagnosticCode.allCases.map { code in
+            .object(["id": .string(code.rawValue), "shortDescription": .object(["text": .string(code.summary)])])
+        })
 
     private func level(_ s: Severity) -> String {
         switch s {
@@ -153,16 +161,16 @@ package struct SARIFDiagnosticRenderer: Sendable {
         }
     }
 
-    private func physical(_ span: SourceSpan) -> [String: Any] {
+    private func physical(_ span: SourceSpan) -> [String: JSONValue] {
         [
-            "physicalLocation": [
-                "artifactLocation": ["uri": span.start.file],
-                "region": [
-                    "startLine": span.start.line,
-                    "startColumn": span.start.column,
-                    "endColumn": span.start.column + span.length,
-                ],
-            ]
+            "physicalLocation": .object([
+                "artifactLocation": .object(["uri": .string(span.start.file)]),
+                "region": .object([
+                    "startLine": .int(span.start.line),
+                    "startColumn": .int(span.start.column),
+                    "endColumn": .int(span.start.column + span.length),
+                ]),
+            ])
         ]
     }
 }

@@ -41,7 +41,10 @@ struct PolicyFileParser {
     private mutating func run() throws(CompileInterrupted) -> PolicyFile? {
         let root: Node?
         do {
-            root = try Yams.compose(yaml: source.text)
+            // The encoding is named: Yams' default reads the whole process environment on every
+            // call (for YAMS_DEFAULT_ENCODING), which cost a tenth of a config parse; Swift
+            // strings are UTF-8, which is what that default picks.
+            root = try Yams.compose(yaml: source.text, .default, .default, .utf8)
         } catch let error as YamlError {
             diagnostics.append(yamlDiagnostic(error))
             return nil

@@ -14,10 +14,12 @@ package enum Names {
 package enum Suggest {
     /// The candidate closest to `word`, if it is close enough to be a plausible typo.
     package static func closest(to word: String, among candidates: some Sequence<String>) -> String? {
-        let limit = max(1, word.count / 3)
+        let length = word.count
+        let limit = max(1, length / 3)
+        let x = Array(word.lowercased())
         var best: (String, Int)? = nil
-        for c in candidates where abs(c.count - word.count) <= limit {
-            let d = distance(word, c)
+        for c in candidates where abs(c.count - length) <= limit {
+            let d = distance(x, Array(c.lowercased()))
             if d <= limit, best == nil || d < best!.1 { best = (c, d) }
         }
         return best?.0
@@ -26,21 +28,29 @@ package enum Suggest {
     /// Edit distance counting an adjacent transposition as one edit (optimal string alignment),
     /// case-insensitive: `tpc` is one edit from `tcp`.
     static func distance(_ a: String, _ b: String) -> Int {
-        let x = Array(a.lowercased()), y = Array(b.lowercased())
+        distance(Array(a.lowercased()), Array(b.lowercased()))
+    }
+
+    /// The distance over characters already lowercased. Three rolling rows, not the whole
+    /// matrix: a suggestion among the ~600 time zone names used to allocate a row per letter of
+    /// each candidate.
+    private static func distance(_ x: [Character], _ y: [Character]) -> Int {
         if x.isEmpty { return y.count }
         if y.isEmpty { return x.count }
-        var d = [[Int]](repeating: [Int](repeating: 0, count: y.count + 1), count: x.count + 1)
-        for i in 0...x.count { d[i][0] = i }
-        for j in 0...y.count { d[0][j] = j }
+        var previous2 = [Int](repeating: 0, count: y.count + 1)
+        var previous = Array(0...y.count)
+        var current = [Int](repeating: 0, count: y.count + 1)
         for i in 1...x.count {
+            current[0] = i
             for j in 1...y.count {
                 let cost = x[i - 1] == y[j - 1] ? 0 : 1
-                d[i][j] = min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost)
+                current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + cost)
                 if i > 1 && j > 1 && x[i - 1] == y[j - 2] && x[i - 2] == y[j - 1] {
-                    d[i][j] = min(d[i][j], d[i - 2][j - 2] + 1)
+                    current[j] = min(current[j], previous2[j - 2] + 1)
                 }
             }
+            (previous2, previous, current) = (previous, current, previous2)
         }
-        return d[x.count][y.count]
+        return previous[y.count]
     }
 }

@@ -149,9 +149,10 @@ extension TunnelRuntime {
 
     /// Roaming: the endpoint follows the source of the latest authenticated packet.
     func follow(_ key: PublicKey, to source: Endpoint) {
-        guard peers[key]!.endpoint != source else { return }
-        if peers[key]!.endpoint != nil { log(.info, "\(short(key)) roamed to \(source)") }
-        peers[key]!.endpoint = source
+        let peer = peers[key]!
+        guard peer.endpoint != source else { return }
+        if peer.endpoint != nil { log(.info, "\(short(key)) roamed to \(source)") }
+        peer.endpoint = source
     }
 
     private func handshakeCompleted(_ key: PublicKey, now: ContinuousClock.Instant) {

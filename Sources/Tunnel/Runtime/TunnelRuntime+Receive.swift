@@ -16,6 +16,8 @@ extension TunnelRuntime {
                                     messageSize: coalescing ? UDPReceiveBatch.coalescedMessageSize : Self.messageBufferSize)
         let vector = InboundVector(receiving: batch, chunkSize: Self.receiveChunkSize)
         let writer = TunBatchWriter(tun: tun, chunkSize: Self.receiveChunkSize)
+        let worker = parallelCrypto ? CryptoWorker(name: "ztp-open") : nil
+        defer { worker?.stop() }
         while nextRound(1) {
             do {
                 let count = try socket.receive(into: batch)
@@ -27,7 +29,7 @@ extension TunnelRuntime {
                 var first = 0
                 while first < count {
                     let chunk = min(Self.receiveChunkSize, count - first)
-                    inbound(vector, first: first, count: chunk, writer: writer)
+                    inbound(vector, first: first, count: chunk, writer: writer, worker: worker)
                     first += chunk
                 }
             } catch {
@@ -49,7 +51,7 @@ extension TunnelRuntime {
     /// the lookup of each transport message's keypair under the lock; decryption outside it;
     /// then, under the lock again, replay check and bookkeeping. Decrypted packets go to TUN
     /// through `writer` after the last unlock.
-    private func inbound(_ vector: InboundVector, first: Int, count: Int, writer: TunBatchWriter) {
+    private func inbound(_ vector: InboundVector, first: Int, count: Int, writer: TunBatchWriter, worker: CryptoWorker?) {
         let batch = vector.batch
         let now = ContinuousClock.now
         lock.lock()
@@ -76,17 +78,16 @@ extension TunnelRuntime {
         // Handshake answers go out now, not after this batch's decryption.
         if answering { fireEvents() }
 
-        var decrypted = 0
-        for i in 0..<count {
-            guard let job = vector.jobs[i] else { continue }
+        // Decrypt outside the lock, on both cores when there is a helper; each datagram
+        // writes only its own plaintext and length.
+        crypto(worker, count) { i in
+            guard let job = vector.jobs[i] else { return }
             let datagram = UnsafeRawBufferPointer(batch.datagram(first + i))
-            if let length = try? Keypair.open(datagram, into: vector.plaintext(first + i), key: job.key, counter: job.counter) {
-                vector.plainLengths[i] = length
-                decrypted += 1
-            } else {
-                vector.plainLengths[i] = -1
-            }
+            vector.plainLengths[i] = (try? Keypair.open(datagram, into: vector.plaintext(first + i), key: job.key,
+                                                        counter: job.counter)) ?? -1
         }
+        var decrypted = 0
+        for i in 0..<count where vector.jobs[i] != nil && vector.plainLengths[i] >= 0 { decrypted += 1 }
 
         if decrypted < count {
             lock.lock()
@@ -150,15 +151,15 @@ extension TunnelRuntime {
     private func lookupTransport(_ datagram: UnsafeRawBufferPointer, now: ContinuousClock.Instant) -> ReceiveJob? {
         guard let header = try? TransportHeader(packet: datagram) else { drop(.malformedMessage, nil); return nil }
         let index = header.receiverIndex
-        guard let key = device.peer(forIndex: index) else { drop(.unknownReceiver, nil); return nil }
+        guard let key = device.peer(forIndex: index), let peer = peers[key] else { drop(.unknownReceiver, nil); return nil }
         // Field by field: copying the peer's state or a keypair costs more than the lookup.
         let found: (receiveKey: SymmetricKey, expired: Bool)?
-        if peers[key]?.current?.localIndex == index {
-            found = (peers[key]!.current!.receiveKey, peers[key]!.current!.isExpired(now: now))
-        } else if peers[key]?.next?.localIndex == index {
-            found = (peers[key]!.next!.receiveKey, peers[key]!.next!.isExpired(now: now))
-        } else if peers[key]?.previous?.localIndex == index {
-            found = (peers[key]!.previous!.receiveKey, peers[key]!.previous!.isExpired(now: now))
+        if peer.current?.localIndex == index {
+            found = (peer.current!.receiveKey, peer.current!.isExpired(now: now))
+        } else if peer.next?.localIndex == index {
+            found = (peer.next!.receiveKey, peer.next!.isExpired(now: now))
+        } else if peer.previous?.localIndex == index {
+            found = (peer.previous!.receiveKey, peer.previous!.isExpired(now: now))
         } else {
             found = nil
         }
@@ -174,19 +175,20 @@ extension TunnelRuntime {
     private func completeTransport(_ job: ReceiveJob, _ datagram: UnsafeRawBufferPointer, from source: Endpoint,
                                    plain: UnsafeMutableRawBufferPointer, count: Int, now: ContinuousClock.Instant) -> Int? {
         let key = job.peer
-        guard peers[key] != nil else { drop(.unknownReceiver, nil); return nil }
+        // One dictionary lookup: the state is a class, so `peer` is the entry itself.
+        guard let peer = peers[key] else { drop(.unknownReceiver, nil); return nil }
         // The keypair may have rotated while the lock was released: find it again.
         let slot: Slot
         let accepted: Bool
-        if peers[key]!.current?.localIndex == job.localIndex {
+        if peer.current?.localIndex == job.localIndex {
             slot = .current
-            accepted = peers[key]!.current!.acceptCounter(job.counter)
-        } else if peers[key]!.next?.localIndex == job.localIndex {
+            accepted = peer.current!.acceptCounter(job.counter)
+        } else if peer.next?.localIndex == job.localIndex {
             slot = .next
-            accepted = peers[key]!.next!.acceptCounter(job.counter)
-        } else if peers[key]!.previous?.localIndex == job.localIndex {
+            accepted = peer.next!.acceptCounter(job.counter)
+        } else if peer.previous?.localIndex == job.localIndex {
             slot = .previous
-            accepted = peers[key]!.previous!.acceptCounter(job.counter)
+            accepted = peer.previous!.acceptCounter(job.counter)
         } else {
             drop(.unknownReceiver, nil)
             return nil
@@ -201,26 +203,26 @@ extension TunnelRuntime {
 
         if slot == .next {
             // Key confirmation: the initiator uses the new keypair, so we do too.
-            if let previous = peers[key]!.previous { device.releaseIndex(previous.localIndex) }
-            peers[key]!.previous = peers[key]!.current
-            peers[key]!.current = peers[key]!.next
-            peers[key]!.next = nil
-            peers[key]!.handshakeStartedAt = nil
-            peers[key]!.retransmitAt = nil
+            if let previous = peer.previous { device.releaseIndex(previous.localIndex) }
+            peer.previous = peer.current
+            peer.current = peer.next
+            peer.next = nil
+            peer.handshakeStartedAt = nil
+            peer.retransmitAt = nil
             markEstablished(key)
             sendStaged(key, now: now, keepaliveIfEmpty: false)
         }
         follow(key, to: source)
-        peers[key]!.newHandshakeAt = nil
-        peers[key]!.counters.receivedBytes &+= UInt64(datagram.count)
-        peers[key]!.counters.receivedPackets &+= 1
+        peer.newHandshakeAt = nil
+        peer.counters.receivedBytes &+= UInt64(datagram.count)
+        peer.counters.receivedPackets &+= 1
         counters.receivedBytes &+= UInt64(datagram.count)
         counters.receivedPackets &+= 1
 
         // Keep the key fresh (receiving side): an initiator whose keypair nears
         // REJECT_AFTER_TIME starts a new handshake before it must stop sending.
-        if let current = peers[key]!.current, current.isInitiator, peers[key]!.handshakeStartedAt == nil,
-           now - current.createdAt >= WG.REJECT_AFTER_TIME - WG.KEEPALIVE_TIMEOUT - WG.REKEY_TIMEOUT {
+        if peer.current?.isInitiator == true, peer.handshakeStartedAt == nil,
+           now - peer.current!.createdAt >= WG.REJECT_AFTER_TIME - WG.KEEPALIVE_TIMEOUT - WG.REKEY_TIMEOUT {
             initiateHandshake(key, now: now)
         }
 
@@ -244,48 +246,7 @@ extension TunnelRuntime {
             drop(.filtered, key)
             return nil
         }
-        if peers[key]!.keepaliveAt == nil { peers[key]!.keepaliveAt = now + WG.KEEPALIVE_TIMEOUT }
+        if peer.keepaliveAt == nil { peer.keepaliveAt = now + WG.KEEPALIVE_TIMEOUT }
         return length
     }
 }
-
-#if canImport(Glibc)
-/// The UDP thread's preallocated state for one chunk of received datagrams: each one's
-/// receive job and plaintext length, the order of the packets to write, and room to open
-/// every datagram of a receive into (a buffer the size of the receive's, each plaintext at
-/// its datagram's offset, so they never overlap and none needs its own buffer).
-final class InboundVector {
-    let batch: UDPReceiveBatch
-    let chunkSize: Int
-    var jobs: [TunnelRuntime.ReceiveJob?]
-    /// Per datagram of the chunk: plaintext length, -1 when it failed to authenticate, 0
-    /// when there is nothing to write.
-    let plainLengths: UnsafeMutablePointer<Int>
-    /// Indices (in the chunk) of the packets to write, in arrival order.
-    let order: UnsafeMutablePointer<Int>
-    private let plaintexts: UnsafeMutableRawPointer
-
-    init(receiving batch: UDPReceiveBatch, chunkSize: Int) {
-        self.batch = batch
-        self.chunkSize = chunkSize
-        jobs = [TunnelRuntime.ReceiveJob?](repeating: nil, count: chunkSize)
-        plainLengths = .allocate(capacity: chunkSize)
-        plainLengths.initialize(repeating: 0, count: chunkSize)
-        order = .allocate(capacity: chunkSize)
-        order.initialize(repeating: 0, count: chunkSize)
-        plaintexts = .allocate(byteCount: batch.byteCount, alignment: 16)
-    }
-
-    deinit {
-        plainLengths.deallocate()
-        order.deallocate()
-        plaintexts.deallocate()
-    }
-
-    /// Room for the plaintext of datagram `index` of the last receive (as long as the
-    /// datagram, more than its plaintext needs).
-    func plaintext(_ index: Int) -> UnsafeMutableRawBufferPointer {
-        UnsafeMutableRawBufferPointer(start: plaintexts + batch.offset(of: index), count: batch.datagram(index).count)
-    }
-}
-#endif

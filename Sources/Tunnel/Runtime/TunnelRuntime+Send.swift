@@ -18,6 +18,13 @@ extension TunnelRuntime {
         let reader = TunBatchReader(tun: tun)
         var jobs: [SendJob] = []
         jobs.reserveCapacity(capacity)
+        let sealed = UnsafeMutablePointer<Int>.allocate(capacity: capacity)
+        sealed.initialize(repeating: 0, count: capacity)
+        let worker = parallelCrypto ? CryptoWorker(name: "ztp-seal") : nil
+        defer {
+            worker?.stop()
+            sealed.deallocate()
+        }
         while nextRound(0) {
             // Packets are read right behind the header's room, then sealed in place.
             let read = reader.fill(batch, headroom: TransportHeader.byteCount)
@@ -35,7 +42,7 @@ extension TunnelRuntime {
                 if read.error == nil, read.malformed == 0 { _ = try? tun.waitReadable(timeoutMilliseconds: 200) }
                 continue
             }
-            outbound(batch, count: read.packets, jobs: &jobs)
+            outbound(batch, count: read.packets, jobs: &jobs, sealed: sealed, worker: worker)
         }
     }
 
@@ -50,7 +57,8 @@ extension TunnelRuntime {
         let endpoint: Endpoint
     }
 
-    private func outbound(_ batch: DatagramBatch, count: Int, jobs: inout [SendJob]) {
+    private func outbound(_ batch: DatagramBatch, count: Int, jobs: inout [SendJob], sealed: UnsafeMutablePointer<Int>,
+                          worker: CryptoWorker?) {
         let now = ContinuousClock.now
         jobs.removeAll(keepingCapacity: true)
         lock.lock()
@@ -76,15 +84,20 @@ extension TunnelRuntime {
         lock.unlock()
         fireEvents()
 
-        // Encrypt outside the lock; entry j of the send batch is job j (j <= its slot, whose
-        // read length was consumed above, so overwriting lengths[j] is safe).
+        // Encrypt outside the lock, on both cores when there is a helper; each job writes
+        // only its own slot and `sealed[j]` (its message length, -1: not sealed).
+        let list = jobs
+        crypto(worker, list.count) { j in
+            let job = list[j]
+            sealed[j] = (try? Keypair.seal(inPlace: batch.buffer(job.slot), payloadCount: job.payloadCount, key: job.key,
+                                          remoteIndex: job.remoteIndex, counter: job.counter)) ?? -1
+        }
+        // Entry j of the send batch is job j (j <= its slot, whose read length was consumed
+        // above, so overwriting lengths[j] is safe), in the order the packets were read.
         var ready = 0
-        for job in jobs {
-            let buffer = batch.buffer(job.slot)
-            guard let total = try? Keypair.seal(inPlace: buffer, payloadCount: job.payloadCount, key: job.key,
-                                                remoteIndex: job.remoteIndex, counter: job.counter) else { continue }
-            batch.pointers[ready] = buffer.baseAddress!.assumingMemoryBound(to: UInt8.self)
-            batch.lengths[ready] = total
+        for (j, job) in list.enumerated() where sealed[j] >= 0 {
+            batch.pointers[ready] = batch.buffer(job.slot).baseAddress!.assumingMemoryBound(to: UInt8.self)
+            batch.lengths[ready] = sealed[j]
             batch.addresses[ready] = job.endpoint.socketAddress
             ready += 1
         }
@@ -127,32 +140,33 @@ extension TunnelRuntime {
     /// and returns nil. Under `lock`.
     private func prepareSend(_ key: PublicKey, buffer: UnsafeMutableRawBufferPointer, slot: Int, payloadCount: Int,
                              now: ContinuousClock.Instant) -> SendJob? {
-        guard peers[key] != nil else { return nil }
+        // One dictionary lookup per packet: the state is a class, so `peer` is the entry.
+        guard let peer = peers[key] else { return nil }
         let payload = UnsafeRawBufferPointer(
             rebasing: buffer[TransportHeader.byteCount..<TransportHeader.byteCount + payloadCount])
-        guard canSend(key, now: now), let endpoint = peers[key]!.endpoint,
-              let counter = try? peers[key]!.current!.reserveSendCounter(now: now) else {
+        guard let endpoint = peer.endpoint, peer.current != nil, !peer.current!.isExpired(now: now),
+              peer.current!.sendCounter < WG.REJECT_AFTER_MESSAGES, let counter = try? peer.current!.reserveSendCounter(now: now) else {
             stage(key, payload)
             initiateHandshake(key, now: now)
             return nil
         }
-        let current = peers[key]!.current!
         let total = UInt64(Keypair.messageCount(for: payloadCount))
-        peers[key]!.counters.sentBytes &+= total
-        peers[key]!.counters.sentPackets &+= 1
+        peer.counters.sentBytes &+= total
+        peer.counters.sentPackets &+= 1
         counters.sentBytes &+= total
         counters.sentPackets &+= 1
-        peers[key]!.lastSentAt = now
-        peers[key]!.keepaliveAt = nil
-        if payloadCount > 0, peers[key]!.newHandshakeAt == nil {
-            peers[key]!.newHandshakeAt = now + WG.KEEPALIVE_TIMEOUT + WG.REKEY_TIMEOUT
+        peer.lastSentAt = now
+        peer.keepaliveAt = nil
+        if payloadCount > 0, peer.newHandshakeAt == nil {
+            peer.newHandshakeAt = now + WG.KEEPALIVE_TIMEOUT + WG.REKEY_TIMEOUT
         }
         // Keep the key fresh: the initiator rekeys by age, anyone by message count.
-        if current.sendCounter >= WG.REKEY_AFTER_MESSAGES
-            || (current.isInitiator && now - current.createdAt >= WG.REKEY_AFTER_TIME) {
+        if peer.current!.sendCounter >= WG.REKEY_AFTER_MESSAGES
+            || (peer.current!.isInitiator && now - peer.current!.createdAt >= WG.REKEY_AFTER_TIME) {
             initiateHandshake(key, now: now)
         }
-        return SendJob(slot: slot, key: current.sendKey, remoteIndex: current.remoteIndex, counter: counter,
+        // Field by field: copying the whole keypair costs more than the rest of this.
+        return SendJob(slot: slot, key: peer.current!.sendKey, remoteIndex: peer.current!.remoteIndex, counter: counter,
                        payloadCount: payloadCount, endpoint: endpoint)
     }
 

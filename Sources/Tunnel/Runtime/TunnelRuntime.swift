@@ -55,6 +55,10 @@ package final class TunnelRuntime: @unchecked Sendable {
     static let timerInterval: Int32 = 100
     /// Packets moved per TUN read burst and per recvmmsg/sendmmsg.
     static let batchSize = 32
+    /// On with more than one core, unless `ZTP_PARALLEL_CRYPTO=0` (for A/B benchmarks).
+    package static var defaultParallelCrypto: Bool {
+        ProcessInfo.processInfo.activeProcessorCount > 1 && ProcessInfo.processInfo.environment["ZTP_PARALLEL_CRYPTO"] != "0"
+    }
     /// Packets per send batch when the TUN hands over super-packets.
     static let offloadBatchSize = 128
     /// Default for `underLoadThreshold`: handshake messages per second before cookies
@@ -69,6 +73,9 @@ package final class TunnelRuntime: @unchecked Sendable {
     let hooks: Hooks
     /// The data path chosen at init (see ``DataPathOffloads``).
     package let dataPath: DataPathOffloads
+    /// Whether each I/O thread has a ``CryptoWorker`` to seal or open half of every large
+    /// batch on the other core.
+    package let parallelCrypto: Bool
 
     let lock = NSLock()
     var device: Device
@@ -128,9 +135,11 @@ package final class TunnelRuntime: @unchecked Sendable {
     ///     keeps its segmentation; ``DataPathOffloads/plain`` turns both off. TUN offloads
     ///     follow `tun` (open it with ``DataPathOffloads/opensTunWithOffloads``). Each
     ///     offload the kernel refused is logged once through `hooks.log`.
+    ///   - parallelCrypto: a helper thread per direction for the crypto of large batches
+    ///     (see ``CryptoWorker``); the default is on when the machine has more than one core.
     package init(configuration: TunnelConfiguration, tun: TunDevice, socket: UDPSocket, hooks: Hooks = Hooks(),
                 underLoadThreshold: Int = TunnelRuntime.defaultUnderLoadThreshold,
-                offloads: DataPathOffloads = .all) throws {
+                offloads: DataPathOffloads = .all, parallelCrypto: Bool = TunnelRuntime.defaultParallelCrypto) throws {
         load = LoadMonitor(threshold: underLoadThreshold)
         coalescer = HandshakeCoalescer(settings: configuration.handshakeCoalescing)
         defaultPersistentKeepalive = configuration.defaultPersistentKeepalive
@@ -138,6 +147,7 @@ package final class TunnelRuntime: @unchecked Sendable {
         self.socket = socket
         self.hooks = hooks
         dataPath = offloads
+        self.parallelCrypto = parallelCrypto
         device = Device(privateKey: configuration.privateKey ?? PrivateKey())
         hasPrivateKey = configuration.privateKey != nil
         boundPort = socket.port
@@ -264,6 +274,15 @@ package final class TunnelRuntime: @unchecked Sendable {
 
     func log(_ level: LogLevel, _ message: @autoclosure () -> String) {
         hooks.log?(level, message())
+    }
+
+    /// Runs `body` over `0..<count`, split across `worker` and this thread when there is one.
+    func crypto(_ worker: CryptoWorker?, _ count: Int, _ body: (Int) -> Void) {
+        guard let worker else {
+            for index in 0..<count { body(index) }
+            return
+        }
+        worker.forEach(count, body)
     }
 
     func short(_ key: PublicKey) -> String { "peer(\(key.base64.prefix(8))…)" }
