@@ -79,7 +79,6 @@ let package = Package(
             name: "Fleet",
             dependencies: [
                 "Etcd", "CSodium",
-                .product(name: "Atomics", package: "swift-atomics"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]

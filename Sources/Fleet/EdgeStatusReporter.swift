@@ -1,4 +1,3 @@
-import Atomics
 import Etcd
 import Foundation
 import Logging
@@ -18,7 +17,7 @@ public final class EdgeStatusReporter: Service, Sendable {
     private let backoff: Backoff
     private let logger: Logger
     private let report: @Sendable () async -> EdgeReport
-    private let dirty = ManagedAtomic<Bool>(false)
+    private let wakeup = Wakeup()
 
     /// - Parameters:
     ///   - ttl: the lease's time to live in seconds: how long a dead edge stays listed.
@@ -46,9 +45,9 @@ public final class EdgeStatusReporter: Service, Sendable {
         self.report = report
     }
 
-    /// Asks for the report to be written at the next poll (within 50 ms) rather than at the next interval.
+    /// Asks for the report to be written now rather than at the next interval.
     public func refreshSoon() {
-        dirty.store(true, ordering: .releasing)
+        wakeup.signal()
     }
 
     /// Writes the report until cancelled or a graceful shutdown, then revokes the lease.
@@ -98,10 +97,6 @@ public final class EdgeStatusReporter: Service, Sendable {
     }
 
     private func waitForNextRefresh() async {
-        let deadline = ContinuousClock.now + interval
-        while ContinuousClock.now < deadline, !Task.isCancelled {
-            if dirty.exchange(false, ordering: .acquiringAndReleasing) { return }
-            try? await Task.sleep(for: .milliseconds(50))
-        }
+        await wakeup.wait(atMost: interval)
     }
 }

@@ -17,10 +17,16 @@ struct PublishCommand: ParsableCommand {
             Exit status: 0 published (or already current), 1 the policy has errors or a test fails, \
             2 usage or I/O error, 3 someone published meanwhile (nothing changed), 4 etcd unreachable \
             or refused the request.
+
+            With --bundle FILE instead of policy paths, publishes a bundle compiled (and signed) \
+            earlier by `ztpc compile`, after checking that it is one.
             """)
 
     @Argument(help: "Policy directories or files.")
-    var paths: [String]
+    var paths: [String] = []
+
+    @Option(help: "Publish this bundle (from ztpc compile, signed or not) instead of compiling policy paths.")
+    var bundle: String?
 
     @OptionGroup var etcd: EtcdOptions
 
@@ -42,6 +48,7 @@ struct PublishCommand: ParsableCommand {
     var sign: [String] = []
 
     func validate() throws {
+        guard paths.isEmpty != (bundle == nil) else { throw ValidationError("give policy paths or --bundle FILE, not both or neither") }
         if let rollout, !(1...100).contains(rollout) { throw ValidationError("--rollout takes a percentage from 1 to 100") }
         if let expectRevision, expectRevision < 0 { throw ValidationError("--expect-revision takes a revision (0: nothing published yet)") }
     }
@@ -59,6 +66,7 @@ struct PublishCommand: ParsableCommand {
         let rollout = self.rollout
         let paths = self.paths
         let format = self.format
+        let compiled = try bundle.map(Self.readBundle)
         let expected = expectRevision
         let outcome = try etcd.withFleet { client, layout in
             let publisher = Publisher(client: client, layout: layout, publisherName: name, logger: quietLogger("ztpc.publish"))
@@ -68,7 +76,7 @@ struct PublishCommand: ParsableCommand {
                 if let expected, read.revision != expected {
                     throw FleetError.publishedMeanwhile(revision: read.revision, hash: read.pointer?.hash)
                 }
-                let bytes = try Self.compile(paths, format: format, signedWith: keys)
+                let bytes = try compiled.map { try Self.sign($0, with: keys) } ?? Self.compile(paths, format: format, signedWith: keys)
                 return try await publisher.publish(bytes, rollout: rollout, basedOn: read)
             } catch {
                 throw fleetFailure(error)
@@ -94,9 +102,25 @@ struct PublishCommand: ParsableCommand {
             DiagnosticPrinter(format: format).print(compilation.diagnostics, sources: compilation.sources)
             throw ExitCode(errors.contains { $0.code == .io } ? Status.usage : Status.findings)
         }
-        var bytes = PolicyBundle.encode(tables)
         // encode's output is a well-formed bundle, which is all sign refuses.
+        return try sign(PolicyBundle.encode(tables), with: keys)
+    }
+
+    static func sign(_ bundle: [UInt8], with keys: [SigningKey]) throws -> Data {
+        var bytes = bundle
         for key in keys { bytes = try SignedBundle.sign(bytes, with: key) }
         return Data(bytes)
+    }
+
+    /// A compiled bundle's bytes, refused unless they decode as a bundle (signatures are the edges' to check).
+    static func readBundle(_ path: String) throws -> [UInt8] {
+        guard let data = FileManager.default.contents(atPath: path) else { throw UsageFailure("cannot read the bundle \(path)") }
+        let bytes = [UInt8](data)
+        do {
+            _ = try SignedBundle.decodeIgnoringSignatures(bytes)
+        } catch {
+            throw UsageFailure("\(path) is not a policy bundle: \(error)")
+        }
+        return bytes
     }
 }

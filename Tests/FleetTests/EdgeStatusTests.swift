@@ -26,6 +26,24 @@ final class EdgeStatusTests: FleetTestCase {
         XCTAssertNil(gone, "a cleanly stopped edge is still listed")
     }
 
+    func testRefreshSoonRewritesTheReportAtOnceRatherThanAtTheNextInterval() async throws {
+        let generation = Counter()
+        let reporter = try EdgeStatusReporter(client: client, layout: layout, edgeName: "edge-a", ttl: 30, interval: .seconds(20)) {
+            EdgeReport(name: "edge-a", bundleHash: nil, generation: generation.next(), sessions: 0, uptimeSeconds: 0, version: "test")
+        }
+        let task = Task { try await reporter.run() }
+        defer { task.cancel() }
+        let listed = try await eventually(5) { try await self.client.get(self.layout.edge("edge-a")) != nil }
+        XCTAssertTrue(listed)
+        for expected in 2...4 {
+            reporter.refreshSoon()
+            let rewritten = try await eventually(2) {
+                (try await self.client.get(self.layout.edge("edge-a"))?.version ?? 0) >= Int64(expected)
+            }
+            XCTAssertTrue(rewritten, "refreshSoon did not rewrite the report (write \(expected)) well before the 20 s interval")
+        }
+    }
+
     func testEdgeThatStopsRenewingDisappearsWhenItsLeaseExpires() async throws {
         let edgeClient = try makeClient()
         let reporter = try EdgeStatusReporter(client: edgeClient, layout: layout, edgeName: "edge-dead", ttl: 2, interval: .milliseconds(200)) {

@@ -90,6 +90,29 @@ final class ZTPCFleetCommandTests: XCTestCase {
         XCTAssertEqual(afterForward.pointer?.hash, secondHash)
     }
 
+    func testPublishOfACompiledBundlePublishesItsExactBytesAndRefusesAnythingElse() async throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ztpc-fleet-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let bundle = "\(dir)/p.ztpb"
+        let compiled = try ztpc("compile", policy(port: 22), "-o", bundle)
+        XCTAssertEqual(compiled.status, 0, compiled.err)
+        let published = try ztpc("publish", "--bundle", bundle, "--etcd", etcdArgument)
+        XCTAssertEqual(published.status, 0, published.err)
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: bundle))
+        XCTAssertEqual(publishedHash(published), BundleHash.of(bytes))
+
+        let junk = "\(dir)/junk.ztpb"
+        XCTAssertTrue(FileManager.default.createFile(atPath: junk, contents: Data("not a bundle".utf8)))
+        let refused = try ztpc("publish", "--bundle", junk, "--etcd", etcdArgument)
+        XCTAssertEqual(refused.status, 2, refused.err)
+        XCTAssertTrue(refused.err.contains("is not a policy bundle"), refused.err)
+        let both = try ztpc("publish", policy(port: 22), "--bundle", bundle, "--etcd", etcdArgument)
+        XCTAssertEqual(both.status, 2, both.err)
+        let current = try await current()
+        XCTAssertEqual(current.pointer?.hash, BundleHash.of(bytes))
+    }
+
     func testPublishOfAPolicyWhoseTestFailsChangesNothing() async throws {
         let good = try ztpc("publish", policy(port: 22), "--etcd", etcdArgument)
         XCTAssertEqual(good.status, 0, good.err)
