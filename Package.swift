@@ -147,7 +147,7 @@ let package = Package(
         .testTarget(
             name: "EdgeTests",
             dependencies: [
-                "Edge", "Enforcer", "PolicyCompiler", "PolicyLang", "Tunnel", "NetTestSupport", "ztpd", "ztpc",
+                "Edge", "Enforcer", "PolicyCompiler", "PolicyLang", "Tunnel", "NetTestSupport", "EtcdTestSupport", "ztpd", "ztpc",
                 "SystemSupport",
             ]
         ),

@@ -1,3 +1,4 @@
+import EtcdTestSupport
 import Foundation
 import NetTestSupport
 import XCTest
@@ -46,7 +47,15 @@ final class EndToEndStack: @unchecked Sendable {
         var decisionLogFIFO = false
         /// The edge's standard output and error go to ``edgeOutput`` instead of `edge.log`.
         var edgeOutputPipe = false
+        /// The edge follows a fleet instead of reading the policy directory: a 3-member etcd
+        /// cluster runs in the edge's namespace (on its loopback), the base policy is published
+        /// to it with `ztpc publish` before the edge starts, and the edge starts with `etcd:` in
+        /// its daemon config and no local policy, so its first bundle comes from etcd.
+        var followsFleet = false
     }
+
+    /// With ``Options/followsFleet``: the fleet's etcd cluster, inside the edge's namespace.
+    private(set) var etcd: EtcdCluster?
 
     let options: Options
     /// The edge's ztpd process.
@@ -144,10 +153,26 @@ final class EndToEndStack: @unchecked Sendable {
             decisionLogReader = open(decisionLogPath, O_RDONLY | O_NONBLOCK)
             guard decisionLogReader >= 0 else { throw NetLabError("open \(decisionLogPath): errno \(errno)") }
         }
+        var policySource = ["--policies", policyDirectory]
+        if options.followsFleet {
+            let cluster = try EtcdCluster.start(size: 3, namespace: lab.namespace("edge"))
+            etcd = cluster
+            try publish()
+            try FileManager.default.createDirectory(atPath: lab.path("state"), withIntermediateDirectories: true)
+            let config = try lab.write("edge.yaml", """
+                state_dir: \(lab.path("state"))
+                etcd:
+                  endpoints: [\(cluster.clientURLs.joined(separator: ", "))]
+                  name: e2e-edge
+
+                """)
+            policySource = ["--daemon-config", config]
+        }
         let edge = try lab.spawn(
             "edge",
             [
-                ztpd, edgeInterface, "--foreground", "--private-key", key, "--listen-port", "\(Self.edgePort)", "--policies", policyDirectory,
+                ztpd, edgeInterface, "--foreground", "--private-key", key, "--listen-port", "\(Self.edgePort)",
+            ] + policySource + [
                 "--address", "10.99.0.1/24", "--metrics", "127.0.0.1:9586", "--control-socket", controlSocket,
                 "--decision-log", decisionLogPath, "--allow-log-sample", "1", "--log-level", "debug",
                 "--xdp-interface", "to-alice",
@@ -210,6 +235,8 @@ final class EndToEndStack: @unchecked Sendable {
 
     func tearDown() {
         lab.tearDown()
+        etcd?.shutdown()
+        etcd = nil
         if decisionLogReader >= 0 { close(decisionLogReader) }
         decisionLogReader = -1
     }
@@ -348,6 +375,14 @@ final class EndToEndStack: @unchecked Sendable {
     }
 
     /// Puts the base policy back if the file differs from it.
+    /// With ``Options/followsFleet``: `ztpc publish` of the policy directory to the fleet, run in
+    /// the edge's namespace (where etcd listens); returns when publish has returned.
+    func publish() throws {
+        guard let etcd else { throw NetLabError("publish: this stack does not follow a fleet") }
+        let result = try lab.exec("edge", [ztpc, "publish", policyDirectory, "--etcd", etcd.clientURLs.joined(separator: ",")], timeout: 60)
+        guard result.succeeded else { throw NetLabError("ztpc publish: \(result)") }
+    }
+
     func restoreBasePolicy() throws {
         let current = try? String(contentsOfFile: "\(policyDirectory)/e2e.yaml", encoding: .utf8)
         if current != basePolicy { try writePolicy(basePolicy) }

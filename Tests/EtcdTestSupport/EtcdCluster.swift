@@ -21,18 +21,23 @@ public final class EtcdCluster: @unchecked Sendable {
     private let lock = NSLock()
     private var processes: [Int: Process] = [:]
     private let clusterToken: String
+    /// The network namespace the members run in (their loopback is that namespace's), or nil for
+    /// the test's own.
+    public let namespace: String?
 
     /// Every member's client URL, in member order.
     public var clientURLs: [String] { members.map(\.clientURL) }
 
     /// Starts `size` members and waits until the cluster has a leader and answers.
     ///
+    /// - Parameter namespace: a network namespace (made by the test) to run the members in, so that
+    ///   a daemon inside it reaches them on its loopback; nil: the test's own namespace.
     /// - Throws: XCTSkip when `etcd` is missing; an error when the cluster does not come up in time.
-    public static func start(size: Int = 3) throws -> EtcdCluster {
+    public static func start(size: Int = 3, namespace: String? = nil) throws -> EtcdCluster {
         guard let etcd = which("etcd") else {
             throw XCTSkip("ETCD TEST SKIPPED: `etcd` is not installed (scripts/setup installs Debian's etcd-server)")
         }
-        let cluster = try EtcdCluster(size: size, executable: etcd)
+        let cluster = try EtcdCluster(size: size, executable: etcd, namespace: namespace)
         do {
             for index in cluster.members.indices { try cluster.launch(index) }
             try cluster.waitUntilHealthy(cluster.members.indices.map { $0 })
@@ -45,8 +50,9 @@ public final class EtcdCluster: @unchecked Sendable {
 
     private let executable: String
 
-    private init(size: Int, executable: String) throws {
+    private init(size: Int, executable: String, namespace: String?) throws {
         self.executable = executable
+        self.namespace = namespace
         let suffix = String(UUID().uuidString.prefix(8)).lowercased()
         clusterToken = "ztp-test-\(suffix)"
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("ztp-etcd-\(suffix)")
@@ -104,8 +110,7 @@ public final class EtcdCluster: @unchecked Sendable {
         let member = members[index]
         let initialCluster = members.map { "\($0.name)=\($0.peerURL)" }.joined(separator: ",")
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = [
+        let arguments = [
             "--name", member.name,
             "--data-dir", directory.appendingPathComponent(member.name).path,
             "--listen-client-urls", member.clientURL, "--advertise-client-urls", member.clientURL,
@@ -116,6 +121,7 @@ public final class EtcdCluster: @unchecked Sendable {
             "--heartbeat-interval", "50", "--election-timeout", "500",
             "--log-level", "warn", "--logger", "zap",
         ]
+        try Self.prepare(process, executable, arguments, in: namespace)
         let logURL = directory.appendingPathComponent("\(member.name).log")
         if !FileManager.default.fileExists(atPath: logURL.path) {
             FileManager.default.createFile(atPath: logURL.path, contents: nil)
@@ -135,7 +141,7 @@ public final class EtcdCluster: @unchecked Sendable {
         let deadline = Date().addingTimeInterval(20)
         var pending = Set(indices)
         while !pending.isEmpty {
-            for index in pending where Self.isHealthy(members[index].clientURL) { pending.remove(index) }
+            for index in pending where Self.isHealthy(members[index].clientURL, in: namespace) { pending.remove(index) }
             if pending.isEmpty { return }
             guard Date() < deadline else {
                 let logs = pending.map { "\(members[$0].name): \(log(of: $0).suffix(2000))" }.joined(separator: "\n")
@@ -147,17 +153,32 @@ public final class EtcdCluster: @unchecked Sendable {
 
     /// Whether `etcdctl endpoint health` succeeds on the member, which it does only once the member
     /// serves a linearizable read (it knows a leader). etcdctl comes with Debian's etcd-client.
-    private static func isHealthy(_ clientURL: String) -> Bool {
-        guard let etcdctl = which("etcdctl") else { return isListening(clientURL) }
+    private static func isHealthy(_ clientURL: String, in namespace: String?) -> Bool {
+        guard let etcdctl = which("etcdctl") else { return namespace == nil && isListening(clientURL) }
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: etcdctl)
-        process.arguments = ["--endpoints", clientURL, "--command-timeout", "1s", "endpoint", "health"]
+        guard (try? prepare(process, etcdctl, ["--endpoints", clientURL, "--command-timeout", "1s", "endpoint", "health"],
+                            in: namespace)) != nil else { return false }
         process.environment = ["ETCDCTL_API": "3", "PATH": "/usr/bin:/bin"]
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         guard (try? process.run()) != nil else { return false }
         process.waitUntilExit()
         return process.terminationStatus == 0
+    }
+
+    /// Sets `process` to run `executable` with `arguments`, inside `namespace` when one is given
+    /// (`ip netns exec` execs the command, so the process is the command itself).
+    private static func prepare(_ process: Process, _ executable: String, _ arguments: [String], in namespace: String?) throws {
+        guard let namespace else {
+            process.executableURL = URL(fileURLWithPath: executable)
+            process.arguments = arguments
+            return
+        }
+        guard let ip = which("ip") else {
+            throw EtcdClusterError("ip: not found (iproute2), needed to start etcd in namespace \(namespace)")
+        }
+        process.executableURL = URL(fileURLWithPath: ip)
+        process.arguments = ["netns", "exec", namespace, executable] + arguments
     }
 
     /// Whether something accepts TCP connections on the URL's port (the fallback without etcdctl).
@@ -206,7 +227,7 @@ public final class EtcdCluster: @unchecked Sendable {
     }
 
     static func which(_ tool: String) -> String? {
-        let path = (ProcessInfo.processInfo.environment["PATH"] ?? "") + ":/usr/bin:/bin:/usr/local/bin"
+        let path = (ProcessInfo.processInfo.environment["PATH"] ?? "") + ":/usr/bin:/bin:/usr/local/bin:/usr/sbin:/sbin"
         return path.split(separator: ":").map { "\($0)/\(tool)" }.first { FileManager.default.isExecutableFile(atPath: $0) }
     }
 }
