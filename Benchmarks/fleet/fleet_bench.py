@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Fleet benchmark: time from `ztpc publish` returning to the last of N edges enforcing.
 
-    Benchmarks/fleet/fleet_bench.py [--edges 3,10,30] [--publishes 20] [--rules 10000] [--config release]
+    Benchmarks/fleet/fleet_bench.py [--edges 3,10,30] [--publishes 20] [--rules 10000] [--config release] [--build-dir DIR]
 
 Starts a 3-member etcd cluster on free loopback ports (data in a temporary directory, removed
 after), N ztpd edges as processes (`--test-no-tunnel`: policy, control socket and fleet
@@ -200,10 +200,11 @@ def main():
     parser.add_argument("--publishes", type=int, default=20)
     parser.add_argument("--rules", type=int, default=10000)
     parser.add_argument("--config", default="release")
+    parser.add_argument("--build-dir", help="folder holding ztpd and ztpc (default: .build/CONFIG)")
     args = parser.parse_args()
     if not shutil.which("etcd"):
         raise SystemExit("etcd is not installed (scripts/setup installs etcd-server)")
-    build = os.path.join(ROOT, ".build", args.config)
+    build = args.build_dir or os.path.join(ROOT, ".build", args.config)
     ztpd, ztpc = os.path.join(build, "ztpd"), os.path.join(build, "ztpc")
     for binary in (ztpd, ztpc):
         if not os.access(binary, os.X_OK):
