@@ -30,13 +30,7 @@ struct CompileCommand: ParsableCommand {
 
     func run() throws {
         // Keys first: a refused key file stops the command before any compile or write.
-        let keys = try sign.map { path in
-            do {
-                return try SigningKey(keyFile: path)
-            } catch {
-                throw UsageFailure("--sign: \(error)")
-            }
-        }
+        let keys = try loadSigningKeys(sign)
         let compilation = PolicyCompiler.compile(paths: paths)
         let errors = compilation.diagnostics.filter { $0.severity == .error }
         guard let tables = compilation.tables, errors.isEmpty else {

@@ -55,13 +55,7 @@ struct PublishCommand: ParsableCommand {
 
     func run() throws {
         // Keys first: a refused key file stops the command before etcd is asked anything.
-        let keys = try sign.map { path in
-            do {
-                return try SigningKey(keyFile: path)
-            } catch {
-                throw UsageFailure("--sign: \(error)")
-            }
-        }
+        let keys = try loadSigningKeys(sign)
         let name = publisher ?? defaultPublisherName()
         let rollout = self.rollout
         let paths = self.paths
