@@ -78,6 +78,7 @@ package final class EdgeMetrics: @unchecked Sendable {
         advance("ztp_rate_limited_drops_total", [("limit", "flows")], to: enforcer.dropped[.flowRateLimited] ?? 0)
         advance("ztp_decision_cache_hits_total", [], to: enforcer.cacheHits)
         advance("ztp_decision_cache_misses_total", [], to: enforcer.cacheMisses)
+        advance("ztp_shared_verdicts_total", [], to: enforcer.sharedVerdicts)
         for (rule, n) in enforcer.byRule {
             advance("ztp_decisions_by_rule_total", [("rule", rule)], to: n)
         }

@@ -68,7 +68,8 @@ package final class EdgeService: @unchecked Sendable {
         return TunnelRuntime.Hooks(
             sessionEstablished: { key, endpoint in sessions.established(key, from: endpoint) },
             sessionEnded: { key, _ in sessions.ended(key) },
-            packetFilter: { direction, key, packet in sessions.verdict(direction, key, packet) })
+            packetFilter: { direction, key, packet in sessions.verdict(direction, key, packet) },
+            packetFilterRepeated: { direction, key, verdict, count in sessions.repeated(direction, key, verdict, count) })
     }
 
     /// Links the service to its tunnel and adds the policy's identities as peers. Call before

@@ -77,14 +77,32 @@ final class SessionTable: @unchecked Sendable {
         }
     }
 
-    /// The verdict on one packet. Runs under the tunnel's data-path lock (the packet filter
-    /// hook), so it takes no lock of its own.
+    /// The enforcer's last verdict, for the packets the tunnel gives it too without asking again
+    /// (``repeated(_:_:_:_:)``); nil when the last packet had no session. Only under the
+    /// data-path lock.
+    private var lastVerdict: Enforcer.Verdict?
+
+    /// The verdict on one packet (and the packets of its flow that follow it in the batch).
+    /// Runs under the tunnel's data-path lock (the packet filter hook), so it takes no lock of
+    /// its own.
     func verdict(_ direction: TunnelRuntime.Direction, _ key: PublicKey, _ packet: UnsafeRawBufferPointer)
         -> TunnelRuntime.Verdict
     {
-        guard let context = contexts[key] else { return .drop }
+        guard let context = contexts[key] else {
+            lastVerdict = nil
+            return .drop
+        }
         let verdict = direction == .inbound ? enforcer.inbound(context, packet) : enforcer.outbound(context, packet)
+        lastVerdict = verdict
         return verdict == .pass ? .pass : .drop
+    }
+
+    /// The tunnel applied the last verdict to `count` more packets of the same flow: counted
+    /// as the enforcer counts the packets it decides. Under the data-path lock, right after
+    /// the ``verdict(_:_:_:)`` call it follows.
+    func repeated(_ direction: TunnelRuntime.Direction, _ key: PublicKey, _ verdict: TunnelRuntime.Verdict, _ count: Int) {
+        guard let lastVerdict else { return }
+        enforcer.countRepeated(lastVerdict, count)
     }
 
     // MARK: After a reload

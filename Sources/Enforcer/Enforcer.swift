@@ -64,6 +64,9 @@ public final class Enforcer: @unchecked Sendable {
         /// Packets the cache could not decide (no entry, expired, or decided by an older generation):
         /// they go to the tables unless a limit drops them first.
         package var cacheMisses: UInt64 = 0
+        /// Packets given the verdict of the packet before them in a batch, of the same flow,
+        /// without a decision of their own (see ``Enforcer/countRepeated(_:_:)``).
+        package var sharedVerdicts: UInt64 = 0
         /// Packets passed.
         package var allowed: UInt64 = 0
         /// Decisions made on the tables (cache misses that got as far as a decision), by verdict.
@@ -269,6 +272,19 @@ public final class Enforcer: @unchecked Sendable {
         case .allow: return count(.pass)
         case .deny:
             return count(.drop(d.reason == .denied ? .policyDeny : (d.reason == .unknownIdentity ? .unknownIdentity : .defaultDeny)))
+        }
+    }
+
+    /// Counts `times` more packets given `verdict` without a decision of their own: the caller
+    /// (the tunnel) applied the verdict of the packet just decided to the packets of the same
+    /// flow that followed it in one batch. So ``Statistics/allowed`` and the drop counts stay
+    /// per packet; cache hits and decisions count calls.
+    package func countRepeated(_ verdict: Verdict, _ times: Int) {
+        guard times > 0 else { return }
+        statistics.sharedVerdicts &+= UInt64(times)
+        switch verdict {
+        case .pass: statistics.allowed &+= UInt64(times)
+        case .drop(let reason): statistics.dropped[reason, default: 0] &+= UInt64(times)
         }
     }
 

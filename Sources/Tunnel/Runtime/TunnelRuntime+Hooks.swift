@@ -13,14 +13,24 @@ extension TunnelRuntime {
         package var sessionEstablished: (@Sendable (PublicKey, Endpoint?) -> Void)?
         /// A peer's last keypair expired (or the tunnel stopped).
         package var sessionEnded: (@Sendable (PublicKey, Endpoint?) -> Void)?
-        /// Sees every data packet (inner IP packet) after routing / source validation.
-        /// Runs under the tunnel's lock on the I/O threads, once per packet: it must be
+        /// Decides the data packets (inner IP packets) after routing / source validation.
+        /// Called once per run of packets of one flow (see ``FilterRun``): the segments of
+        /// one TSO/USO super-packet, or consecutive packets of one peer in a batch whose
+        /// addresses, protocol, ports and ICMP kind are equal, take the verdict given to the
+        /// first of them; a packet whose flow differs is always given to the filter.
+        /// ``packetFilterRepeated`` hears how many packets a verdict was applied to without
+        /// a call. Runs under the tunnel's lock on the I/O threads: it must be
         /// quick, must not block, and must not call the tunnel, with one exception:
         /// ``TunnelRuntime/closeSession(of:)`` may be called from inside it and takes
         /// effect right after the current packet. The call itself costs the runtime no
         /// allocation or copy: the buffer is the packet in the I/O thread's own buffer,
         /// valid only during the call.
         package var packetFilter: (@Sendable (Direction, PublicKey, UnsafeRawBufferPointer) -> Verdict)?
+        /// The verdict ``packetFilter`` last returned for this peer and direction was applied
+        /// to this many more packets of the same flow without calling it (for counters that
+        /// count packets). Called under the tunnel's lock before the filter is called again
+        /// and before the lock is released; the same rules as for the filter apply.
+        package var packetFilterRepeated: (@Sendable (Direction, PublicKey, Verdict, Int) -> Void)?
         /// Diagnostics; never given key material. May run under the tunnel's lock: it must
         /// not call the tunnel.
         package var log: (@Sendable (LogLevel, String) -> Void)?
@@ -51,12 +61,14 @@ extension TunnelRuntime {
         package init(sessionEstablished: (@Sendable (PublicKey, Endpoint?) -> Void)? = nil,
                     sessionEnded: (@Sendable (PublicKey, Endpoint?) -> Void)? = nil,
                     packetFilter: (@Sendable (Direction, PublicKey, UnsafeRawBufferPointer) -> Verdict)? = nil,
+                    packetFilterRepeated: (@Sendable (Direction, PublicKey, Verdict, Int) -> Void)? = nil,
                     log: (@Sendable (LogLevel, String) -> Void)? = nil,
                     receiverIndicesChanged: (@Sendable (Set<UInt32>) -> Void)? = nil,
                     listenPortChanged: (@Sendable (UInt16) -> Void)? = nil) {
             self.sessionEstablished = sessionEstablished
             self.sessionEnded = sessionEnded
             self.packetFilter = packetFilter
+            self.packetFilterRepeated = packetFilterRepeated
             self.log = log
             self.receiverIndicesChanged = receiverIndicesChanged
             self.listenPortChanged = listenPortChanged

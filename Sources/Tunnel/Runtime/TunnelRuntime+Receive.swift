@@ -102,19 +102,22 @@ extension TunnelRuntime {
         }
         var ready = 0
         if decrypted > 0 {
+            // Consecutive packets of one peer and flow are decided once.
+            var run = FilterRun(.inbound)
             lock.lock()
             for i in 0..<count where vector.plainLengths[i] >= 0 {
                 guard let job = vector.jobs[i] else { continue }
                 let datagram = UnsafeRawBufferPointer(batch.datagram(first + i))
                 let source = Endpoint(storage: batch.sourceAddress(first + i))!
                 let length = completeTransport(job, datagram, from: source, plain: vector.plaintext(first + i),
-                                               count: vector.plainLengths[i], now: now) ?? 0
+                                               count: vector.plainLengths[i], run: &run, now: now) ?? 0
                 vector.plainLengths[i] = length
                 if length > 0 {
                     vector.order[ready] = i
                     ready += 1
                 }
             }
+            HookScope.run(self) { run.finish(hooks.packetFilterRepeated) }
             lock.unlock()
         }
         for i in 0..<count { vector.jobs[i] = nil }
@@ -170,10 +173,12 @@ extension TunnelRuntime {
 
     /// Second half, under `lock`, after the message at `datagram` authenticated and
     /// decrypted into `plain` (`count` bytes): replay check, key confirmation, roaming,
-    /// counters, cryptokey routing and the packet filter. Returns the inner packet's
+    /// counters, cryptokey routing and the packet filter (through `run`, which shares one
+    /// verdict among consecutive packets of one flow). Returns the inner packet's
     /// length if it is to be written to TUN.
     private func completeTransport(_ job: ReceiveJob, _ datagram: UnsafeRawBufferPointer, from source: Endpoint,
-                                   plain: UnsafeMutableRawBufferPointer, count: Int, now: ContinuousClock.Instant) -> Int? {
+                                   plain: UnsafeMutableRawBufferPointer, count: Int, run: inout FilterRun,
+                                   now: ContinuousClock.Instant) -> Int? {
         let key = job.peer
         // One dictionary lookup: the state is a class, so `peer` is the entry itself.
         guard let peer = peers[key] else { drop(.unknownReceiver, nil); return nil }
@@ -241,8 +246,10 @@ extension TunnelRuntime {
             log(.debug, "\(short(key)): dropping packet from disallowed source \(inner)")
             return nil
         }
-        if let filter = hooks.packetFilter,
-           HookScope.run(self, { filter(.inbound, key, UnsafeRawBufferPointer(rebasing: plain[..<length])) }) == .drop {
+        if let filter = hooks.packetFilter, HookScope.run(self, {
+            run.verdict(key, UnsafeRawBufferPointer(rebasing: plain[..<length]), filter: filter,
+                        repeated: hooks.packetFilterRepeated)
+        }) == .drop {
             drop(.filtered, key)
             return nil
         }

@@ -1,5 +1,6 @@
 // The outbound data path of TunnelRuntime (wireguard-go's send.go): the TUN thread's loop,
-// routing each packet to its peer and through the packet filter under the lock, sealing
+// routing each packet to its peer and through the packet filter (once per same-flow run) under
+// the lock, sealing
 // outside it and one sendmmsg per batch; staging packets while a peer has no session, and
 // keepalives.
 
@@ -61,6 +62,8 @@ extension TunnelRuntime {
                           worker: CryptoWorker?) {
         let now = ContinuousClock.now
         jobs.removeAll(keepingCapacity: true)
+        // The segments of one super-packet (and any same-flow run) are decided once.
+        var run = FilterRun(.outbound)
         lock.lock()
         for slot in 0..<count {
             let buffer = batch.buffer(slot)
@@ -73,7 +76,8 @@ extension TunnelRuntime {
                 log(.debug, "no peer for destination \(destination), dropping")
                 continue
             }
-            if let filter = hooks.packetFilter, HookScope.run(self, { filter(.outbound, key, packet) }) == .drop {
+            if let filter = hooks.packetFilter,
+               HookScope.run(self, { run.verdict(key, packet, filter: filter, repeated: hooks.packetFilterRepeated) }) == .drop {
                 drop(.filtered, key)
                 continue
             }
@@ -81,6 +85,7 @@ extension TunnelRuntime {
                 jobs.append(job)
             }
         }
+        HookScope.run(self) { run.finish(hooks.packetFilterRepeated) }
         lock.unlock()
         fireEvents()
 
