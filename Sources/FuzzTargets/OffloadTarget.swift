@@ -2,7 +2,7 @@ import Tunnel
 
 extension FuzzTargets {
     /// The TUN offload layer: `GSOSegmenter` on a read from an offloading TUN (virtio-net
-    /// header and packet, the input as it is), then `TCPCoalescer` on what it made, then the
+    /// header and packet, the input as it is), then `TunCoalescer` on what it made, then the
     /// segmenter again on each coalesced write.
     ///
     /// Invariants: a read is rejected with an `OffloadError` or split into packets that fit
@@ -76,13 +76,13 @@ private final class OffloadBuffers: @unchecked Sendable {
     static let shared = OffloadBuffers()
 
     let slots: PacketSlots
-    let coalescer: TCPCoalescer
+    let coalescer: TunCoalescer
 
     private init() {
         let slotCount = 64, stride = 2048, headroom = 16
         let storage = UnsafeMutableRawPointer.allocate(byteCount: slotCount * stride, alignment: 16)
         let lengths = UnsafeMutablePointer<Int>.allocate(capacity: slotCount)
         slots = PacketSlots(base: storage, stride: stride, headroom: headroom, count: slotCount, lengths: lengths)
-        coalescer = TCPCoalescer(packetCapacity: slotCount, maximumPacketSize: slots.packetCapacity)
+        coalescer = TunCoalescer(packetCapacity: slotCount, maximumPacketSize: slots.packetCapacity)
     }
 }

@@ -5,8 +5,8 @@ import XCTest
 final class OffloadCoalescingTests: XCTestCase {
     private let ACK: UInt8 = 0x10, PSH: UInt8 = 0x08, FIN: UInt8 = 0x01, SYN: UInt8 = 0x02, RST: UInt8 = 0x04, URG: UInt8 = 0x20
 
-    private func coalescer(verifying: Bool = true) -> TCPCoalescer {
-        TCPCoalescer(packetCapacity: 64, maximumPacketSize: 1600, verifiesChecksums: verifying)
+    private func coalescer(verifying: Bool = true) -> TunCoalescer {
+        TunCoalescer(packetCapacity: 64, maximumPacketSize: 1600, verifiesChecksums: verifying)
     }
 
     /// Segments of `flow` carrying `sizes` bytes each from `sequence` on, consecutive IDs.
@@ -151,7 +151,7 @@ final class OffloadCoalescingTests: XCTestCase {
 
     func testRunsStopShortOf64Kilobytes() throws {
         let packets = segments(TestFlow(), sizes: [UInt8](repeating: 0, count: 50).map { _ in 1448 })
-        let coalescer = TCPCoalescer(packetCapacity: 64, maximumPacketSize: 1600)
+        let coalescer = TunCoalescer(packetCapacity: 64, maximumPacketSize: 1600)
         let writes = try coalescer.coalesce(packets)
         XCTAssertEqual(writes.count, 2)
         XCTAssertEqual((0..<2).map { coalescer.packetCount(ofWrite: $0) }, [45, 5])
@@ -160,7 +160,7 @@ final class OffloadCoalescingTests: XCTestCase {
     }
 
     func testVectorsBeyondTheCapacityAreRefused() throws {
-        let small = TCPCoalescer(packetCapacity: 2, maximumPacketSize: 100)
+        let small = TunCoalescer(packetCapacity: 2, maximumPacketSize: 100)
         XCTAssertThrowsError(try small.coalesce([[0x45], [0x45], [0x45]])) { XCTAssertEqual($0 as? OffloadError, .batchTooLarge(3)) }
         XCTAssertThrowsError(try small.coalesce([[UInt8](repeating: 0x45, count: 101)])) {
             XCTAssertEqual($0 as? OffloadError, .packetTooLarge(101))
@@ -172,7 +172,7 @@ final class OffloadCoalescingTests: XCTestCase {
     /// splitting every write again gives each flow's packets back, in order, byte for byte.
     func testRandomVectorsRoundTripPerFlow() throws {
         var random = OffloadRandom(seed: 0x6_0_0D)
-        let coalescer = TCPCoalescer(packetCapacity: 128, maximumPacketSize: 1600)
+        let coalescer = TunCoalescer(packetCapacity: 128, maximumPacketSize: 1600)
         let slots = TestSlots(count: 64)
         var packetsIn = 0, writesOut = 0
         for _ in 0..<100 {

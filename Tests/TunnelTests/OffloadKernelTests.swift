@@ -106,7 +106,7 @@ final class OffloadKernelTests: XCTestCase {
         XCTAssertGreaterThan(largestSegmentCount, 1)
     }
 
-    /// Segments merged by ``TCPCoalescer`` into one `GSO_TCPV4` write are taken by the
+    /// Segments merged by ``TunCoalescer`` into one `GSO_TCPV4` write are taken by the
     /// kernel, forwarded, cut up and checksummed in software, and delivered to a socket in
     /// the next namespace intact (a wrong header would make the TUN refuse the write, a
     /// wrong pseudo-header checksum the server drop every segment).
@@ -163,7 +163,7 @@ final class OffloadKernelTests: XCTestCase {
         }
         let fin = TestPackets.tcp(flow, sequence: start &+ 1 &+ UInt32(data.count), acknowledgment: serverNext, flags: FIN | ACK,
                                   payload: [], window: 65535)
-        let coalescer = TCPCoalescer(packetCapacity: 64, maximumPacketSize: 1600)
+        let coalescer = TunCoalescer(packetCapacity: 64, maximumPacketSize: 1600)
         let writes = try coalescer.coalesce(segments + [fin])
         XCTAssertEqual(writes.count, 2, "the data in one super-packet, the FIN alone")
         XCTAssertEqual(try decodeHeader(writes[0]).gsoType, VirtioNetHeader.VIRTIO_NET_HDR_GSO_TCPV4)
@@ -175,6 +175,48 @@ final class OffloadKernelTests: XCTestCase {
         let delivered = FileManager.default.contents(atPath: received).map { [UInt8]($0) } ?? []
         XCTAssertEqual(delivered.count, data.count, "bytes delivered")
         XCTAssertTrue(delivered == data, "the stream arrives intact")
+    }
+
+    /// Datagrams merged by ``TunCoalescer`` into one `GSO_UDP_L4` write (the TUN took USO)
+    /// are taken by the kernel, forwarded, cut at the first datagram's size with checksums
+    /// completed in software, and delivered to a socket in the next namespace one by one,
+    /// each intact (a wrong UDP length or pseudo-header checksum and the server gets none).
+    func testKernelAcceptsACoalescedUDPSuperPacket() throws {
+        let tun = try XCTUnwrap(tun)
+        try XCTSkipUnless(tun.offloads.contains(.TUN_F_USO4), "the kernel refused USO: \(tun.offloads)")
+        let server = try lab.spawn("server", ["python3", "-c", """
+            import socket
+            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            s.bind(("10.78.0.2", 5003))
+            s.settimeout(10)
+            print("ready", flush=True)
+            while True:
+                d = s.recv(65536)
+                print(len(d), d[:4].hex(), sum(d) % 65521, flush=True)
+            """], log: "udp-server.log")
+        defer { lab.stop(server) }
+        XCTAssertTrue(eventually(10) { lab.log("udp-server.log").contains("ready") }, "server: \(lab.log("udp-server.log"))")
+
+        let flow = TestFlow(source: Self.tunSideAddress, destination: [10, 78, 0, 2], sourcePort: 40124, destinationPort: 5003)
+        // Odd sizes, the last shorter.
+        let sizes = Array(repeating: 1333, count: 9) + [401]
+        let datagrams = sizes.enumerated().map { i, size in
+            TestPackets.udp(flow, payload: [UInt8(i), 0xA5, UInt8(i), 0x5A] + TestPackets.payload(size - 4, start: i),
+                            identification: UInt16(i))
+        }
+        let coalescer = TunCoalescer(packetCapacity: 64, maximumPacketSize: 1600, offloads: tun.offloads)
+        let writes = try coalescer.coalesce(datagrams)
+        XCTAssertEqual(writes.count, 1)
+        XCTAssertEqual(try decodeHeader(writes[0]).gsoType, VirtioNetHeader.VIRTIO_NET_HDR_GSO_UDP_L4)
+        try writes[0].withUnsafeBytes { (bytes) throws -> Void in try tun.write(bytes) }
+        let expected = datagrams.map { d -> String in
+            let payload = Array(d[28...])
+            return "\(payload.count) \(payload[..<4].map { String(format: "%02x", $0) }.joined()) \(payload.reduce(0) { $0 + Int($1) } % 65521)"
+        }
+        XCTAssertTrue(eventually(10) { lab.log("udp-server.log").split(separator: "\n").count > expected.count },
+                      "server: \(lab.log("udp-server.log"))")
+        let lines = lab.log("udp-server.log").split(separator: "\n").dropFirst().map(String.init)
+        XCTAssertEqual(lines, expected, "every datagram delivered, in order, with its own size and bytes")
     }
 
     /// Without `offloading` (the default until the runtime uses the offload layer) the TUN is

@@ -189,7 +189,7 @@ final class TestSlots {
     }
 }
 
-extension TCPCoalescer {
+extension TunCoalescer {
     /// Coalesces `packets` and returns the writes as arrays.
     func coalesce(_ packets: [[UInt8]]) throws -> [[UInt8]] {
         // Keep every input alive and addressable for the duration of the call.

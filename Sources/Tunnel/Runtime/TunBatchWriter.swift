@@ -1,11 +1,11 @@
 // The TUN side of the receive path: hands a vector of decrypted IP packets to the kernel, one
 // write per packet on a plain TUN, or, on an offloading TUN, one write per run of consecutive
-// TCP segments of a flow that TCPCoalescer merged (GRO at the TUN boundary) behind a
-// virtio-net header.
+// TCP segments (and, where the TUN took USO, UDP datagrams) of a flow that TunCoalescer merged
+// (GRO at the TUN boundary) behind a virtio-net header.
 
 #if canImport(Glibc)
 /// Writes packet vectors to a ``TunDevice``. Owned by one thread; on an offloading TUN it owns
-/// a ``TCPCoalescer`` sized at init, so writing allocates nothing.
+/// a ``TunCoalescer`` sized at init, so writing allocates nothing.
 final class TunBatchWriter {
     /// What one ``write(count:packet:)`` did.
     struct Outcome {
@@ -22,7 +22,7 @@ final class TunBatchWriter {
     let tun: TunDevice
     /// Most packets one call coalesces; longer vectors are written in chunks of this many.
     let chunkSize: Int
-    private let coalescer: TCPCoalescer?
+    private let coalescer: TunCoalescer?
 
     /// `chunkSize` bounds the coalescer's preallocated storage: about `chunkSize` × 64 KB
     /// of address space, of which only what a vector fills is ever touched.
@@ -31,7 +31,8 @@ final class TunBatchWriter {
         self.tun = tun
         self.chunkSize = chunkSize
         coalescer = tun.hasVirtioHeaders
-            ? TCPCoalescer(packetCapacity: chunkSize, maximumPacketSize: TransportFields.maximumIPLength) : nil
+            ? TunCoalescer(packetCapacity: chunkSize, maximumPacketSize: TransportFields.maximumIPLength,
+                           offloads: tun.offloads) : nil
     }
 
     /// Writes packets `packet(0)..<packet(count)` (each an exact, non-empty IP packet) in order.

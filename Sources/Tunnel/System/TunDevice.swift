@@ -7,7 +7,7 @@ import Glibc
 /// Opened with offloading, the interface also carries a ``VirtioNetHeader`` in front of
 /// every packet both ways (`IFF_VNET_HDR`) and the kernel may hand over TCP (and UDP)
 /// super-packets of up to 64 KB (`TUNSETOFFLOAD`): ``GSOSegmenter`` splits what is read,
-/// ``TCPCoalescer`` prepares what is written. ``offloads`` tells which mode it is in.
+/// ``TunCoalescer`` prepares what is written. ``offloads`` tells which mode it is in.
 ///
 /// A small value type over the file descriptor: copies share the descriptor, and
 /// exactly one owner calls ``close()``. Addressing is left to `ip`.

@@ -1,8 +1,15 @@
 /// Coalescing at the TUN boundary (GRO in userspace, after decryption): consecutive TCP
 /// segments of one flow in a vector of plain IP packets become one large packet behind a
 /// virtio-net header (`GSO_TCPV4`/`GSO_TCPV6`, `NEEDS_CSUM`), so the kernel takes a whole
-/// run with one `write(2)` and one trip up its stack. Every other packet is passed through
-/// behind a `GSO_NONE` header, as an offloading TUN requires of every write.
+/// run with one `write(2)` and one trip up its stack; where the TUN took USO
+/// (`TUN_F_USO4`/`TUN_F_USO6`), consecutive UDP datagrams of one flow likewise become one
+/// `GSO_UDP_L4` packet. Every other packet is passed through behind a `GSO_NONE` header, as
+/// an offloading TUN requires of every write.
+///
+/// A UDP datagram joins the newest run of its flow when it has the run's IP header fields
+/// (as for TCP), a payload no longer than the run's first, the run has not ended with a
+/// shorter one, and the run stays within 64 segments (the kernel's `UDP_MAX_SEGMENTS`) and
+/// 64 KB. Datagrams without a UDP checksum (IPv4, 0) pass alone.
 ///
 /// A packet joins a run when it has the run's 5-tuple, acknowledgment number, IP header
 /// fields (ToS/traffic class, TTL/hop limit, DF; the whole first word for IPv6) and TCP
@@ -16,13 +23,16 @@
 /// One instance per writer thread: the writes live in storage the coalescer owns and
 /// reuses for every vector, sized at init for `packetCapacity` packets of at most
 /// `maximumPacketSize` bytes. Nothing is allocated per packet or per vector.
-package final class TCPCoalescer {
+package final class TunCoalescer {
     /// The most packets one ``coalesce(count:packet:)`` call takes.
     package let packetCapacity: Int
     /// The longest input packet.
     package let maximumPacketSize: Int
     /// Whether segments are checksum-verified before they are merged.
     package let verifiesChecksums: Bool
+    /// Whether IPv4 and IPv6 UDP datagrams are merged (the TUN took `TUN_F_USO4`/`TUN_F_USO6`).
+    package let coalescesUDPv4: Bool
+    package let coalescesUDPv6: Bool
     /// How many writes the last ``coalesce(count:packet:)`` produced.
     package private(set) var writeCount = 0
 
@@ -36,11 +46,15 @@ package final class TCPCoalescer {
 
     /// Preallocates room for `packetCapacity` packets of up to `maximumPacketSize` bytes
     /// each, plus a virtio-net header per write: about `packetCapacity × maximumPacketSize`.
-    package init(packetCapacity: Int, maximumPacketSize: Int, verifiesChecksums: Bool = true) {
+    /// UDP datagrams are merged for the families `offloads` has USO for (none by default:
+    /// a TUN that refused USO takes no `GSO_UDP_L4` packet).
+    package init(packetCapacity: Int, maximumPacketSize: Int, verifiesChecksums: Bool = true, offloads: TunOffloads = .tcp) {
         precondition(packetCapacity > 0 && maximumPacketSize > 0, "coalescer capacity must be positive")
         self.packetCapacity = packetCapacity
         self.maximumPacketSize = maximumPacketSize
         self.verifiesChecksums = verifiesChecksums
+        coalescesUDPv4 = offloads.contains(.TUN_F_USO4)
+        coalescesUDPv6 = offloads.contains(.TUN_F_USO6)
         storage = .allocate(byteCount: packetCapacity * (maximumPacketSize + VirtioNetHeader.byteCount), alignment: 16)
         inputs = .allocate(capacity: packetCapacity)
         inputs.initialize(repeating: UnsafeRawBufferPointer(start: nil, count: 0), count: packetCapacity)
@@ -81,9 +95,16 @@ package final class TCPCoalescer {
         }
         var runCount = 0
         for index in 0..<count {
-            let segment = TCPSegmentInfo(inputs[index])
-            if let segment, appendToNewestRun(of: segment, index, runCount) { continue }
-            runs[runCount] = CoalescingRun(first: index, segment: segment)
+            if let segment = TCPSegmentInfo(inputs[index]) {
+                if appendToNewestRun(of: segment, index, runCount) { continue }
+                runs[runCount] = CoalescingRun(first: index, segment: segment)
+            } else if coalescesUDPv4 || coalescesUDPv6, let datagram = UDPDatagramInfo(inputs[index]),
+                      datagram.isIPv6 ? coalescesUDPv6 : coalescesUDPv4 {
+                if appendToNewestRun(of: datagram, index, runCount) { continue }
+                runs[runCount] = CoalescingRun(first: index, datagram: datagram)
+            } else {
+                runs[runCount] = CoalescingRun(first: index, segment: nil)
+            }
             runCount += 1
         }
         var cursor = 0
@@ -144,6 +165,41 @@ package final class TCPCoalescer {
         return true
     }
 
+    /// The UDP counterpart: the newest run of `datagram`'s flow takes it if it fits there.
+    private func appendToNewestRun(of datagram: UDPDatagramInfo, _ index: Int, _ runCount: Int) -> Bool {
+        var candidate = runCount - 1
+        while candidate >= 0 {
+            if let head = runs[candidate].datagram, head.flowHash == datagram.flowHash,
+               head.sameFlow(inputs[runs[candidate].first], datagram, inputs[index]) {
+                break
+            }
+            candidate -= 1
+        }
+        guard candidate >= 0 else { return false }
+        var run = runs[candidate]
+        guard run.open, let head = run.datagram, head.canPrecede(inputs[run.first], inputs[index]),
+              datagram.payloadLength <= head.payloadLength, run.packets < Self.UDP_MAX_SEGMENTS,
+              run.totalLength + datagram.payloadLength <= TransportFields.maximumIPLength
+        else { return false }
+        if run.packets == 1, verifiesChecksums, !head.checksumIsValid(inputs[run.first]) {
+            runs[candidate].open = false
+            return false
+        }
+        guard !verifiesChecksums || datagram.checksumIsValid(inputs[index]) else { return false }
+        successor[run.last] = index
+        run.last = index
+        run.packets += 1
+        run.totalLength += datagram.payloadLength
+        // Nothing may follow a shorter datagram: the kernel cuts at the first one's size.
+        if datagram.payloadLength < head.payloadLength { run.open = false }
+        runs[candidate] = run
+        return true
+    }
+
+    /// The most segments the kernel makes of one UDP super-packet (`UDP_MAX_SEGMENTS`,
+    /// include/linux/udp.h).
+    static let UDP_MAX_SEGMENTS = 64
+
     private func verifies(_ segment: TCPSegmentInfo, _ index: Int) -> Bool {
         !verifiesChecksums || segment.checksumIsValid(inputs[index])
     }
@@ -154,10 +210,12 @@ package final class TCPCoalescer {
         let firstPacket = inputs[run.first]
         let packetArea = UnsafeMutableRawBufferPointer(rebasing: out[VirtioNetHeader.byteCount...])
         UnsafeMutableRawBufferPointer(rebasing: packetArea[..<firstPacket.count]).copyMemory(from: firstPacket)
-        guard run.packets > 1, let head = run.segment else {
+        guard run.packets > 1 else {
             VirtioNetHeader().encode(into: out)
             return VirtioNetHeader.byteCount + firstPacket.count
         }
+        if let datagram = run.datagram { return layDatagrams(run, datagram, out) }
+        guard let head = run.segment else { preconditionFailure("a merged run is TCP or UDP") }
         var end = firstPacket.count
         var next = successor[run.first]
         while next >= 0 {
@@ -175,15 +233,37 @@ package final class TCPCoalescer {
         ).encode(into: out)
         return VirtioNetHeader.byteCount + end
     }
+
+    /// ``lay(_:at:)`` for a merged UDP run whose first packet is already in place.
+    private func layDatagrams(_ run: CoalescingRun, _ head: UDPDatagramInfo, _ out: UnsafeMutableRawBufferPointer) -> Int {
+        let packetArea = UnsafeMutableRawBufferPointer(rebasing: out[VirtioNetHeader.byteCount...])
+        var end = inputs[run.first].count
+        var next = successor[run.first]
+        while next >= 0 {
+            let payload = UnsafeRawBufferPointer(rebasing: inputs[next][head.headersLength...])
+            UnsafeMutableRawBufferPointer(rebasing: packetArea[end..<end + payload.count]).copyMemory(from: payload)
+            end += payload.count
+            next = successor[next]
+        }
+        head.finishMergedHeaders(packetArea, totalLength: end)
+        VirtioNetHeader(
+            flags: VirtioNetHeader.VIRTIO_NET_HDR_F_NEEDS_CSUM, gsoType: VirtioNetHeader.VIRTIO_NET_HDR_GSO_UDP_L4,
+            headerLength: UInt16(head.headersLength), gsoSize: UInt16(head.payloadLength),
+            checksumStart: UInt16(head.ipLength), checksumOffset: UInt16(TransportFields.udpChecksum)
+        ).encode(into: out)
+        return VirtioNetHeader.byteCount + end
+    }
 }
 
-/// One write in the making: a lone packet, or a run of segments of one flow.
+/// One write in the making: a lone packet, or a run of TCP segments or UDP datagrams of one flow.
 struct CoalescingRun {
     var first = 0
     var last = 0
     var packets = 1
     /// The first packet's TCP facts; nil when it is not TCP at all.
     var segment: TCPSegmentInfo?
+    /// The first packet's UDP facts, when it is a UDP datagram that may be merged.
+    var datagram: UDPDatagramInfo?
     /// Whether another segment may still be appended.
     var open = false
     var totalLength = 0
@@ -203,5 +283,13 @@ struct CoalescingRun {
             nextSequence = segment.sequence &+ UInt32(segment.payloadLength)
             pushed = segment.pushed
         }
+    }
+
+    init(first: Int, datagram: UDPDatagramInfo) {
+        self.first = first
+        last = first
+        self.datagram = datagram
+        open = true
+        totalLength = datagram.headersLength + datagram.payloadLength
     }
 }
