@@ -2,6 +2,7 @@ import Enforcer
 import Foundation
 import PolicyCompiler
 import PolicyLang
+import Tunnel
 import Yams
 
 /// The daemon's configuration file (YAML), with every key optional but the key file and the policy.
@@ -30,6 +31,8 @@ import Yams
 /// max_coalesced_handshakes: 8              # further initiations answered per peer and window; 0: off
 /// persistent_keepalive_seconds: 25         # default for peers that set none (0: off, the default);
 ///                                          # 25 keeps roaming clients' NAT mappings open
+/// offload: auto                            # kernel offloads on the data path: auto or off;
+///                                          # --offload, then $ZTPD_OFFLOAD, take precedence
 /// xdp:                                     # optional: guard the tunnel port with XDP
 ///   interface: eth0                        # the underlay interface
 ///   mode: auto                             # auto (native, else generic), native, generic
@@ -60,6 +63,9 @@ package struct EdgeConfig: Sendable, Equatable {
     package var maxCoalescedHandshakes = 8
     /// Persistent keepalive for peers that set none; 0 for off.
     package var persistentKeepaliveSeconds = 0
+    /// The data path's kernel offloads (`offload: auto|off`); nil when the file does not say,
+    /// so that `$ZTPD_OFFLOAD` (and the default, auto) apply. See ``DataPathOffloads/resolve(flag:environment:config:)``.
+    package var offload: DataPathOffloads?
     package var xdp: XDPSettings?
     /// The keys whose signature a bundle needs to be put in force; nil: signatures are not
     /// required. Set, it rules out a policy directory, since sources carry no signature.
@@ -123,7 +129,7 @@ package struct EdgeConfig: Sendable, Equatable {
         "interface", "listen_port", "private_key_file", "addresses", "policies", "bundle", "wireguard_config",
         "metrics", "control_socket", "log_level", "cache_size", "decision_log", "allow_log_sample", "xdp",
         "coalesce_window_ms", "max_coalesced_handshakes", "persistent_keepalive_seconds", "reload_timeout_seconds",
-        "trusted_publishers", "state_dir", "etcd",
+        "trusted_publishers", "state_dir", "etcd", "offload",
     ]
 
     /// Parses the YAML text; errors name the file, line and column.
@@ -196,6 +202,9 @@ package struct EdgeConfig: Sendable, Equatable {
             case "coalesce_window_ms": c.coalesceWindowMilliseconds = try integer(0...60_000)
             case "max_coalesced_handshakes": c.maxCoalescedHandshakes = try integer(0...1_000)
             case "persistent_keepalive_seconds": c.persistentKeepaliveSeconds = try integer(0...65_535)
+            case "offload":
+                guard let mode = DataPathOffloads(setting: try string()) else { throw fail(v, "offload is auto or off") }
+                c.offload = mode
             case "state_dir":
                 c.stateDirectory = try string()
                 guard c.stateDirectory.hasPrefix("/") else { throw fail(v, "state_dir is an absolute path, such as /var/lib/ztp") }

@@ -102,7 +102,7 @@ struct ZTPD: AsyncParsableCommand {
     @Option(name: .long, help: "Persistent keepalive in seconds for peers that set none (default off; 25 suits roaming clients).")
     var persistentKeepalive: UInt16?
 
-    @Option(name: .long, help: "Kernel offloads on the data path: auto (TUN segmentation and coalescing, UDP GSO/GRO where the kernel grants them) or off (one packet per system call). Default: $ZTPD_OFFLOAD, else auto.")
+    @Option(name: .long, help: "Kernel offloads on the data path: auto (TUN segmentation and coalescing, UDP GSO/GRO where the kernel grants them) or off (one packet per system call). Default: $ZTPD_OFFLOAD, else offload: in the daemon config, else auto.")
     var offload: String?
 
     @Option(name: .long, help: "Follow the fleet's policy pointer in etcd at these client URLs (comma-separated); overrides etcd: endpoints in the daemon config.")
@@ -262,9 +262,13 @@ struct ZTPD: AsyncParsableCommand {
         for key in tunnel.ignoredKeys {
             logger.notice("ignoring wg-quick key \(key) (give addresses with --address or addresses:)")
         }
-        let offloadSetting = offload ?? ProcessInfo.processInfo.environment["ZTPD_OFFLOAD"] ?? "auto"
-        guard let offloads = DataPathOffloads(setting: offloadSetting) else {
-            throw ValidationError("--offload (or ZTPD_OFFLOAD) is auto or off, not \"\(offloadSetting)\"")
+        // --offload, then ZTPD_OFFLOAD, then the daemon config's offload:, then auto.
+        let offloads: DataPathOffloads
+        do {
+            offloads = try DataPathOffloads.resolve(
+                flag: offload, environment: ProcessInfo.processInfo.environment["ZTPD_OFFLOAD"], config: edge.offload)
+        } catch {
+            throw ValidationError("\(error)")
         }
         let settings = DaemonSettings(
             interface: edge.interface, edge: edge, tunnel: tunnel, mtu: mtu ?? tunnel.mtu ?? 1420,
