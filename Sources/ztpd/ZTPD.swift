@@ -262,11 +262,11 @@ struct ZTPD: AsyncParsableCommand {
         for key in tunnel.ignoredKeys {
             logger.notice("ignoring wg-quick key \(key) (give addresses with --address or addresses:)")
         }
-        // --offload, then ZTPD_OFFLOAD, then the daemon config's offload:, then auto.
+        // --offload, then ZTPD_OFFLOAD (set and not empty), then the daemon config's offload:, then auto.
         let offloads: DataPathOffloads
+        let offloadVariable = ProcessInfo.processInfo.environment["ZTPD_OFFLOAD"].flatMap { $0.isEmpty ? nil : $0 }
         do {
-            offloads = try DataPathOffloads.resolve(
-                flag: offload, environment: ProcessInfo.processInfo.environment["ZTPD_OFFLOAD"], config: edge.offload)
+            offloads = try DataPathOffloads.resolve(flag: offload, environment: offloadVariable, config: edge.offload)
         } catch {
             throw ValidationError("\(error)")
         }

@@ -176,10 +176,19 @@ final class ZtpdCommandTests: XCTestCase {
         XCTAssertFalse(DataPathOffloads.plain.opensTunWithOffloads)
 
         let ztpd = try NetEnvironment.builtProduct("ztpd")
-        for (arguments, environment) in [(["--offload", "maybe"], [String: String]()), ([], ["ZTPD_OFFLOAD": "maybe"])] {
+        let config = FileManager.default.temporaryDirectory.appendingPathComponent("ztpd-offload-\(getpid()).yaml").path
+        FileManager.default.createFile(atPath: config, contents: Data("offload: maybe\n".utf8))
+        defer { try? FileManager.default.removeItem(atPath: config) }
+        let cases: [([String], [String: String], String)] = [
+            (["--offload", "maybe"], [:], "--offload is auto or off, not \"maybe\""),
+            ([], ["ZTPD_OFFLOAD": "maybe"], "ZTPD_OFFLOAD is auto or off, not \"maybe\""),
+            // An empty ZTPD_OFFLOAD counts as unset (the test may run under ZTPD_OFFLOAD=off).
+            (["--daemon-config", config], ["ZTPD_OFFLOAD": ""], "\(config):1:10: offload is auto or off"),
+        ]
+        for (arguments, environment, message) in cases {
             let result = try NetTestbed.run(ztpd, ["ztpnever0", "--foreground"] + arguments, timeout: 10, environment: environment)
             XCTAssertNotEqual(result.status, 0, "\(arguments) \(environment)")
-            XCTAssertTrue(result.output.contains("--offload (or ZTPD_OFFLOAD) is auto or off"), result.output)
+            XCTAssertTrue(result.output.contains(message), result.output)
         }
     }
 }

@@ -13,8 +13,10 @@ import NetPrimitives
 ///
 /// Lives for one hold of the data-path lock (one TUN batch or one receive chunk): the state the
 /// filter reads cannot change under it except a policy swap, which a run of at most a batch then
-/// follows one batch late, as a decision per batch must. A value on the I/O thread's stack: no
-/// allocation.
+/// follows one batch late, as a decision per batch must. The filter's own state moves once per
+/// run, not per packet: a run is one evaluation against a rate limit, and a run whose first
+/// packet a limit dropped is dropped whole (the enforcer fails closed). A value on the I/O
+/// thread's stack: no allocation.
 struct FilterRun {
     typealias Filter = (TunnelRuntime.Direction, PublicKey, UnsafeRawBufferPointer) -> TunnelRuntime.Verdict
     typealias Repeated = (TunnelRuntime.Direction, PublicKey, TunnelRuntime.Verdict, Int) -> Void
