@@ -167,6 +167,28 @@ final class TunBatchIOTests: XCTestCase {
         XCTAssertEqual(Array(writes[1][VirtioNetHeader.byteCount...]), udp)
     }
 
+    func testWriterMergesUDPDatagramsOnlyWhereTheTunTookUSO() throws {
+        let datagrams = (0..<4).map {
+            TestPackets.udp(TestFlow(), payload: TestPackets.payload($0 == 3 ? 300 : 1000, start: $0 * 1000),
+                            identification: UInt16(0x200 + $0))
+        }
+        let withUSO = TunBatchWriter(tun: try open(offloads: .tcpAndUDP), chunkSize: 8)
+        XCTAssertEqual(write(datagrams, with: withUSO).writes, 1)
+        let merged = kernelReceivesAll()
+        XCTAssertEqual(merged.count, 1)
+        XCTAssertEqual(try decodeHeader(merged[0]).segmentation, VirtioNetHeader.VIRTIO_NET_HDR_GSO_UDP_L4)
+        XCTAssertEqual(try TestSlots(count: 8).segment(merged[0]).map { Array($0[28...]) }, datagrams.map { Array($0[28...]) })
+        tun?.close()
+        Glibc.close(kernelEnd)
+
+        // USO refused: the plain write on an offloading TUN, each datagram behind GSO_NONE.
+        let withoutUSO = TunBatchWriter(tun: try open(offloads: .tcp), chunkSize: 8)
+        XCTAssertEqual(write(datagrams, with: withoutUSO).writes, 4)
+        let lone = kernelReceivesAll()
+        XCTAssertEqual(try lone.map { try decodeHeader($0) }, Array(repeating: VirtioNetHeader(), count: 4))
+        XCTAssertEqual(lone.map { Array($0[VirtioNetHeader.byteCount...]) }, datagrams)
+    }
+
     func testOffloadingWriterWritesLongVectorsInChunksWithoutLosingOrder() throws {
         let writer = TunBatchWriter(tun: try open(offloads: .tcp), chunkSize: 3)
         // Alternating flows never merge, so each packet is its own write, in order.
