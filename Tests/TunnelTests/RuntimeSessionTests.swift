@@ -44,6 +44,7 @@ final class RuntimeSessionTests: XCTestCase {
     /// `a` knows `b`'s endpoint (or `bEndpointPort` on loopback); `b` learns `a`'s from
     /// its handshake. With `slowIndexHook`, each receiverIndicesChanged call takes 100 ms.
     func makePair(filterOnB: (@Sendable (TunnelRuntime.Direction, PublicKey, UnsafeRawBufferPointer) -> TunnelRuntime.Verdict)? = nil,
+                  repeatedOnB: (@Sendable (TunnelRuntime.Direction, PublicKey, TunnelRuntime.Verdict, Int) -> Void)? = nil,
                   bEndpointPort: UInt16? = nil, slowIndexHook: Bool = false) throws -> (Side, Side) {
         let a = Side(address: "10.77.0.1", name: "a"), b = Side(address: "10.77.0.2", name: "b")
         sides = [a, b]
@@ -51,13 +52,14 @@ final class RuntimeSessionTests: XCTestCase {
         try start(a, socket: socketA, peer: b.key.publicKey, peerAddress: b.address,
                   endpoint: Endpoint(address: [127, 0, 0, 1], port: bEndpointPort ?? socketB.port), slowIndexHook: slowIndexHook)
         try start(b, socket: socketB, peer: a.key.publicKey, peerAddress: a.address, endpoint: nil,
-                  filter: filterOnB, slowIndexHook: slowIndexHook)
+                  filter: filterOnB, repeated: repeatedOnB, slowIndexHook: slowIndexHook)
         return (a, b)
     }
 
     /// Starts `side`'s runtime on `socket` with one peer and a socket pair as its TUN device.
     func start(_ side: Side, socket: UDPSocket, peer: PublicKey, peerAddress: String, endpoint: Endpoint?,
                filter: (@Sendable (TunnelRuntime.Direction, PublicKey, UnsafeRawBufferPointer) -> TunnelRuntime.Verdict)? = nil,
+               repeated: (@Sendable (TunnelRuntime.Direction, PublicKey, TunnelRuntime.Verdict, Int) -> Void)? = nil,
                slowIndexHook: Bool = false, configure: (inout TunnelConfiguration) -> Void = { _ in }) throws {
         var fds: [Int32] = [0, 0]
         XCTAssertEqual(socketpair(AF_UNIX, Int32(SOCK_SEQPACKET.rawValue), 0, &fds), 0)
@@ -73,6 +75,7 @@ final class RuntimeSessionTests: XCTestCase {
             sessionEstablished: { key, _ in events.append("up \(key.base64)"); timeline.append("\(name) up") },
             sessionEnded: { key, _ in events.append("down \(key.base64)"); timeline.append("\(name) down") },
             packetFilter: filter,
+            packetFilterRepeated: repeated,
             receiverIndicesChanged: { set in
                 if slowIndexHook { usleep(100_000) }
                 indexSets.append(set)
