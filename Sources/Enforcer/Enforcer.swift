@@ -291,7 +291,7 @@ public final class Enforcer: @unchecked Sendable {
         decisionLog(
             DecisionRecord(
                 time: now, peer: peer.key, identity: peer.identity.map { t.identities[$0].name }, summary: s, decision: d,
-                ruleIDs: d.rules.map { t.rules[Int($0)].id }, generation: g.number, limited: limited))
+                ruleIDs: t.rules(of: d).map { t.rules[Int($0)].id }, generation: g.number, limited: limited))
     }
 
     private func countRules(_ d: Decision, _ g: PolicyGeneration) {
@@ -301,7 +301,7 @@ public final class Enforcer: @unchecked Sendable {
             ruleCounters = [UInt64](repeating: 0, count: g.tables.rules.count)
             ruleCountersGeneration = g
         }
-        for r in d.rules { ruleCounters[Int(r)] &+= 1 }
+        g.tables.forEachRule(of: d) { ruleCounters[Int($0)] &+= 1 }
     }
 
     private func foldRuleCounters() {

@@ -72,6 +72,10 @@ struct DecisionIndex: Sendable {
     var wide: [UInt32] = []
     /// Per identity: its class, so that the first step reads 4 bytes and not an identity entry.
     var classOf: [Int32] = []
+    /// Per rule: its place in the order in which a flow is charged to the most permissive
+    /// matching rule (higher rate, then smaller id, then earlier rule, as `combine` picks), so
+    /// that combining two outcomes compares two integers instead of two rules' rates and ids.
+    var rateRank: [UInt32] = []
 
     init() {}
 
@@ -93,6 +97,7 @@ struct DecisionIndex: Sendable {
         v6Rows = t.v6Segments.map(offset)
         wide = t.classWide.map(offset)
         classOf = t.identities.map(\.classIndex)
+        rateRank = Self.rateRanks(t.rules)
 
         self.ports = ports
         pool = b.pool
@@ -100,6 +105,19 @@ struct DecisionIndex: Sendable {
         timed = b.timed
         timedExpressions = b.timedExpressions
         slowCells = b.slowCells
+    }
+
+    /// ``rateRank`` for `rules`: the most permissive rule ranks highest.
+    static func rateRanks(_ rules: [RuleInfo]) -> [UInt32] {
+        let order = rules.indices.sorted { a, b in
+            let ra = rules[a].rate.perSecond, rb = rules[b].rate.perSecond
+            if ra != rb { return ra < rb }
+            if rules[a].id != rules[b].id { return rules[a].id > rules[b].id }
+            return a > b
+        }
+        var rank = [UInt32](repeating: 0, count: rules.count)
+        for (place, rule) in order.enumerated() { rank[rule] = UInt32(place) }
+        return rank
     }
 
     /// Interns outcomes, timed outcomes and their rule lists while the index is built.
@@ -123,9 +141,9 @@ struct DecisionIndex: Sendable {
             if let known = outcomeIndex[matching] { return known }
             let d = tables.combine(matching, at: 0, validUntil: .max)
             let start = UInt32(pool.count)
-            pool += d.rules
+            pool += tables.rules(of: d)
             let split = UInt32(pool.count)
-            pool += d.overridden
+            pool += tables.overridden(of: d)
             let index = UInt32(outcomes.count)
             outcomes.append(
                 Outcome(

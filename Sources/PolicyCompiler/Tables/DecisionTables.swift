@@ -254,8 +254,8 @@ public struct DecisionTables: Sendable, Equatable {
         }
         if matching.isEmpty {
             return Decision(
-                verdict: .deny, reason: .noRuleMatched, rules: [], overridden: [], ttlMilliseconds: defaultTTLMilliseconds,
-                rate: nil, rateRule: -1, validUntilMilliseconds: min(validUntil, now &+ defaultTTLMilliseconds))
+                verdict: .deny, reason: .noRuleMatched, ttlMilliseconds: defaultTTLMilliseconds, rate: nil, rateRule: -1,
+                validUntilMilliseconds: min(validUntil, now &+ defaultTTLMilliseconds), lists: .none)
         }
         let ordered = [Int32](unsafeUninitializedCapacity: matching.count) { out, count in
             var d = 0, a = denyCount
@@ -264,13 +264,16 @@ public struct DecisionTables: Sendable, Equatable {
             }
             count = matching.count
         }
+        let split = UInt32(denyCount), end = UInt32(matching.count)
         if denyCount > 0 {
             return Decision(
-                verdict: .deny, reason: .denied, rules: ordered[0..<denyCount], overridden: ordered[denyCount...],
-                ttlMilliseconds: denyTTL, rate: nil, rateRule: -1, validUntilMilliseconds: min(validUntil, now &+ denyTTL))
+                verdict: .deny, reason: .denied, ttlMilliseconds: denyTTL, rate: nil, rateRule: -1,
+                validUntilMilliseconds: min(validUntil, now &+ denyTTL),
+                lists: RuleLists(rules: .init(start: 0, end: split), overridden: .init(start: split, end: end), storage: ordered))
         }
         return Decision(
-            verdict: .allow, reason: .allowed, rules: ordered[...], overridden: [], ttlMilliseconds: allowTTL,
-            rate: rules[Int(widest)].rate, rateRule: widest, validUntilMilliseconds: min(validUntil, now &+ allowTTL))
+            verdict: .allow, reason: .allowed, ttlMilliseconds: allowTTL, rate: rules[Int(widest)].rate, rateRule: widest,
+            validUntilMilliseconds: min(validUntil, now &+ allowTTL),
+            lists: RuleLists(rules: .init(start: 0, end: end), overridden: .empty, storage: ordered))
     }
 }
