@@ -2,8 +2,8 @@ import PolicyLang
 
 /// The answer to one access question, with what the enforcer needs to cache and rate-limit it.
 ///
-/// A plain value: it holds no reference, so making, copying and dropping one costs no retain and
-/// no allocation. The rules behind it are read through the tables that made it
+/// A plain value: it holds no reference, so making, copying and dropping one costs no retain, no
+/// allocation and no call through a value witness. The rules behind it are read through the tables that made it
 /// (``DecisionTables/rules(of:)``), because a decision says only where they lie.
 public struct Decision: Sendable, Equatable {
     /// Why the verdict is what it is; the raw values are the words of the decision log.
@@ -40,7 +40,7 @@ public struct Decision: Sendable, Equatable {
 /// gets the rules of two precomputed outcomes; merging them only when someone asks for the rules
 /// keeps deciding free of allocation.
 package struct RuleLists: Sendable, Equatable {
-    /// `start..<end` of the index's pool, or of ``storage`` when that is set.
+    /// `start..<end` of the index's pool, or of its side pool when ``side`` is set.
     package struct Run: Sendable, Equatable {
         package var start: UInt32
         package var end: UInt32
@@ -61,21 +61,20 @@ package struct RuleLists: Sendable, Equatable {
     /// Allow rules that matched but lost to a deny.
     package var overridden: Run
     package var moreOverridden: Run
-    /// The lists of a decision made outside the index's precomputed outcomes (the tables' own
-    /// `combine`, and cells with more time conditions than the index precomputes): the runs
-    /// index this array instead of the pool. Nil on every precomputed path.
-    package var storage: [Int32]?
+    /// The runs are in the ``SidePool`` (decisions no precomputed outcome holds: the tables' own
+    /// `combine`, cells with more time conditions than the index precomputes), not the pool.
+    package var side: Bool
 
     /// No rules at all: a default deny, an unknown identity.
-    package static let none = RuleLists(rules: .empty, moreRules: .empty, overridden: .empty, moreOverridden: .empty, storage: nil)
+    package static let none = RuleLists(rules: .empty, moreRules: .empty, overridden: .empty, moreOverridden: .empty)
 
     @inline(__always)
-    package init(rules: Run, moreRules: Run = .empty, overridden: Run, moreOverridden: Run = .empty, storage: [Int32]? = nil) {
+    package init(rules: Run, moreRules: Run = .empty, overridden: Run, moreOverridden: Run = .empty, side: Bool = false) {
         self.rules = rules
         self.moreRules = moreRules
         self.overridden = overridden
         self.moreOverridden = moreOverridden
-        self.storage = storage
+        self.side = side
     }
 }
 
@@ -92,7 +91,7 @@ extension DecisionTables {
     /// Allow rules that matched `decision`'s request but lost to a deny, in ascending order.
     public func overridden(of decision: Decision) -> [Int32] {
         var out: [Int32] = []
-        forEach(decision.lists.overridden, decision.lists.moreOverridden, in: decision.lists.storage) { out.append($0) }
+        forEach(decision.lists.overridden, decision.lists.moreOverridden, side: decision.lists.side) { out.append($0) }
         return out
     }
 
@@ -100,12 +99,12 @@ extension DecisionTables {
     /// allocating.
     @inline(__always)
     package func forEachRule(of decision: Decision, _ body: (Int32) -> Void) {
-        forEach(decision.lists.rules, decision.lists.moreRules, in: decision.lists.storage, body)
+        forEach(decision.lists.rules, decision.lists.moreRules, side: decision.lists.side, body)
     }
 
     /// The union of two sorted runs (a rule that both contain is given once).
     @inline(__always)
-    private func forEach(_ a: RuleLists.Run, _ b: RuleLists.Run, in storage: [Int32]?, _ body: (Int32) -> Void) {
+    private func forEach(_ a: RuleLists.Run, _ b: RuleLists.Run, side: Bool, _ body: (Int32) -> Void) {
         func walk(_ p: UnsafeBufferPointer<Int32>) {
             var i = Int(a.start), j = Int(b.start)
             let ie = Int(a.end), je = Int(b.end)
@@ -119,6 +118,6 @@ extension DecisionTables {
                 }
             }
         }
-        if let storage { storage.withUnsafeBufferPointer(walk) } else { index.pool.withUnsafeBufferPointer(walk) }
+        if side { index.sidePool.withPool(walk) } else { index.pool.withUnsafeBufferPointer(walk) }
     }
 }

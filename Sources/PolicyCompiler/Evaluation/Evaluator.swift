@@ -73,7 +73,7 @@ extension DecisionTables {
 
     /// Two outcomes combined: a destination that both a `*` target and a specific target of the
     /// class reach. The verdict, lifetime and charged rule follow from the two outcomes as
-    /// ``combine(_:at:validUntil:)`` would find them over the union of their rules (deny beats
+    /// ``combination(_:)-([Int32])`` finds them over the union of their rules (deny beats
     /// allow, the shortest lifetime of the winning side, the most permissive allow); the rule
     /// lists stay where they are, two runs of the pool each, so nothing is allocated.
     @inline(__always)

@@ -76,6 +76,8 @@ struct DecisionIndex: Sendable {
     /// matching rule (higher rate, then smaller id, then earlier rule, as `combine` picks), so
     /// that combining two outcomes compares two integers instead of two rules' rates and ids.
     var rateRank: [UInt32] = []
+    /// Where decisions that no outcome holds keep their rule lists.
+    var sidePool = SidePool()
 
     init() {}
 
@@ -139,15 +141,14 @@ struct DecisionIndex: Sendable {
         /// The outcome of exactly these matching rules (sorted, without repeats).
         mutating func outcome(_ matching: [Int32]) -> UInt32 {
             if let known = outcomeIndex[matching] { return known }
-            let d = tables.combine(matching, at: 0, validUntil: .max)
+            let d = tables.combination(matching)
             let start = UInt32(pool.count)
-            pool += tables.rules(of: d)
-            let split = UInt32(pool.count)
-            pool += tables.overridden(of: d)
+            pool += d.ordered
+            let split = start + UInt32(d.denyCount == 0 ? d.ordered.count : d.denyCount)
             let index = UInt32(outcomes.count)
             outcomes.append(
                 Outcome(
-                    start: start, split: split, end: UInt32(pool.count), rateRule: d.verdict == .allow ? d.rateRule : -1,
+                    start: start, split: split, end: UInt32(pool.count), rateRule: d.rateRule,
                     ttl: d.ttlMilliseconds, rate: d.rate ?? Rate(count: 0, seconds: 1)))
             outcomeIndex[matching] = index
             return index
