@@ -8,8 +8,11 @@ import PolicyLang
 //   PolicyProfile verify RULES [N]  compare decide with a naive evaluator on N requests
 //   PolicyProfile compile RULES [lint]  one compilation, for perf record / callgrind
 //   PolicyProfile write RULES       write the set and print its directory
+//   PolicyProfile decide RULES [ROUNDS]   the decide benchmark's loop (wall and thread CPU time)
+//   PolicyProfile enforce RULES [ROUNDS]  the enforce hit benchmark's loop
 
 func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e6 }
+func profileNow() -> Double { now() }
 /// This thread's CPU time in ms: on the shared VM wall time counts the other jobs' time slices too.
 func cpu() -> Double {
     var ts = timespec()
@@ -120,6 +123,10 @@ case "decide":
     let ns = (now() - t0) * 1e6 / Double(rounds * queries.count)
     let cpuNs = (cpu() - c0) * 1e6 / Double(rounds * queries.count)
     print("decide \(rules) rules: \(String(format: "%.1f", ns)) ns/decision (\(String(format: "%.1f", cpuNs)) ns of thread CPU time); \(touching) of 4000 requests touch a rule with a time window; allowed \(allowed)")
+case "enforce":
+    options.lint = false
+    let tables = PolicyCompiler.compile(paths: [dir], options: options).tables!
+    enforceProfile(tables, spec, rounds: args.count > 3 ? Int(args[3]) ?? 2000 : 2000)
 default:
     print("unknown mode")
     exit(2)
