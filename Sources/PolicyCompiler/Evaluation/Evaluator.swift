@@ -34,7 +34,7 @@ extension DecisionTables {
     private func decide(class cls: Int, address: IPAddress, port: UInt16, ipProtocol: UInt8, at milliseconds: Int64)
         -> Decision
     {
-        let (specific, wide) = index.ports.withUnsafeBufferPointer { ports -> (UInt32, UInt32) in
+        let (specific, wide) = { (ports: UnsafeBufferPointer<UInt32>) -> (UInt32, UInt32) in
             let table: UInt32
             switch address.family {
             case .v4:
@@ -48,7 +48,7 @@ extension DecisionTables {
                 Self.reference(ports, table, port: port, ipProtocol: ipProtocol),
                 Self.reference(ports, index.wide[cls], port: port, ipProtocol: ipProtocol)
             )
-        }
+        }(UnsafeBufferPointer(start: index.ports, count: index.tables.portWords))
         if (specific | wide) & DecisionIndex.Reference.slow != 0 {
             let a = specific & DecisionIndex.Reference.slow != 0 ? index.slowCells[Int(specific & ~DecisionIndex.Reference.kinds)] : []
             let b = wide & DecisionIndex.Reference.slow != 0 ? index.slowCells[Int(wide & ~DecisionIndex.Reference.kinds)] : []
