@@ -28,6 +28,7 @@ let package = Package(
                 "PolicyFixtures",
                 .product(name: "PolicyCompiler", package: ztp),
                 .product(name: "PolicyLang", package: ztp),
+                .product(name: "Enforcer", package: ztp),
             ]
         ),
         .executableTarget(

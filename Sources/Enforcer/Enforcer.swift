@@ -73,8 +73,10 @@ public final class Enforcer: @unchecked Sendable {
         package var decisionsAllowed: UInt64 = 0
         /// Decisions on the tables that denied.
         package var decisionsDenied: UInt64 = 0
+        /// Dropped packets by reason.
+        package var drops = DropCounts()
         /// Dropped packets by reason; a reason that never happened has no entry.
-        package var dropped: [DropReason: UInt64] = [:]
+        package var dropped: [DropReason: UInt64] { drops.nonZero }
         /// Decisions by rule id, since the enforcer started (across policy generations).
         package var byRule: [String: UInt64] = [:]
     }
@@ -85,7 +87,8 @@ public final class Enforcer: @unchecked Sendable {
         public let key: PublicKey
         let slot: UInt32
         var identity: Int?
-        var resolvedIn: UInt64
+        /// Read on every packet; unchecked for the reason ``Enforcer/statistics`` is.
+        @exclusivity(unchecked) var resolvedIn: UInt64
         var evaluations: TokenBucket
         var flows: [Int32: TokenBucket] = [:]
 
@@ -101,13 +104,17 @@ public final class Enforcer: @unchecked Sendable {
 
     /// The policy the enforcer decides against; reload it through this store.
     public let store: PolicyStore
-    private var cache: DecisionCache
+    /// The flow cache; its table is shared memory, so its methods do not mutate the property.
+    private let cache: DecisionCache
     private var nextSlot: UInt32 = 1
     private var ruleCounters: [UInt64] = []
     private var ruleCountersGeneration: PolicyGeneration?
     private var allowSamples: UInt64 = 0
     /// Counters since the enforcer was created; read them under the same serialization as the packets.
-    package private(set) var statistics = Statistics()
+    /// Callers serialize every call (see the type's comment), so the dynamic exclusivity check
+    /// Swift makes on a class's stored property, two runtime calls per access and a few accesses
+    /// per packet, guards nothing here and is turned off for the per-packet state.
+    @exclusivity(unchecked) package private(set) var statistics = Statistics()
 
     /// How long a flow may be idle before its replies stop passing (ms).
     var flowIdleTimeout: Int64 = 180_000
@@ -161,7 +168,7 @@ public final class Enforcer: @unchecked Sendable {
             peer: peer.slot, ipProtocol: s.ipProtocol, isV6: s.family == .v6, client: s.source, resource: s.destination,
             clientPort: s.sourcePort, resourcePort: s.destinationPort)
         let cached = cache.lookup(key, touchingAt: now)
-        if let e = cached, e.generation == number, now < e.validUntil, peer.resolvedIn == number {
+        if let e = cached, e.made(under: number), now < e.validUntil, peer.resolvedIn == number {
             statistics.cacheHits &+= 1
             return count(e.allowed ? .pass : .drop(e.explicitDeny ? .policyDeny : .defaultDeny))
         }
@@ -174,7 +181,7 @@ public final class Enforcer: @unchecked Sendable {
             let d = g.tables.decideForAnyone(
                 address: IPAddress(family: s.family, value: key.client), port: key.clientPort, ipProtocol: key.ipProtocol, at: now)
             guard d.verdict == .allow else { return count(.drop(.unsolicited)) }
-            cache.store(.init(key: key, allowed: true, explicitDeny: false, towardClient: true, rule: d.rateRule, validUntil: d.validUntilMilliseconds, lastSeen: now, generation: g.number))
+            cache.store(.init(key: key, allowed: true, explicitDeny: false, towardClient: true, validUntil: d.validUntilMilliseconds, lastSeen: now, generation: g.number))
             return count(.pass)
         }
         return decide(peer, s, key, g, now: now, isNewFlow: cached == nil || cached?.allowed == false)
@@ -203,7 +210,7 @@ public final class Enforcer: @unchecked Sendable {
         guard let e = cache.lookup(key), e.allowed, now - e.lastSeen < flowIdleTimeout else {
             return unsolicited(peer, s, key, now: now)
         }
-        if e.generation == number && now < e.validUntil && peer.resolvedIn == number {
+        if e.made(under: number) && now < e.validUntil && peer.resolvedIn == number {
             statistics.cacheHits &+= 1
             cache.touch(key, at: now)
             return count(.pass)
@@ -221,7 +228,7 @@ public final class Enforcer: @unchecked Sendable {
             : g.tables.decide(
                 identity: identity, address: IPAddress(family: s.family, value: key.resource), port: key.resourcePort,
                 ipProtocol: key.ipProtocol, at: now)
-        cache.store(.init(key: key, allowed: d.verdict == .allow, explicitDeny: d.reason == .denied, towardClient: e.towardClient, rule: d.rateRule, validUntil: d.validUntilMilliseconds, lastSeen: now, generation: g.number))
+        cache.store(.init(key: key, allowed: d.verdict == .allow, explicitDeny: d.reason == .denied, towardClient: e.towardClient, validUntil: d.validUntilMilliseconds, lastSeen: now, generation: g.number))
         return count(d.verdict == .allow ? .pass : .drop(.unsolicited))
     }
 
@@ -240,7 +247,7 @@ public final class Enforcer: @unchecked Sendable {
         guard d.verdict == .allow else { return count(.drop(.unsolicited)) }
         statistics.decisionsAllowed &+= 1
         // Stored in the client's direction, as its replies will look up.
-        cache.store(.init(key: key, allowed: true, explicitDeny: false, towardClient: true, rule: d.rateRule, validUntil: d.validUntilMilliseconds, lastSeen: now, generation: g.number))
+        cache.store(.init(key: key, allowed: true, explicitDeny: false, towardClient: true, validUntil: d.validUntilMilliseconds, lastSeen: now, generation: g.number))
         return count(.pass)
     }
 
@@ -266,7 +273,7 @@ public final class Enforcer: @unchecked Sendable {
             log(peer, s, d, g, now: now, limited: limited)
             return count(.drop(limited))
         }
-        cache.store(.init(key: key, allowed: d.verdict == .allow, explicitDeny: d.reason == .denied, towardClient: false, rule: d.rateRule, validUntil: d.validUntilMilliseconds, lastSeen: now, generation: g.number))
+        cache.store(.init(key: key, allowed: d.verdict == .allow, explicitDeny: d.reason == .denied, towardClient: false, validUntil: d.validUntilMilliseconds, lastSeen: now, generation: g.number))
         log(peer, s, d, g, now: now, limited: nil)
         switch d.verdict {
         case .allow: return count(.pass)
@@ -307,7 +314,7 @@ public final class Enforcer: @unchecked Sendable {
         decisionLog(
             DecisionRecord(
                 time: now, peer: peer.key, identity: peer.identity.map { t.identities[$0].name }, summary: s, decision: d,
-                ruleIDs: d.rules.map { t.rules[Int($0)].id }, generation: g.number, limited: limited))
+                ruleIDs: t.rules(of: d).map { t.rules[Int($0)].id }, generation: g.number, limited: limited))
     }
 
     private func countRules(_ d: Decision, _ g: PolicyGeneration) {
@@ -317,7 +324,7 @@ public final class Enforcer: @unchecked Sendable {
             ruleCounters = [UInt64](repeating: 0, count: g.tables.rules.count)
             ruleCountersGeneration = g
         }
-        for r in d.rules { ruleCounters[Int(r)] &+= 1 }
+        g.tables.forEachRule(of: d) { ruleCounters[Int($0)] &+= 1 }
     }
 
     private func foldRuleCounters() {
@@ -330,7 +337,7 @@ public final class Enforcer: @unchecked Sendable {
     private func count(_ v: Verdict) -> Verdict {
         switch v {
         case .pass: statistics.allowed &+= 1
-        case .drop(let reason): statistics.dropped[reason, default: 0] &+= 1
+        case .drop(let reason): statistics.drops[reason] &+= 1
         }
         return v
     }

@@ -52,7 +52,7 @@ extension FuzzTargets {
             for (port, ipProtocol) in [(UInt16(0), UInt8(1)), (22, 6), (443, 17), (65535, 47), (0, 58)] {
                 for identity in [-1] + Array(tables.identities.indices.prefix(3)) {
                     let decision = tables.decide(identity: identity, address: address, port: port, ipProtocol: ipProtocol, at: instant)
-                    precondition(decision.rules.allSatisfy { tables.rules.indices.contains(Int($0)) }, "decision names a rule the bundle lacks")
+                    precondition(tables.rules(of: decision).allSatisfy { tables.rules.indices.contains(Int($0)) }, "decision names a rule the bundle lacks")
                 }
                 _ = tables.decideForAnyone(address: address, port: port, ipProtocol: ipProtocol, at: instant)
             }

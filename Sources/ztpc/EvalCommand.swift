@@ -54,7 +54,7 @@ struct EvalCommand: ParsableCommand {
             let ms = at.map { $0 * 1000 } ?? now
             let d = tables.decide(
                 identity: index, address: request.address, port: request.port, ipProtocol: request.proto.ipProtocolNumber, at: ms)
-            let ids = d.rules.map { tables.rules[Int($0)].id }
+            let ids = tables.rules(of: d).map { tables.rules[Int($0)].id }
             switch output {
             case .text:
                 Console.out("\(d.verdict.rawValue) \(subject.value) -> \(request) \(d.reason.rawValue)"

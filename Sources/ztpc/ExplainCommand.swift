@@ -72,8 +72,8 @@ struct ExplainCommand: ParsableCommand {
             return
         }
         Console.out("rules whose targets include \(request):\n")
-        let winners = Set(decision.rules.map(Int.init))
-        let overridden = Set(decision.overridden.map(Int.init))
+        let winners = Set(tables.rules(of: decision).map(Int.init))
+        let overridden = Set(tables.overridden(of: decision).map(Int.init))
         for t in traces {
             let status: String
             if winners.contains(t.rule.index) {

@@ -19,7 +19,7 @@ final class DecisionTests: XCTestCase {
         let d = c.decide("alice-laptop", "10.20.1.5:22/tcp")
         XCTAssertEqual(d.verdict, .deny)
         XCTAssertEqual(d.reason, .noRuleMatched)
-        XCTAssertEqual(d.rules, [])
+        XCTAssertEqual(c.tables!.rules(of: d), [])
     }
 
     func testADenyBeatsEveryAllowWhateverTheOrder() {
@@ -30,7 +30,7 @@ final class DecisionTests: XCTestCase {
             XCTAssertEqual(d.verdict, .deny)
             XCTAssertEqual(d.reason, .denied)
             XCTAssertEqual(c.ruleIDs(d).count, 1)
-            XCTAssertEqual(d.overridden.count, 2, "both allows matched and lost")
+            XCTAssertEqual(c.tables!.overridden(of: d).count, 2, "both allows matched and lost")
             XCTAssertEqual(c.decide("alice-laptop", "10.20.1.5:22/tcp").verdict, .allow)
         }
     }
@@ -154,7 +154,7 @@ final class DecisionTests: XCTestCase {
                 let denies = traces.filter { $0.rule.action == .deny }.map { Int32($0.rule.index) }
                 let allows = traces.filter { $0.rule.action == .allow }.map { Int32($0.rule.index) }
                 XCTAssertEqual(d.verdict, denies.isEmpty && !allows.isEmpty ? .allow : .deny, "\(address):\(port) at \(at)")
-                XCTAssertEqual(d.rules.sorted(), (denies.isEmpty ? allows : denies).sorted(), "\(address):\(port) at \(at)")
+                XCTAssertEqual(c.tables!.rules(of: d), (denies.isEmpty ? allows : denies).sorted(), "\(address):\(port) at \(at)")
                 XCTAssertLessThanOrEqual(d.validUntilMilliseconds, (at + 3600) * 1000, "windows flip on the hour, and bound the decision")
             }
         }
@@ -176,6 +176,8 @@ final class DecisionTests: XCTestCase {
         let ports = ["*", "22", "80-90", "443,8443", "5432", "1-1024"]
         let protos = ["", "/tcp", "/udp"]
         let conditions = ["", " if tag:managed", " if not group:eng", " if time mon-fri 08:00-18:00 Europe/Berlin", " if tag:eu or time sat,sun 00:00-12:00 UTC"]
+        let limits = ["", "", " rate 50/s", " rate 200/s ttl 2s", " ttl 30s", " rate 3000/m"]
+        var pairs = 0
         for round in 0..<12 {
             var rules: [String] = []
             for _ in 0..<(8 + round * 3) {
@@ -183,11 +185,12 @@ final class DecisionTests: XCTestCase {
                 let port = ports.randomElement(using: &rng)!
                 let proto = port == "*" ? ["", "/tcp", "/udp", "/icmp"].randomElement(using: &rng)! : protos.randomElement(using: &rng)!
                 rules.append(
-                    "\(action) \(subjects.randomElement(using: &rng)!) -> \(hosts.randomElement(using: &rng)!):\(port)\(proto)\(conditions.randomElement(using: &rng)!)")
+                    "\(action) \(subjects.randomElement(using: &rng)!) -> \(hosts.randomElement(using: &rng)!):\(port)\(proto)\(conditions.randomElement(using: &rng)!)\(limits.randomElement(using: &rng)!)")
             }
             let c = PolicyFixtures.compile(["p.yaml": PolicyFixtures.organisation(rules: rules)], lint: false)
             XCTAssertFalse(c.hasErrors, "\(c.diagnostics.map(\.message))")
             let set = try XCTUnwrap(c.resolved)
+            let t = try XCTUnwrap(c.tables)
             let destinations = ["10.10.0.7", "10.10.0.200", "10.20.1.5", "10.20.1.6", "10.30.1.1", "10.99.0.1", "192.0.2.1", "fd00:30::1", "fd00:30:0:0:1::1", "fd00:31::1"]
             for identity in set.identities {
                 for _ in 0..<40 {
@@ -196,17 +199,37 @@ final class DecisionTests: XCTestCase {
                     let port: UInt16 = proto == .icmp ? 0 : [22, 80, 85, 91, 443, 5432, 8443, 2000].randomElement(using: &rng)!
                     let at = 1_795_000_000 + Int64(rng.next() % 2_000_000)
                     let request = Request(address: address, port: port, proto: proto)
-                    let d = c.tables!.decide(identityNamed: identity.name, request, at: at * 1000)
+                    let d = t.decide(identityNamed: identity.name, request, at: at * 1000)
+                    if !d.lists.moreRules.isEmpty || !d.lists.moreOverridden.isEmpty { pairs += 1 }
                     let traces = Explainer.trace(set, identity: identity, request: request, atSeconds: at).filter(\.matches)
-                    let denies = traces.filter { $0.rule.action == .deny }.map { Int32($0.rule.index) }
-                    let allows = traces.filter { $0.rule.action == .allow }.map { Int32($0.rule.index) }
+                    let denies = traces.filter { $0.rule.action == .deny }.map { Int32($0.rule.index) }.sorted()
+                    let allows = traces.filter { $0.rule.action == .allow }.map { Int32($0.rule.index) }.sorted()
                     let expected: (Verdict, [Int32]) = !denies.isEmpty ? (.deny, denies) : (!allows.isEmpty ? (.allow, allows) : (.deny, []))
-                    XCTAssertEqual(d.verdict, expected.0, "\(identity.name) -> \(request) at \(at) with \(rules)")
-                    XCTAssertEqual(d.rules.sorted(), expected.1.sorted(), "\(identity.name) -> \(request)")
+                    let what = "\(identity.name) -> \(request) at \(at) with \(rules)"
+                    XCTAssertEqual(d.verdict, expected.0, what)
+                    XCTAssertEqual(t.rules(of: d), expected.1, what)
+                    XCTAssertEqual(t.overridden(of: d), denies.isEmpty ? [] : allows, what)
                     XCTAssertGreaterThan(d.validUntilMilliseconds, at * 1000)
+                    // The lifetime is the winning side's shortest; a flow is charged to the most
+                    // permissive allow (then the smallest id), whichever cells the rules came from.
+                    if !expected.1.isEmpty {
+                        XCTAssertEqual(d.ttlMilliseconds, expected.1.map { t.rules[Int($0)].ttlMilliseconds }.min(), what)
+                    }
+                    if expected.0 == .allow {
+                        let widest = allows.max { a, b in
+                            let ra = t.rules[Int(a)].rate.perSecond, rb = t.rules[Int(b)].rate.perSecond
+                            return ra != rb ? ra < rb : t.rules[Int(a)].id > t.rules[Int(b)].id
+                        }!
+                        XCTAssertEqual(d.rateRule, widest, what)
+                        XCTAssertEqual(d.rate, t.rules[Int(widest)].rate, what)
+                    } else {
+                        XCTAssertEqual(d.rateRule, -1, what)
+                        XCTAssertNil(d.rate, what)
+                    }
                 }
             }
         }
+        XCTAssertGreaterThan(pairs, 20, "requests that meet both a `*` cell and a specific one (40 with this seed), decided without merging")
     }
 }
 

@@ -160,8 +160,8 @@ final class PolicyDiffTests: XCTestCase {
                                     if let r = holding.first {
                                         XCTAssertEqual(r.before.verdict, before.verdict, what)
                                         XCTAssertEqual(r.after.verdict, after.verdict, what)
-                                        XCTAssertEqual(r.before.rules, Set(before.rules.map { a.rules[Int($0)].id }).sorted(), what)
-                                        XCTAssertEqual(r.after.rules, Set(after.rules.map { b.rules[Int($0)].id }).sorted(), what)
+                                        XCTAssertEqual(r.before.rules, Set(a.rules(of: before).map { a.rules[Int($0)].id }).sorted(), what)
+                                        XCTAssertEqual(r.after.rules, Set(b.rules(of: after).map { b.rules[Int($0)].id }).sorted(), what)
                                     }
                                 } else {
                                     XCTAssertTrue(holding.isEmpty, "a request in a region differs: \(what) in \(holding)")

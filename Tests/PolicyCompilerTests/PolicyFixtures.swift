@@ -63,6 +63,6 @@ extension Compilation {
         return tables!.decide(identityNamed: who, request, at: seconds * 1000)
     }
 
-    func ruleIDs(_ d: Decision) -> [String] { d.rules.map { tables!.rules[Int($0)].id } }
+    func ruleIDs(_ d: Decision) -> [String] { tables!.rules(of: d).map { tables!.rules[Int($0)].id } }
     var codes: [DiagnosticCode] { diagnostics.map(\.code) }
 }

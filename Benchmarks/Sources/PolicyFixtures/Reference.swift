@@ -28,6 +28,8 @@ public struct ReferenceEvaluator: Sendable {
         public var allow: Bool
         /// The rules that decided: the matching denies if any, else the matching allows.
         public var rules: [Int]
+        /// Every matching allow (those a deny overrode, when `allow` is false).
+        public var allows: [Int] = []
     }
 
     public func decide(_ q: Query) -> Answer {
@@ -40,7 +42,8 @@ public struct ReferenceEvaluator: Sendable {
             if let c = rule.condition, !holds(c, identity, q.milliseconds) { continue }
             if rule.allow { allows.append(index) } else { denies.append(index) }
         }
-        return denies.isEmpty ? Answer(allow: !allows.isEmpty, rules: allows) : Answer(allow: false, rules: denies)
+        return denies.isEmpty
+            ? Answer(allow: !allows.isEmpty, rules: allows, allows: allows) : Answer(allow: false, rules: denies, allows: allows)
     }
 
     /// Whether a rule with a time window, and no static condition that is false for this

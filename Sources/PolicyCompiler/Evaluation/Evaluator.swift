@@ -6,16 +6,16 @@ extension DecisionTables {
     ///
     /// Cost: a binary search over the address partition and one over the port table, then a
     /// copy of a precomputed decision (see ``DecisionIndex``); only cells with time conditions
-    /// evaluate anything, and nothing allocates unless a cell has more distinct time conditions
-    /// than ``DecisionIndex/maxTimedExpressions``.
+    /// evaluate anything, and nothing allocates or retains unless a cell has more distinct time
+    /// conditions than ``DecisionIndex/maxTimedExpressions``. Read the rules behind the decision
+    /// with ``rules(of:)``.
     public func decide(identity: Int?, address: IPAddress, port: UInt16, ipProtocol: UInt8, at milliseconds: Int64)
         -> Decision
     {
         guard let identity, identity >= 0, identity < index.classOf.count else {
             return Decision(
-                verdict: .deny, reason: .unknownIdentity, rules: [], overridden: [],
-                ttlMilliseconds: defaultTTLMilliseconds, rate: nil, rateRule: -1,
-                validUntilMilliseconds: milliseconds &+ defaultTTLMilliseconds)
+                verdict: .deny, reason: .unknownIdentity, ttlMilliseconds: defaultTTLMilliseconds, rate: nil, rateRule: -1,
+                validUntilMilliseconds: milliseconds &+ defaultTTLMilliseconds, lists: .none)
         }
         return decide(class: Int(index.classOf[identity]), address: address, port: port, ipProtocol: ipProtocol, at: milliseconds)
     }
@@ -25,8 +25,8 @@ extension DecisionTables {
     package func decideForAnyone(address: IPAddress, port: UInt16, ipProtocol: UInt8, at milliseconds: Int64) -> Decision {
         guard anyoneClass >= 0 else {
             return Decision(
-                verdict: .deny, reason: .noRuleMatched, rules: [], overridden: [], ttlMilliseconds: defaultTTLMilliseconds,
-                rate: nil, rateRule: -1, validUntilMilliseconds: milliseconds &+ defaultTTLMilliseconds)
+                verdict: .deny, reason: .noRuleMatched, ttlMilliseconds: defaultTTLMilliseconds, rate: nil, rateRule: -1,
+                validUntilMilliseconds: milliseconds &+ defaultTTLMilliseconds, lists: .none)
         }
         return decide(class: Int(anyoneClass), address: address, port: port, ipProtocol: ipProtocol, at: milliseconds)
     }
@@ -34,7 +34,7 @@ extension DecisionTables {
     private func decide(class cls: Int, address: IPAddress, port: UInt16, ipProtocol: UInt8, at milliseconds: Int64)
         -> Decision
     {
-        let (specific, wide) = index.ports.withUnsafeBufferPointer { ports -> (UInt32, UInt32) in
+        let (specific, wide) = { (ports: UnsafeBufferPointer<UInt32>) -> (UInt32, UInt32) in
             let table: UInt32
             switch address.family {
             case .v4:
@@ -48,7 +48,7 @@ extension DecisionTables {
                 Self.reference(ports, table, port: port, ipProtocol: ipProtocol),
                 Self.reference(ports, index.wide[cls], port: port, ipProtocol: ipProtocol)
             )
-        }
+        }(UnsafeBufferPointer(start: index.ports, count: index.tables.portWords))
         if (specific | wide) & DecisionIndex.Reference.slow != 0 {
             let a = specific & DecisionIndex.Reference.slow != 0 ? index.slowCells[Int(specific & ~DecisionIndex.Reference.kinds)] : []
             let b = wide & DecisionIndex.Reference.slow != 0 ? index.slowCells[Int(wide & ~DecisionIndex.Reference.kinds)] : []
@@ -71,20 +71,36 @@ extension DecisionTables {
         return decision(o, validUntil: min(validUntil, milliseconds &+ o.ttl))
     }
 
-    /// Two outcomes' rules combined: a destination that both a `*` target and a specific target
-    /// of the class reach. Builds the decision's rule list, one allocation.
+    /// Two outcomes combined: a destination that both a `*` target and a specific target of the
+    /// class reach. The verdict, lifetime and charged rule follow from the two outcomes as
+    /// ``combination(_:)-([Int32])`` finds them over the union of their rules (deny beats
+    /// allow, the shortest lifetime of the winning side, the most permissive allow); the rule
+    /// lists stay where they are, two runs of the pool each, so nothing is allocated.
+    @inline(__always)
     private func combine(_ a: UInt32, _ b: UInt32, at milliseconds: Int64, validUntil: Int64) -> Decision {
         let x = index.outcomes[Int(a)], y = index.outcomes[Int(b)]
-        return index.pool.withUnsafeBufferPointer { pool in
-            let first = UnsafeBufferPointer(rebasing: pool[Int(x.start)..<Int(x.end)])
-            let second = UnsafeBufferPointer(rebasing: pool[Int(y.start)..<Int(y.end)])
-            return withUnsafeTemporaryAllocation(of: Int32.self, capacity: first.count + second.count) { buffer in
-                var n = 0
-                for r in first { buffer[n] = r; n += 1 }
-                for r in second { buffer[n] = r; n += 1 }
-                return combine(Self.sortedUnique(buffer, n), at: milliseconds, validUntil: validUntil)
-            }
+        // An empty side (a timed block's outcome when none of its conditions holds) adds nothing.
+        if x.start == x.end { return decision(y, validUntil: min(validUntil, milliseconds &+ y.ttl)) }
+        if y.start == y.end { return decision(x, validUntil: min(validUntil, milliseconds &+ x.ttl)) }
+        let xDenies = x.rateRule < 0, yDenies = y.rateRule < 0
+        if xDenies || yDenies {
+            // A deny side's rules are its denies and its overridden its allows; an allow side's rules are allows.
+            let ttl = min(xDenies ? x.ttl : .max, yDenies ? y.ttl : .max)
+            let lists = RuleLists(
+                rules: xDenies ? .init(start: x.start, end: x.split) : .empty,
+                moreRules: yDenies ? .init(start: y.start, end: y.split) : .empty,
+                overridden: xDenies ? .init(start: x.split, end: x.end) : .init(start: x.start, end: x.split),
+                moreOverridden: yDenies ? .init(start: y.split, end: y.end) : .init(start: y.start, end: y.split))
+            return Decision(
+                verdict: .deny, reason: .denied, ttlMilliseconds: ttl, rate: nil, rateRule: -1,
+                validUntilMilliseconds: min(validUntil, milliseconds &+ ttl), lists: lists)
         }
+        let ttl = min(x.ttl, y.ttl)
+        let w = index.rateRank[Int(x.rateRule)] >= index.rateRank[Int(y.rateRule)] ? x : y
+        return Decision(
+            verdict: .allow, reason: .allowed, ttlMilliseconds: ttl, rate: w.rate, rateRule: w.rateRule,
+            validUntilMilliseconds: min(validUntil, milliseconds &+ ttl),
+            lists: RuleLists(rules: .init(start: x.start, end: x.split), moreRules: .init(start: y.start, end: y.split), overridden: .empty))
     }
 
     /// The first `n` of `buffer` sorted and without repeats (a rule with targets on both sides
@@ -122,8 +138,8 @@ extension DecisionTables {
         let allowed = o.rateRule >= 0
         return Decision(
             verdict: allowed ? .allow : .deny, reason: allowed ? .allowed : (o.start == o.end ? .noRuleMatched : .denied),
-            rules: index.pool[Int(o.start)..<Int(o.split)], overridden: index.pool[Int(o.split)..<Int(o.end)],
-            ttlMilliseconds: o.ttl, rate: allowed ? o.rate : nil, rateRule: o.rateRule, validUntilMilliseconds: validUntil)
+            ttlMilliseconds: o.ttl, rate: allowed ? o.rate : nil, rateRule: o.rateRule, validUntilMilliseconds: validUntil,
+            lists: RuleLists(rules: .init(start: o.start, end: o.split), overridden: .init(start: o.split, end: o.end)))
     }
 
     /// The outcome reference of a port table (at `table` in the index's ports) for a protocol and port.

@@ -45,7 +45,7 @@ package enum PolicyTestRunner {
                     result.diagnostic = .error(
                         .testFailed,
                         "test expects \(test.expect.rawValue) for \(test.subject.value) -> \(test.request), but the decision is \(d.verdict.rawValue) (\(explain(d, tables)))",
-                        at: test.span, notes: notes(d, set))
+                        at: test.span, notes: notes(d, set, tables))
                 }
                 results.append(result)
             }
@@ -55,19 +55,19 @@ package enum PolicyTestRunner {
 
     /// A short account of why a decision came out as it did.
     package static func explain(_ d: Decision, _ tables: DecisionTables) -> String {
-        let ids = d.rules.map { tables.rules[Int($0)].id }.joined(separator: ", ")
+        let ids = tables.rules(of: d).map { tables.rules[Int($0)].id }.joined(separator: ", ")
         switch d.reason {
         case .allowed: return "allowed by \(ids)"
         case .denied:
-            let lost = d.overridden.map { tables.rules[Int($0)].id }
+            let lost = tables.overridden(of: d).map { tables.rules[Int($0)].id }
             return "denied by \(ids)" + (lost.isEmpty ? "" : "; it overrides \(lost.joined(separator: ", "))")
         case .noRuleMatched: return "default deny: no rule matches"
         case .unknownIdentity: return "the identity is not in the policy"
         }
     }
 
-    static func notes(_ d: Decision, _ set: ResolvedPolicySet) -> [Diagnostic.Note] {
-        d.rules.map { Diagnostic.Note("\(d.verdict == .allow ? "allowed" : "denied") by rule \(set.rules[Int($0)].id)", at: set.rules[Int($0)].rule.span) }
-            + d.overridden.map { Diagnostic.Note("rule \(set.rules[Int($0)].id) matched but lost to the deny", at: set.rules[Int($0)].rule.span) }
+    static func notes(_ d: Decision, _ set: ResolvedPolicySet, _ tables: DecisionTables) -> [Diagnostic.Note] {
+        tables.rules(of: d).map { Diagnostic.Note("\(d.verdict == .allow ? "allowed" : "denied") by rule \(set.rules[Int($0)].id)", at: set.rules[Int($0)].rule.span) }
+            + tables.overridden(of: d).map { Diagnostic.Note("rule \(set.rules[Int($0)].id) matched but lost to the deny", at: set.rules[Int($0)].rule.span) }
     }
 }

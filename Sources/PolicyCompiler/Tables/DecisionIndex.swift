@@ -50,8 +50,8 @@ struct DecisionIndex: Sendable {
 
     /// Rule lists of the outcomes, end to end.
     var pool: [Int32] = []
-    /// Index 0 is the default deny, which the empty reference 0 names.
-    var outcomes: [Outcome] = []
+    /// Index 0 is the default deny, which the empty reference 0 names (in ``tables``).
+    var outcomes: UnsafeMutablePointer<Outcome> { tables.outcomes }
     var timed: [TimedOutcome] = []
     /// The expressions of the timed outcomes, end to end.
     var timedExpressions: [Int32] = []
@@ -59,19 +59,27 @@ struct DecisionIndex: Sendable {
     /// Port tables end to end, in 32-bit words. Per table: tcp count, udp count, icmp
     /// reference, other reference, then (first port, reference) pairs for tcp and for udp: a
     /// range's reference sits beside its start, in the cache line the search ended in.
-    /// Offset 0 is the empty table (every reference 0).
-    var ports: [UInt32] = []
+    /// Offset 0 is the empty table (every reference 0). In ``tables``.
+    var ports: UnsafeMutablePointer<UInt32> { tables.ports }
     /// The first step of the segment searches: a few steps instead of 13 over 7,864 IPv4 starts
     /// and 12 over 2,503 IPv6 ones at 10,000 rules.
     var v4Radix = SegmentRadix<UInt32>()
     var v6Radix = SegmentRadix<UInt128>()
-    /// `class * segments + segment` → offset of the port table in ``ports``, per family.
-    var v4Rows: [UInt32] = []
-    var v6Rows: [UInt32] = []
+    /// `class * segments + segment` → offset of the port table in ``ports``, per family (in ``tables``).
+    var v4Rows: UnsafeMutablePointer<UInt32> { tables.v4Rows }
+    var v6Rows: UnsafeMutablePointer<UInt32> { tables.v6Rows }
+    /// Where rows, port tables and outcomes lie.
+    var tables = LookupTables(v4Rows: [], v6Rows: [], ports: [1, 1, 0, 0, 0, 0, 0, 0], outcomes: [Outcome(start: 0, split: 0, end: 0, rateRule: -1, ttl: 0, rate: Rate(count: 0, seconds: 1))])
     /// Per class: the offset in ``ports`` of its `*` targets' table (0, the empty one, if none).
     var wide: [UInt32] = []
     /// Per identity: its class, so that the first step reads 4 bytes and not an identity entry.
     var classOf: [Int32] = []
+    /// Per rule: its place in the order in which a flow is charged to the most permissive
+    /// matching rule (higher rate, then smaller id, then earlier rule, as `combine` picks), so
+    /// that combining two outcomes compares two integers instead of two rules' rates and ids.
+    var rateRank: [UInt32] = []
+    /// Where decisions that no outcome holds keep their rule lists.
+    var sidePool = SidePool()
 
     init() {}
 
@@ -89,17 +97,30 @@ struct DecisionIndex: Sendable {
             return base
         }
         func offset(_ table: Int32) -> UInt32 { table < 0 ? 0 : offsets[Int(table)] }
-        v4Rows = t.v4Segments.map(offset)
-        v6Rows = t.v6Segments.map(offset)
+        let v4Rows = t.v4Segments.map(offset)
+        let v6Rows = t.v6Segments.map(offset)
         wide = t.classWide.map(offset)
         classOf = t.identities.map(\.classIndex)
+        rateRank = Self.rateRanks(t.rules)
 
-        self.ports = ports
+        tables = LookupTables(v4Rows: v4Rows, v6Rows: v6Rows, ports: ports, outcomes: b.outcomes)
         pool = b.pool
-        outcomes = b.outcomes
         timed = b.timed
         timedExpressions = b.timedExpressions
         slowCells = b.slowCells
+    }
+
+    /// ``rateRank`` for `rules`: the most permissive rule ranks highest.
+    static func rateRanks(_ rules: [RuleInfo]) -> [UInt32] {
+        let order = rules.indices.sorted { a, b in
+            let ra = rules[a].rate.perSecond, rb = rules[b].rate.perSecond
+            if ra != rb { return ra < rb }
+            if rules[a].id != rules[b].id { return rules[a].id > rules[b].id }
+            return a > b
+        }
+        var rank = [UInt32](repeating: 0, count: rules.count)
+        for (place, rule) in order.enumerated() { rank[rule] = UInt32(place) }
+        return rank
     }
 
     /// Interns outcomes, timed outcomes and their rule lists while the index is built.
@@ -121,15 +142,14 @@ struct DecisionIndex: Sendable {
         /// The outcome of exactly these matching rules (sorted, without repeats).
         mutating func outcome(_ matching: [Int32]) -> UInt32 {
             if let known = outcomeIndex[matching] { return known }
-            let d = tables.combine(matching, at: 0, validUntil: .max)
+            let d = tables.combination(matching)
             let start = UInt32(pool.count)
-            pool += d.rules
-            let split = UInt32(pool.count)
-            pool += d.overridden
+            pool += d.ordered
+            let split = start + UInt32(d.denyCount == 0 ? d.ordered.count : d.denyCount)
             let index = UInt32(outcomes.count)
             outcomes.append(
                 Outcome(
-                    start: start, split: split, end: UInt32(pool.count), rateRule: d.verdict == .allow ? d.rateRule : -1,
+                    start: start, split: split, end: UInt32(pool.count), rateRule: d.rateRule,
                     ttl: d.ttlMilliseconds, rate: d.rate ?? Rate(count: 0, seconds: 1)))
             outcomeIndex[matching] = index
             return index

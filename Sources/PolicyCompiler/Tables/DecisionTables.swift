@@ -224,14 +224,25 @@ public struct DecisionTables: Sendable, Equatable {
     /// Index of the identity with this name, if the policy knows it.
     public func identity(named name: String) -> Int? { nameIndex[name].map(Int.init) }
 
-    /// Deny beats allow; the decision names the winning rules, and the allows a deny overrode.
-    func combine(_ matching: [Int32], at now: Int64, validUntil: Int64) -> Decision {
-        matching.withUnsafeBufferPointer { combine($0, at: now, validUntil: validUntil) }
+    /// What a set of matching rules decides, before any instant: deny beats allow; the rules
+    /// that won, and the allows a deny overrode; the shortest lifetime of the winning side; for an
+    /// allow, the rule a new flow is charged to.
+    struct Combination {
+        /// The matching denies, then the matching allows, each in ascending order.
+        var ordered: [Int32]
+        var denyCount: Int
+        var ttlMilliseconds: Int64
+        var rate: Rate?
+        /// The most permissive matching allow, or -1 for a deny.
+        var rateRule: Int32
     }
 
-    /// The same over a buffer of matching rule indices, with one allocation: the denies and then
-    /// the allows in one array, of which the decision's lists are slices.
-    func combine(_ matching: UnsafeBufferPointer<Int32>, at now: Int64, validUntil: Int64) -> Decision {
+    func combination(_ matching: [Int32]) -> Combination {
+        matching.withUnsafeBufferPointer { combination($0) }
+    }
+
+    /// The ``Combination`` of sorted, distinct matching rule indices.
+    func combination(_ matching: UnsafeBufferPointer<Int32>) -> Combination {
         var denyCount = 0
         var denyTTL = Int64.max, allowTTL = Int64.max
         var widest: Int32 = -1
@@ -252,11 +263,6 @@ public struct DecisionTables: Sendable, Equatable {
                 }
             }
         }
-        if matching.isEmpty {
-            return Decision(
-                verdict: .deny, reason: .noRuleMatched, rules: [], overridden: [], ttlMilliseconds: defaultTTLMilliseconds,
-                rate: nil, rateRule: -1, validUntilMilliseconds: min(validUntil, now &+ defaultTTLMilliseconds))
-        }
         let ordered = [Int32](unsafeUninitializedCapacity: matching.count) { out, count in
             var d = 0, a = denyCount
             for r in matching {
@@ -264,13 +270,36 @@ public struct DecisionTables: Sendable, Equatable {
             }
             count = matching.count
         }
+        if matching.isEmpty {
+            return Combination(ordered: [], denyCount: 0, ttlMilliseconds: defaultTTLMilliseconds, rate: nil, rateRule: -1)
+        }
         if denyCount > 0 {
+            return Combination(ordered: ordered, denyCount: denyCount, ttlMilliseconds: denyTTL, rate: nil, rateRule: -1)
+        }
+        return Combination(ordered: ordered, denyCount: 0, ttlMilliseconds: allowTTL, rate: rules[Int(widest)].rate, rateRule: widest)
+    }
+
+    /// The decision of sorted, distinct matching rules at `now`, valid until `validUntil` at the
+    /// latest: the way of cells with more time conditions than the index precomputes. Its rule
+    /// lists go to the side pool (``SidePool``), once per distinct list.
+    func combine(_ matching: UnsafeBufferPointer<Int32>, at now: Int64, validUntil: Int64) -> Decision {
+        let c = combination(matching)
+        let until = min(validUntil, now &+ c.ttlMilliseconds)
+        guard !c.ordered.isEmpty else {
             return Decision(
-                verdict: .deny, reason: .denied, rules: ordered[0..<denyCount], overridden: ordered[denyCount...],
-                ttlMilliseconds: denyTTL, rate: nil, rateRule: -1, validUntilMilliseconds: min(validUntil, now &+ denyTTL))
+                verdict: .deny, reason: .noRuleMatched, ttlMilliseconds: c.ttlMilliseconds, rate: nil, rateRule: -1,
+                validUntilMilliseconds: until, lists: .none)
+        }
+        let start = c.ordered.withUnsafeBufferPointer { index.sidePool.intern($0) }
+        let split = start + UInt32(c.denyCount), end = start + UInt32(c.ordered.count)
+        if c.denyCount > 0 {
+            return Decision(
+                verdict: .deny, reason: .denied, ttlMilliseconds: c.ttlMilliseconds, rate: nil, rateRule: -1,
+                validUntilMilliseconds: until,
+                lists: RuleLists(rules: .init(start: start, end: split), overridden: .init(start: split, end: end), side: true))
         }
         return Decision(
-            verdict: .allow, reason: .allowed, rules: ordered[...], overridden: [], ttlMilliseconds: allowTTL,
-            rate: rules[Int(widest)].rate, rateRule: widest, validUntilMilliseconds: min(validUntil, now &+ allowTTL))
+            verdict: .allow, reason: .allowed, ttlMilliseconds: c.ttlMilliseconds, rate: c.rate, rateRule: c.rateRule,
+            validUntilMilliseconds: until, lists: RuleLists(rules: .init(start: start, end: end), overridden: .empty, side: true))
     }
 }
