@@ -35,27 +35,56 @@ public struct BundleStore: Sendable {
     /// The largest bundle stored.
     public var maximumSize: Int { layout.chunkSize * Self.maximumChunks }
 
+    /// The chunks of a bundle as written, for the transaction that publishes it.
+    public struct UploadedChunks: Sendable, Equatable {
+        /// The bundle's manifest (not written yet).
+        public var manifest: BundleManifest
+        /// The mod revision of each chunk as written: the publishing transaction checks that none
+        /// was deleted or rewritten since (a concurrent ``BundleCollector`` run).
+        public var revisions: [Int64]
+
+        /// Conditions that hold while every chunk is still as written.
+        func unchanged(in layout: FleetLayout) -> [EtcdCompare] {
+            revisions.enumerated().map { index, revision in .modRevision(of: layout.chunk(manifest.sha256, index), is: revision) }
+        }
+    }
+
     /// Writes the chunks of `bundle` and returns its manifest (not written: the caller's transaction
-    /// writes it). Writing the chunks of a bundle already stored rewrites the same bytes.
+    /// writes it) with the revision of each write. Writing the chunks of a bundle already stored
+    /// rewrites the same bytes.
     ///
     /// - Throws: ``FleetError/bundleTooLarge(size:limit:)`` before writing anything when it is too big.
-    public func uploadChunks(of bundle: Data) async throws -> BundleManifest {
+    public func uploadChunks(of bundle: Data) async throws -> UploadedChunks {
         guard bundle.count <= maximumSize else { throw FleetError.bundleTooLarge(size: bundle.count, limit: maximumSize) }
         let hash = BundleHash.of(bundle)
         let chunkCount = max(1, (bundle.count + layout.chunkSize - 1) / layout.chunkSize)
+        var revisions: [Int64] = []
         for index in 0..<chunkCount {
             let start = bundle.startIndex + index * layout.chunkSize
             let end = min(start + layout.chunkSize, bundle.endIndex)
-            try await client.put(layout.chunk(hash, index), value: Data(bundle[start..<end]))
+            revisions.append(try await client.put(layout.chunk(hash, index), value: Data(bundle[start..<end])))
         }
-        return BundleManifest(sha256: hash, size: bundle.count, chunks: chunkCount)
+        return UploadedChunks(manifest: BundleManifest(sha256: hash, size: bundle.count, chunks: chunkCount), revisions: revisions)
+    }
+
+    /// A manifest as read, with the mod revision of its key.
+    public struct StoredManifest: Sendable, Equatable {
+        /// The manifest.
+        public var manifest: BundleManifest
+        /// The mod revision of its key: a transaction that relies on the bundle compares it.
+        public var revision: Int64
     }
 
     /// The manifest of bundle `hash`, or nil when none is stored.
     public func manifest(_ hash: String) async throws -> BundleManifest? {
+        try await storedManifest(hash)?.manifest
+    }
+
+    /// The manifest of bundle `hash` and its key's mod revision, or nil when none is stored.
+    public func storedManifest(_ hash: String) async throws -> StoredManifest? {
         guard let kv = try await client.get(layout.manifest(hash)) else { return nil }
         do {
-            return try JSONDecoder().decode(BundleManifest.self, from: kv.value)
+            return StoredManifest(manifest: try JSONDecoder().decode(BundleManifest.self, from: kv.value), revision: kv.modRevision)
         } catch {
             throw FleetError.corruptBundle(hash: hash, reason: "its manifest is not valid: \(error)")
         }

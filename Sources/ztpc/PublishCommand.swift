@@ -1,4 +1,5 @@
 import ArgumentParser
+import Etcd
 import Fleet
 import Foundation
 import PolicyCompiler
@@ -39,6 +40,9 @@ struct PublishCommand: ParsableCommand {
     @Option(help: "Publish only if the pointer is still at this revision (as `ztpc fleet status` shows it): nothing published since it was reviewed.")
     var expectRevision: Int64?
 
+    @Option(help: "After publishing, delete old bundles from etcd, keeping this many besides the current one (and always the previous one); as `ztpc gc --keep`.")
+    var keep = BundleCollector.defaultKeep
+
     @Option(help: "Output format for diagnostics: human, json or sarif.")
     var format: OutputFormat = .human
 
@@ -51,6 +55,7 @@ struct PublishCommand: ParsableCommand {
         guard paths.isEmpty != (bundle == nil) else { throw ValidationError("give policy paths or --bundle FILE, not both or neither") }
         if let rollout, !(1...100).contains(rollout) { throw ValidationError("--rollout takes a percentage from 1 to 100") }
         if let expectRevision, expectRevision < 0 { throw ValidationError("--expect-revision takes a revision (0: nothing published yet)") }
+        if keep < 0 { throw ValidationError("--keep takes a number of bundles, 0 or more") }
     }
 
     func run() throws {
@@ -62,7 +67,8 @@ struct PublishCommand: ParsableCommand {
         let format = self.format
         let compiled = try bundle.map(Self.readBundle)
         let expected = expectRevision
-        let outcome = try etcd.withFleet { client, layout in
+        let keep = self.keep
+        let (outcome, collection) = try etcd.withFleet { client, layout in
             let publisher = Publisher(client: client, layout: layout, publisherName: name, logger: quietLogger("ztpc.publish"))
             do {
                 // Read before compiling: a publish made while this one compiles must not be overwritten unseen.
@@ -71,7 +77,8 @@ struct PublishCommand: ParsableCommand {
                     throw FleetError.publishedMeanwhile(revision: read.revision, hash: read.pointer?.hash)
                 }
                 let bytes = try compiled.map { try Self.sign($0, with: keys) } ?? Self.compile(paths, format: format, signedWith: keys)
-                return try await publisher.publish(bytes, rollout: rollout, basedOn: read)
+                let outcome = try await publisher.publish(bytes, rollout: rollout, basedOn: read)
+                return (outcome, await Self.collect(client: client, layout: layout, keep: keep))
             } catch {
                 throw fleetFailure(error)
             }
@@ -84,6 +91,20 @@ struct PublishCommand: ParsableCommand {
                     + "at revision \(outcome.revision)\(rolloutText); previous: \(pointer.previous ?? "none")\n")
         } else {
             Console.out("\(pointer.hash) is already current (revision \(outcome.revision)\(rolloutText)); nothing was changed\n")
+        }
+        switch collection {
+        case .success(let collected): Console.out(GCCommand.summary(collected) + "\n")
+        case .failure(let error): FileHandle.standardError.write(Data("warning: published, but old bundles were not deleted: \(error)\n".utf8))
+        }
+    }
+
+    /// The garbage collection after a publish: its failure does not undo the publish, so it is
+    /// reported as a warning (`ztpc gc` can run it again).
+    static func collect(client: EtcdClient, layout: FleetLayout, keep: Int) async -> Result<BundleCollector.Outcome, Error> {
+        do {
+            return .success(try await BundleCollector(client: client, layout: layout, logger: quietLogger("ztpc.gc")).collect(keep: keep))
+        } catch {
+            return .failure(error)
         }
     }
 
