@@ -14,11 +14,13 @@ final class FleetMembership: Sendable {
     let client: EtcdClient
     let layout: FleetLayout
     let name: String
+    let rereadInterval: Duration
     private let logger: Logger
 
     init(settings: EdgeConfig.EtcdSettings, logger: Logger) throws {
         layout = try FleetLayout(prefix: settings.prefix)
         name = settings.edgeName
+        rereadInterval = .seconds(settings.rereadSeconds)
         try EdgeReport.validate(name: name)
         client = try EtcdClient(endpoints: settings.endpoints, logger: logger)
         var logger = logger
@@ -76,7 +78,7 @@ final class FleetMembership: Sendable {
         let backoff = Backoff(initial: .milliseconds(100), maximum: .seconds(1))
         let follower = Follower(
             client: client, layout: layout, edgeName: name,
-            installedHash: edge.statusDocument().policy.bundleHash, backoff: backoff, logger: logger,
+            installedHash: edge.statusDocument().policy.bundleHash, backoff: backoff, rereadInterval: rereadInterval, logger: logger,
             onChange: { _ in reporterBox.reporter?.refreshSoon() }
         ) { bytes, hash in
             switch await edge.installBundle([UInt8](bytes), origin: "etcd:\(layout.manifest(hash))") {
