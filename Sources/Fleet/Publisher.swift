@@ -32,15 +32,22 @@ public struct Publisher: Sendable {
     public let store: BundleStore
     /// Written into the pointer: who published.
     public let publisherName: String
+    /// How new bundles are stored: zlib by default; nil stores them as they are, for edges from
+    /// before compression (they refuse compressed bundles as corrupt).
+    public let compression: BundleCompression?
     private let logger: Logger
     /// Runs between the upload of a bundle's chunks and the transaction that publishes it: tests
     /// put a concurrent garbage collection there, at the moment it is most dangerous.
     var afterUpload: (@Sendable () async -> Void)?
 
     /// A publisher of the fleet at `layout`, recorded in pointers as `publisherName`.
-    public init(client: EtcdClient, layout: FleetLayout, publisherName: String, logger: Logger = Logger(label: "ztp.fleet.publisher")) {
+    public init(
+        client: EtcdClient, layout: FleetLayout, publisherName: String, compression: BundleCompression? = .zlib,
+        logger: Logger = Logger(label: "ztp.fleet.publisher")
+    ) {
         self.store = BundleStore(client: client, layout: layout)
         self.publisherName = publisherName
+        self.compression = compression
         self.logger = logger
     }
 
@@ -90,7 +97,7 @@ public struct Publisher: Sendable {
         // A garbage collection may delete the chunks of an old bundle being published again between
         // their upload and the transaction (which then fails on their revisions): upload them again.
         for attempt in 1...3 {
-            let chunks = try await store.uploadChunks(of: bundle)
+            let chunks = try await store.uploadChunks(of: bundle, compression: compression)
             await afterUpload?()
             do {
                 let revision = try await move(

@@ -11,7 +11,7 @@ struct PublishCommand: ParsableCommand {
         abstract: "Compile a policy and publish it to every edge through etcd.",
         discussion: """
             Reads the fleet's pointer (PREFIX/current), then checks, tests and compiles the policy as \
-            `ztpc compile` does (and signs it with each --sign key), stores the bundle under its SHA-256 in etcd (in 1 MiB chunks) and moves \
+            `ztpc compile` does (and signs it with each --sign key), stores the bundle under its SHA-256 in etcd (zlib-compressed, in 1 MiB chunks) and moves \
             the pointer to it in one transaction guarded by the pointer's revision read first. If someone \
             published meanwhile, nothing is changed and the exit status is 3.
 
@@ -43,6 +43,9 @@ struct PublishCommand: ParsableCommand {
     @Option(help: "After publishing, delete old bundles from etcd, keeping this many besides the current one (and always the previous one); as `ztpc gc --keep`.")
     var keep = BundleCollector.defaultKeep
 
+    @Flag(help: "Store the bundle in etcd as it is, not zlib-compressed: for edges older than compressed bundles, which refuse them.")
+    var uncompressed = false
+
     @Option(help: "Output format for diagnostics: human, json or sarif.")
     var format: OutputFormat = .human
 
@@ -68,8 +71,10 @@ struct PublishCommand: ParsableCommand {
         let compiled = try bundle.map(Self.readBundle)
         let expected = expectRevision
         let keep = self.keep
+        let compression: BundleCompression? = uncompressed ? nil : .zlib
         let (outcome, collection) = try etcd.withFleet { client, layout in
-            let publisher = Publisher(client: client, layout: layout, publisherName: name, logger: quietLogger("ztpc.publish"))
+            let publisher = Publisher(
+                client: client, layout: layout, publisherName: name, compression: compression, logger: quietLogger("ztpc.publish"))
             do {
                 // Read before compiling: a publish made while this one compiles must not be overwritten unseen.
                 let read = try await publisher.currentPointer()
@@ -87,7 +92,7 @@ struct PublishCommand: ParsableCommand {
         let rolloutText = pointer.rollout.map { ", rollout \($0.percent) %" } ?? ""
         if outcome.changed {
             Console.out(
-                "published \(pointer.hash) (\(outcome.manifest.size) bytes in \(outcome.manifest.chunks) chunk\(outcome.manifest.chunks == 1 ? "" : "s")) "
+                "published \(pointer.hash) (\(outcome.manifest.size) bytes\(outcome.manifest.compression.map { ", \(outcome.manifest.bytesStored) as \($0.rawValue)," } ?? "") in \(outcome.manifest.chunks) chunk\(outcome.manifest.chunks == 1 ? "" : "s")) "
                     + "at revision \(outcome.revision)\(rolloutText); previous: \(pointer.previous ?? "none")\n")
         } else {
             Console.out("\(pointer.hash) is already current (revision \(outcome.revision)\(rolloutText)); nothing was changed\n")
