@@ -40,7 +40,7 @@ let package = Package(
         // Resolution, lint, decision tables, bundle format and the evaluator.
         .target(
             name: "PolicyCompiler",
-            dependencies: ["NetPrimitives", "PolicyLang", "CSodium", "SecureMemory", .product(name: "Yams", package: "Yams")]
+            dependencies: ["NetPrimitives", "PolicyLang", "CSodium", "CLibCrypto", "SecureMemory", .product(name: "Yams", package: "Yams")]
         ),
         // Per-packet enforcement of compiled tables: flows, decision cache, rate limits, reloads.
         .target(
@@ -78,7 +78,7 @@ let package = Package(
         .target(
             name: "Fleet",
             dependencies: [
-                "Etcd", "CSodium",
+                "Etcd", "CSodium", "CLibCrypto", "CZlib",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
@@ -97,6 +97,11 @@ let package = Package(
 
         // libsodium, from Debian's libsodium-dev.
         .systemLibrary(name: "CSodium", pkgConfig: "libsodium", providers: [.apt(["libsodium-dev"])]),
+        // OpenSSL's libcrypto, from Debian's libssl-dev, for SHA-256 at the speed of the CPU's SHA
+        // extensions (bundle checksums and content hashes over megabytes).
+        .systemLibrary(name: "CLibCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
+        // zlib, from Debian's zlib1g-dev: fleet bundles are stored deflated in etcd.
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         // Zeroing storage for secrets and the key files that hold them: shared by the tunnel's
         // private keys and the policy signing keys, so that neither pulls in the other.
         .target(name: "SecureMemory", dependencies: ["CSodium"]),

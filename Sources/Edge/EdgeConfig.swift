@@ -19,6 +19,7 @@ import Yams
 ///   endpoints: [http://10.0.0.1:2379, http://10.0.0.2:2379]
 ///   prefix: /ztp                           # the fleet's key prefix
 ///   name: edge-1                           # this edge in ztpc fleet status (default: host name)
+///   reread_seconds: 30                     # read the pointer this often too, in case a watch hangs
 /// wireguard_config: /etc/ztp/peers.conf    # optional wg-style [Peer] sections
 /// metrics: 127.0.0.1:9586                  # Prometheus text on GET /metrics; "off" to disable
 /// control_socket: /var/run/ztp/ztp0.sock   # root-only; ztpc status reads it
@@ -84,6 +85,9 @@ package struct EdgeConfig: Sendable, Equatable {
         package var prefix = "/ztp"
         /// The edge's name in the fleet: its key is PREFIX/edges/NAME. Nil: the host name.
         package var name: String?
+        /// How often the edge reads the pointer while it watches it: the backstop for a watch that
+        /// hangs without an error (a frozen member).
+        package var rereadSeconds = 30
 
         package init(endpoints: [String]) { self.endpoints = endpoints }
 
@@ -245,7 +249,12 @@ package struct EdgeConfig: Sendable, Equatable {
                             throw fail(ev, "the edge name is a word without '/', such as edge-1")
                         }
                         settings.name = edge
-                    default: throw fail(ek, "unknown etcd key '\(name)'; etcd has endpoints, prefix, name")
+                    case "reread_seconds":
+                        guard let seconds = (ev.scalar?.string).flatMap({ Int($0) }), (1...86_400).contains(seconds) else {
+                            throw fail(ev, "reread_seconds is a number of seconds from 1 to 86400")
+                        }
+                        settings.rereadSeconds = seconds
+                    default: throw fail(ek, "unknown etcd key '\(name)'; etcd has endpoints, prefix, name, reread_seconds")
                     }
                 }
                 guard !settings.endpoints.isEmpty else { throw fail(v, "etcd needs endpoints: (at least one client URL)") }

@@ -108,9 +108,11 @@ package final class EdgeService: @unchecked Sendable {
     /// there are none to run here: the signature is what vouches for them.
     ///
     /// `origin` names the source in logs and status (for example `etcd:/ztp/bundles/HASH`).
-    /// Costs one SHA-256 of the bytes, one signature check and one decode, off the data path.
-    package func installBundle(_ bytes: [UInt8], origin: String) async -> BundleInstallOutcome {
-        let hash = PolicyBundle.contentHash(bytes)
+    /// `contentHash` is the SHA-256 of `bytes` when the caller has just checked it (the fleet's
+    /// store names bundles by it): it is not computed again. Costs one SHA-256 of the bytes (unless
+    /// given), one signature check and one decode, off the data path.
+    package func installBundle(_ bytes: [UInt8], origin: String, contentHash: String? = nil) async -> BundleInstallOutcome {
+        let hash = contentHash ?? PolicyBundle.contentHash(bytes)
         return await withCheckedContinuation { continuation in
             reloader.request(reason: "bundle from \(origin)", load: .bundle(bytes, hash: hash, origin: origin)) { outcome in
                 switch outcome {

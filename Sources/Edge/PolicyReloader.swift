@@ -165,7 +165,7 @@ final class PolicyReloader: @unchecked Sendable {
                     continue
                 }
                 do {
-                    outcome = .success(try PolicySource.open(bundle: bytes, origin: from, trust: trust))
+                    outcome = .success(try PolicySource.open(bundle: bytes, origin: from, trust: trust, contentHash: hash))
                 } catch {
                     outcome = .failure(error)
                 }

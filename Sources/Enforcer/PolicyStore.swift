@@ -125,11 +125,14 @@ public enum PolicySource: Sendable, CustomStringConvertible {
     }
 
     /// Opens bundle bytes from anywhere (a file, or a remote source through the edge's install
-    /// path) under `trust`: checksum, then signature, then the tables.
-    package static func open(bundle bytes: [UInt8], origin: String, trust: BundleTrust) throws(LoadFailure) -> LoadedPolicy {
+    /// path) under `trust`: checksum, then signature, then the tables. `contentHash` is the
+    /// SHA-256 of `bytes` when the caller has it already (it is computed otherwise).
+    package static func open(
+        bundle bytes: [UInt8], origin: String, trust: BundleTrust, contentHash: String? = nil
+    ) throws(LoadFailure) -> LoadedPolicy {
         do {
             let accepted = try trust.open(bytes)
-            return LoadedPolicy(tables: accepted.tables, bundleHash: PolicyBundle.contentHash(bytes), signer: accepted.signer)
+            return LoadedPolicy(tables: accepted.tables, bundleHash: contentHash ?? PolicyBundle.contentHash(bytes), signer: accepted.signer)
         } catch {
             throw LoadFailure(diagnostics: [], message: "\(origin): \(error)")
         }

@@ -1,16 +1,20 @@
 import Foundation
 
 extension EtcdClient {
-    /// Reads the keys of `range`, at `revision` (nil: the latest), at most `limit` of them (0: all).
+    /// Reads the keys of `range`, at `revision` (nil: the latest), at most `limit` of them (0: all);
+    /// with `keysOnly`, their keys and revisions without their values (cheap over large values).
     ///
     /// Reads are linearizable: the member answers only what the cluster's leader has committed.
     /// - Throws: ``EtcdError/compacted(compactRevision:)`` when `revision` has been compacted.
-    public func range(_ range: EtcdKeyRange, revision: Int64? = nil, limit: Int64 = 0) async throws -> EtcdRangeResult {
+    public func range(
+        _ range: EtcdKeyRange, revision: Int64? = nil, limit: Int64 = 0, keysOnly: Bool = false
+    ) async throws -> EtcdRangeResult {
         let request = GatewayRangeRequest(
             key: range.wireKey,
             range_end: range.wireRangeEnd,
             limit: limit == 0 ? nil : GatewayInt64(limit),
-            revision: revision.map(GatewayInt64.init)
+            revision: revision.map(GatewayInt64.init),
+            keys_only: keysOnly ? true : nil
         )
         let response = try await call("/v3/kv/range", request, retry: .idempotent, as: GatewayRangeResponse.self)
         return EtcdRangeResult(response)

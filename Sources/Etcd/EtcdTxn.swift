@@ -19,8 +19,10 @@ public struct EtcdCompare: Sendable, Equatable {
         case notEqual = "NOT_EQUAL"
     }
 
-    /// The key compared (a missing key has version, revisions and lease 0).
-    public var key: String
+    /// The keys compared: one key (a missing key has version, revisions and lease 0), or every key
+    /// of a range or prefix, each of which must satisfy the condition (an empty range compares as
+    /// one missing key).
+    public var range: EtcdKeyRange
     /// The comparison that must hold.
     public var result: Result
     /// The field compared and the value compared with.
@@ -28,7 +30,12 @@ public struct EtcdCompare: Sendable, Equatable {
 
     /// The condition "`target` of `key` is `result` (equal by default) the given value".
     public init(key: String, _ target: Target, _ result: Result = .equal) {
-        self.key = key
+        self.init(range: .key(key), target, result)
+    }
+
+    /// The condition "`target` of every key in `range` is `result` the given value".
+    public init(range: EtcdKeyRange, _ target: Target, _ result: Result = .equal) {
+        self.range = range
         self.target = target
         self.result = result
     }
@@ -39,7 +46,7 @@ public struct EtcdCompare: Sendable, Equatable {
     }
 
     var wire: GatewayCompare {
-        var compare = GatewayCompare(result: result.rawValue, target: "", key: Data(key.utf8))
+        var compare = GatewayCompare(result: result.rawValue, target: "", key: range.wireKey, range_end: range.wireRangeEnd)
         switch target {
         case .version(let version):
             compare.target = "VERSION"
@@ -64,6 +71,8 @@ public struct EtcdCompare: Sendable, Equatable {
 /// One operation of a transaction's success or failure branch.
 public enum EtcdOperation: Sendable, Equatable {
     case range(EtcdKeyRange)
+    /// A range read of the keys and their revisions only, without their values.
+    case rangeKeysOnly(EtcdKeyRange)
     case put(key: String, value: Data, lease: Int64 = 0)
     case delete(EtcdKeyRange)
 
@@ -71,6 +80,8 @@ public enum EtcdOperation: Sendable, Equatable {
         switch self {
         case .range(let range):
             GatewayRequestOp(request_range: GatewayRangeRequest(key: range.wireKey, range_end: range.wireRangeEnd))
+        case .rangeKeysOnly(let range):
+            GatewayRequestOp(request_range: GatewayRangeRequest(key: range.wireKey, range_end: range.wireRangeEnd, keys_only: true))
         case .put(let key, let value, let lease):
             GatewayRequestOp(
                 request_put: GatewayPutRequest(key: Data(key.utf8), value: value, lease: lease == 0 ? nil : GatewayInt64(lease))

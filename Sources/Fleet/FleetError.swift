@@ -20,6 +20,10 @@ public enum FleetError: Error, Sendable, Equatable, CustomStringConvertible {
     case invalidEdgeName(String)
     /// A rollout percentage must be within 1...100.
     case invalidRollout(Int)
+    /// The bundle's keys were deleted (by a garbage collection) between the read and the move.
+    case bundleRemoved(String)
+    /// A garbage collection found the fleet changed (a publish, a rollback) after each of its reads.
+    case collectionRaced(attempts: Int)
 
     /// The message for the terminal or a log line.
     public var description: String {
@@ -44,6 +48,10 @@ public enum FleetError: Error, Sendable, Equatable, CustomStringConvertible {
             "'\(name)' is not an edge name (non-empty, no '/')"
         case .invalidRollout(let percent):
             "a rollout percentage must be 1 to 100, not \(percent)"
+        case .bundleRemoved(let hash):
+            "bundle \(hash) was deleted by a garbage collection meanwhile; nothing was changed"
+        case .collectionRaced(let attempts):
+            "the fleet changed during each of \(attempts) garbage collection attempts; nothing more was deleted, run it again"
         }
     }
 }

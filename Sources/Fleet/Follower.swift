@@ -39,6 +39,20 @@ public struct FollowerSnapshot: Sendable, Equatable {
     public var pointerRevision: Int64 = 0
     /// Whether a watch is in place right now.
     public var watching = false
+    /// The mod revision of the last pointer received, by a read or the watch (its bundle may still
+    /// be on its way): what the periodic re-read compares with.
+    public var receivedRevision: Int64 = 0
+    /// The revision of the last event the watch in place reported and the follower applied.
+    var watchedRevision: Int64 = 0
+}
+
+/// The watch said nothing of a pointer that a re-read found moved: it is given up for a new one.
+struct WatchStalled: Error, CustomStringConvertible {
+    var received: Int64
+    var found: Int64
+    var description: String {
+        "the pointer moved to revision \(found) but the watch reported nothing after \(received); watching again"
+    }
 }
 
 /// Keeps an edge on the bundle the fleet's pointer names.
@@ -48,6 +62,11 @@ public struct FollowerSnapshot: Sendable, Equatable {
 /// again from the last revision seen, on the next member that answers, after a back-off; when that
 /// revision has been compacted it reads the pointer again. A bundle refused once is not retried
 /// until the pointer names another.
+///
+/// A watch can also hang without ending: a member that froze (a stalled disk, a partition that
+/// drops packets without resetting connections) sends neither events nor an error. As a backstop
+/// the follower reads the pointer every `rereadInterval` while it watches; when the pointer has
+/// moved past what the watch reported, it drops that watch, applies the pointer and watches again.
 public final class Follower: Service, Sendable {
     /// The edge's name, for the canary bucket and the log.
     public let edgeName: String
@@ -55,6 +74,7 @@ public final class Follower: Service, Sendable {
     private let store: BundleStore
     private let install: BundleInstaller
     private let backoff: Backoff
+    private let rereadInterval: Duration
     private let logger: Logger
     private let state: Mutex<FollowerSnapshot>
     private let onChange: (@Sendable (FollowerSnapshot) -> Void)?
@@ -62,6 +82,8 @@ public final class Follower: Service, Sendable {
     /// - Parameters:
     ///   - installedHash: the hash of the bundle the edge already runs (from its cache), so that it
     ///     is not installed again.
+    ///   - rereadInterval: how often the pointer is read while watching, in case the watch hangs
+    ///     (one small read per edge: 30 s by default).
     ///   - onChange: called after each install, refusal or failure (the status reporter refreshes).
     public init(
         client: EtcdClient,
@@ -69,6 +91,7 @@ public final class Follower: Service, Sendable {
         edgeName: String,
         installedHash: String? = nil,
         backoff: Backoff = Backoff(),
+        rereadInterval: Duration = Follower.defaultRereadInterval,
         logger: Logger = Logger(label: "ztp.fleet.follower"),
         onChange: (@Sendable (FollowerSnapshot) -> Void)? = nil,
         install: @escaping BundleInstaller
@@ -78,10 +101,14 @@ public final class Follower: Service, Sendable {
         self.edgeName = edgeName
         self.install = install
         self.backoff = backoff
+        self.rereadInterval = rereadInterval
         self.logger = logger
         self.onChange = onChange
         self.state = Mutex(FollowerSnapshot(installedHash: installedHash))
     }
+
+    /// How often a watching follower reads the pointer when nothing else is said.
+    public static let defaultRereadInterval: Duration = .seconds(30)
 
     /// What the follower knows now.
     public var snapshot: FollowerSnapshot { state.withLock { $0 } }
@@ -102,18 +129,26 @@ public final class Follower: Service, Sendable {
                 if resumeFrom == nil {
                     resumeFrom = try await readAndApply() + 1
                 }
-                try await watch(from: resumeFrom!, progress: { revision in
-                    resumeFrom = revision + 1
-                    failures = 0
-                })
+                try await watchWithBackstop(from: resumeFrom!)
             } catch is CancellationError {
                 break
             } catch EtcdError.compacted(let compactRevision) {
                 logger.info("pointer revision compacted, reading it again", metadata: ["compact_revision": "\(compactRevision ?? 0)"])
                 resumeFrom = nil
                 continue
+            } catch let stalled as WatchStalled {
+                logger.warning("fleet follower: \(stalled)", metadata: ["edge": "\(edgeName)"])
+                setWatching(false)
+                resumeFrom = nil
+                continue
             } catch {
                 if Task.isCancelled { break }
+                let watched = state.withLock { $0.watchedRevision }
+                if let start = resumeFrom, watched >= start {
+                    // The watch had reported events before it broke: resume after them.
+                    resumeFrom = watched + 1
+                    failures = 0
+                }
                 failures += 1
                 let delay = backoff.delay(afterFailures: failures)
                 let isWatchBreak: Bool
@@ -132,6 +167,39 @@ public final class Follower: Service, Sendable {
         setWatching(false)
     }
 
+    /// Watches from `revision` and, beside the watch, reads the pointer every ``rereadInterval``:
+    /// throws ``WatchStalled`` (ending the watch) when the pointer moved and the watch said nothing.
+    private func watchWithBackstop(from revision: Int64) async throws {
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await self.watch(from: revision) }
+            group.addTask { try await self.rereadUntilStalled() }
+            // The first to end (the watch breaking, or a stall found) ends the other.
+            defer { group.cancelAll() }
+            try await group.next()
+        }
+    }
+
+    /// Returns never; throws ``WatchStalled`` once a read finds a pointer newer than any received.
+    private func rereadUntilStalled() async throws {
+        while true {
+            try await Task.sleep(for: rereadInterval)
+            let kv: EtcdKeyValue?
+            do {
+                kv = try await client.get(store.layout.current)
+            } catch is CancellationError {
+                throw CancellationError()
+            } catch {
+                // etcd out of reach: nothing to compare; the watch breaks by itself or the next read tells.
+                logger.debug("periodic pointer read failed: \(error)", metadata: ["edge": "\(edgeName)"])
+                continue
+            }
+            let received = snapshot.receivedRevision
+            if let kv, kv.modRevision > received {
+                throw WatchStalled(received: received, found: kv.modRevision)
+            }
+        }
+    }
+
     /// Reads the pointer, applies it, and returns the store revision of the read.
     private func readAndApply() async throws -> Int64 {
         let read = try await client.range(.key(store.layout.current))
@@ -141,22 +209,24 @@ public final class Follower: Service, Sendable {
         return read.revision
     }
 
-    private func watch(from revision: Int64, progress: (Int64) -> Void) async throws {
+    private func watch(from revision: Int64) async throws {
         for try await response in client.watch(.key(store.layout.current), startRevision: revision) {
             if response.created { setWatching(true) }
             for event in response.events {
                 if event.kind == .put {
                     try await apply(event.keyValue)
                 } else {
+                    state.withLock { $0.receivedRevision = max($0.receivedRevision, event.keyValue.modRevision) }
                     logger.warning("the fleet pointer was deleted; keeping the current bundle", metadata: ["edge": "\(edgeName)"])
                 }
-                progress(event.keyValue.modRevision)
+                state.withLock { $0.watchedRevision = event.keyValue.modRevision }
             }
         }
     }
 
     /// Brings the edge to the bundle `kv` (a pointer) names for it.
     private func apply(_ kv: EtcdKeyValue) async throws {
+        state.withLock { $0.receivedRevision = max($0.receivedRevision, kv.modRevision) }
         let pointer: BundlePointer
         do {
             pointer = try BundlePointer.decode(kv.value)

@@ -32,12 +32,22 @@ public struct Publisher: Sendable {
     public let store: BundleStore
     /// Written into the pointer: who published.
     public let publisherName: String
+    /// How new bundles are stored: zlib by default; nil stores them as they are, for edges from
+    /// before compression (they refuse compressed bundles as corrupt).
+    public let compression: BundleCompression?
     private let logger: Logger
+    /// Runs between the upload of a bundle's chunks and the transaction that publishes it: tests
+    /// put a concurrent garbage collection there, at the moment it is most dangerous.
+    var afterUpload: (@Sendable () async -> Void)?
 
     /// A publisher of the fleet at `layout`, recorded in pointers as `publisherName`.
-    public init(client: EtcdClient, layout: FleetLayout, publisherName: String, logger: Logger = Logger(label: "ztp.fleet.publisher")) {
+    public init(
+        client: EtcdClient, layout: FleetLayout, publisherName: String, compression: BundleCompression? = .zlib,
+        logger: Logger = Logger(label: "ztp.fleet.publisher")
+    ) {
         self.store = BundleStore(client: client, layout: layout)
         self.publisherName = publisherName
+        self.compression = compression
         self.logger = logger
     }
 
@@ -82,19 +92,29 @@ public struct Publisher: Sendable {
         if let current, current.hash == hash, current.rollout == rollout, let manifest = try await store.manifest(hash) {
             return Outcome(pointer: current, revision: seen, manifest: manifest, changed: false)
         }
-        let manifest = try await store.uploadChunks(of: bundle)
         let previous = current?.hash == hash ? current?.previous : current?.hash
         let pointer = BundlePointer(hash: hash, previous: previous, publisher: publisherName, rollout: rollout)
-        do {
-            let revision = try await move(to: pointer, guardedBy: seen, writingManifest: manifest)
-            logger.info("published bundle", metadata: ["hash": "\(hash)", "revision": "\(revision)", "bytes": "\(bundle.count)"])
-            return Outcome(pointer: pointer, revision: revision, manifest: manifest, changed: true)
-        } catch let error as FleetError {
-            if case .publishedMeanwhile(_, let winner) = error {
-                await discardChunks(of: hash, unlessNamedBy: winner)
+        // A garbage collection may delete the chunks of an old bundle being published again between
+        // their upload and the transaction (which then fails on their revisions): upload them again.
+        for attempt in 1...3 {
+            let chunks = try await store.uploadChunks(of: bundle, compression: compression)
+            await afterUpload?()
+            do {
+                let revision = try await move(
+                    to: pointer, guardedBy: seen, writingManifest: chunks.manifest, requiring: chunks.unchanged(in: layout)
+                )
+                logger.info("published bundle", metadata: ["hash": "\(hash)", "revision": "\(revision)", "bytes": "\(bundle.count)"])
+                return Outcome(pointer: pointer, revision: revision, manifest: chunks.manifest, changed: true)
+            } catch FleetError.bundleRemoved where attempt < 3 {
+                logger.info("chunks deleted by a garbage collection before the pointer moved; uploading them again", metadata: ["hash": "\(hash)"])
+            } catch let error as FleetError {
+                if case .publishedMeanwhile(_, let winner) = error {
+                    await discardChunks(of: hash, unlessNamedBy: winner)
+                }
+                throw error
             }
-            throw error
         }
+        throw FleetError.bundleRemoved(hash)
     }
 
     /// Points the fleet back at a bundle already stored: the previous one, or the one named.
@@ -113,19 +133,31 @@ public struct Publisher: Sendable {
         case .hash(let named):
             hash = named.lowercased()
         }
-        guard let manifest = try await store.manifest(hash) else { throw FleetError.unknownBundle(hash) }
+        guard let stored = try await store.storedManifest(hash) else { throw FleetError.unknownBundle(hash) }
+        let manifest = stored.manifest
         if current.hash == hash && current.rollout == nil {
             return Outcome(pointer: current, revision: seen, manifest: manifest, changed: false)
         }
         let pointer = BundlePointer(hash: hash, previous: current.hash, publisher: publisherName)
-        let revision = try await move(to: pointer, guardedBy: seen, writingManifest: nil)
+        // The bundle must still be stored when the pointer moves: a garbage collection may delete it
+        // after the read above (its chunks go in the same transaction as its manifest).
+        let revision = try await move(
+            to: pointer, guardedBy: seen, writingManifest: nil,
+            requiring: [.modRevision(of: layout.manifest(hash), is: stored.revision)]
+        )
         logger.info("rolled back", metadata: ["hash": "\(hash)", "from": "\(current.hash)", "revision": "\(revision)"])
         return Outcome(pointer: pointer, revision: revision, manifest: manifest, changed: true)
     }
 
-    /// The guarded transaction: when `current` still has mod revision `seen` (0: it does not exist),
-    /// write the manifest (if any) and the pointer; otherwise read what is there now.
-    private func move(to pointer: BundlePointer, guardedBy seen: Int64, writingManifest manifest: BundleManifest?) async throws -> Int64 {
+    /// The guarded transaction: when `current` still has mod revision `seen` (0: it does not exist)
+    /// and every condition of `requiring` holds (the bundle's keys are as read or written), write
+    /// the manifest (if any) and the pointer; otherwise read what is there now.
+    ///
+    /// - Throws: ``FleetError/publishedMeanwhile(revision:hash:)`` when the pointer moved,
+    ///   ``FleetError/bundleRemoved(_:)`` when only the bundle's keys changed.
+    private func move(
+        to pointer: BundlePointer, guardedBy seen: Int64, writingManifest manifest: BundleManifest?, requiring: [EtcdCompare]
+    ) async throws -> Int64 {
         var writes: [EtcdOperation] = []
         if let manifest {
             let encoder = JSONEncoder()
@@ -134,12 +166,17 @@ public struct Publisher: Sendable {
         }
         writes.append(.put(key: layout.current, value: try pointer.encoded()))
         let result = try await client.txn(
-            compare: [.modRevision(of: layout.current, is: seen)],
+            compare: [.modRevision(of: layout.current, is: seen)] + requiring,
             success: writes,
             failure: [.range(.key(layout.current))]
         )
         guard result.succeeded else {
-            guard case .range(let now)? = result.results.first, let kv = now.keyValues.first else {
+            guard case .range(let now)? = result.results.first else {
+                throw EtcdError.invalidResponse(endpoint: "txn", reason: "no range result in the failure branch")
+            }
+            // The pointer as read: only the bundle's keys can have failed the comparison.
+            if (now.keyValues.first?.modRevision ?? 0) == seen { throw FleetError.bundleRemoved(pointer.hash) }
+            guard let kv = now.keyValues.first else {
                 // The pointer was deleted after this publisher read it.
                 throw FleetError.publishedMeanwhile(revision: result.revision, hash: nil)
             }

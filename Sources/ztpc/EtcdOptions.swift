@@ -57,6 +57,10 @@ func fleetFailure(_ error: Error) -> Error {
         message = "\(error)"
         if case .publishedMeanwhile = error {
             code = FleetStatusCode.lostRace
+        } else if case .collectionRaced = error {
+            code = FleetStatusCode.lostRace
+        } else if case .bundleRemoved = error {
+            code = FleetStatusCode.lostRace
         } else if case .corruptBundle = error {
             code = FleetStatusCode.etcd
         } else {

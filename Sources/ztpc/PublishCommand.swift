@@ -1,4 +1,5 @@
 import ArgumentParser
+import Etcd
 import Fleet
 import Foundation
 import PolicyCompiler
@@ -10,7 +11,7 @@ struct PublishCommand: ParsableCommand {
         abstract: "Compile a policy and publish it to every edge through etcd.",
         discussion: """
             Reads the fleet's pointer (PREFIX/current), then checks, tests and compiles the policy as \
-            `ztpc compile` does (and signs it with each --sign key), stores the bundle under its SHA-256 in etcd (in 1 MiB chunks) and moves \
+            `ztpc compile` does (and signs it with each --sign key), stores the bundle under its SHA-256 in etcd (zlib-compressed, in 1 MiB chunks) and moves \
             the pointer to it in one transaction guarded by the pointer's revision read first. If someone \
             published meanwhile, nothing is changed and the exit status is 3.
 
@@ -39,6 +40,12 @@ struct PublishCommand: ParsableCommand {
     @Option(help: "Publish only if the pointer is still at this revision (as `ztpc fleet status` shows it): nothing published since it was reviewed.")
     var expectRevision: Int64?
 
+    @Option(help: "After publishing, delete old bundles from etcd, keeping this many besides the current one (and always the previous one); as `ztpc gc --keep`.")
+    var keep = BundleCollector.defaultKeep
+
+    @Flag(help: "Store the bundle in etcd as it is, not zlib-compressed: for edges older than compressed bundles, which refuse them.")
+    var uncompressed = false
+
     @Option(help: "Output format for diagnostics: human, json or sarif.")
     var format: OutputFormat = .human
 
@@ -51,6 +58,7 @@ struct PublishCommand: ParsableCommand {
         guard paths.isEmpty != (bundle == nil) else { throw ValidationError("give policy paths or --bundle FILE, not both or neither") }
         if let rollout, !(1...100).contains(rollout) { throw ValidationError("--rollout takes a percentage from 1 to 100") }
         if let expectRevision, expectRevision < 0 { throw ValidationError("--expect-revision takes a revision (0: nothing published yet)") }
+        if keep < 0 { throw ValidationError("--keep takes a number of bundles, 0 or more") }
     }
 
     func run() throws {
@@ -62,8 +70,11 @@ struct PublishCommand: ParsableCommand {
         let format = self.format
         let compiled = try bundle.map(Self.readBundle)
         let expected = expectRevision
-        let outcome = try etcd.withFleet { client, layout in
-            let publisher = Publisher(client: client, layout: layout, publisherName: name, logger: quietLogger("ztpc.publish"))
+        let keep = self.keep
+        let compression: BundleCompression? = uncompressed ? nil : .zlib
+        let (outcome, collection) = try etcd.withFleet { client, layout in
+            let publisher = Publisher(
+                client: client, layout: layout, publisherName: name, compression: compression, logger: quietLogger("ztpc.publish"))
             do {
                 // Read before compiling: a publish made while this one compiles must not be overwritten unseen.
                 let read = try await publisher.currentPointer()
@@ -71,7 +82,8 @@ struct PublishCommand: ParsableCommand {
                     throw FleetError.publishedMeanwhile(revision: read.revision, hash: read.pointer?.hash)
                 }
                 let bytes = try compiled.map { try Self.sign($0, with: keys) } ?? Self.compile(paths, format: format, signedWith: keys)
-                return try await publisher.publish(bytes, rollout: rollout, basedOn: read)
+                let outcome = try await publisher.publish(bytes, rollout: rollout, basedOn: read)
+                return (outcome, await Self.collect(client: client, layout: layout, keep: keep))
             } catch {
                 throw fleetFailure(error)
             }
@@ -80,10 +92,24 @@ struct PublishCommand: ParsableCommand {
         let rolloutText = pointer.rollout.map { ", rollout \($0.percent) %" } ?? ""
         if outcome.changed {
             Console.out(
-                "published \(pointer.hash) (\(outcome.manifest.size) bytes in \(outcome.manifest.chunks) chunk\(outcome.manifest.chunks == 1 ? "" : "s")) "
+                "published \(pointer.hash) (\(outcome.manifest.size) bytes\(outcome.manifest.compression.map { ", \(outcome.manifest.bytesStored) as \($0.rawValue)," } ?? "") in \(outcome.manifest.chunks) chunk\(outcome.manifest.chunks == 1 ? "" : "s")) "
                     + "at revision \(outcome.revision)\(rolloutText); previous: \(pointer.previous ?? "none")\n")
         } else {
             Console.out("\(pointer.hash) is already current (revision \(outcome.revision)\(rolloutText)); nothing was changed\n")
+        }
+        switch collection {
+        case .success(let collected): Console.out(GCCommand.summary(collected) + "\n")
+        case .failure(let error): FileHandle.standardError.write(Data("warning: published, but old bundles were not deleted: \(error)\n".utf8))
+        }
+    }
+
+    /// The garbage collection after a publish: its failure does not undo the publish, so it is
+    /// reported as a warning (`ztpc gc` can run it again).
+    static func collect(client: EtcdClient, layout: FleetLayout, keep: Int) async -> Result<BundleCollector.Outcome, Error> {
+        do {
+            return .success(try await BundleCollector(client: client, layout: layout, logger: quietLogger("ztpc.gc")).collect(keep: keep))
+        } catch {
+            return .failure(error)
         }
     }
 

@@ -21,7 +21,7 @@ struct ZTPC: ParsableCommand {
         subcommands: [
             CheckCommand.self, TestCommand.self, ExplainCommand.self, CompileCommand.self, InspectCommand.self, KeygenCommand.self, VerifyCommand.self,
             EvalCommand.self, StatusCommand.self, DiffCommand.self, WhoCanCommand.self, CanCommand.self, SchemaCommand.self, FmtCommand.self,
-            PublishCommand.self, RollbackCommand.self, FleetCommand.self,
+            PublishCommand.self, RollbackCommand.self, GCCommand.self, FleetCommand.self,
         ]
     )
 

@@ -7,18 +7,20 @@ import Logging
 import PolicyCompiler
 
 /// The edge's part in a fleet (`etcd:` in the daemon config, or `--etcd`): it follows the
-/// pointer in etcd, installing each bundle through ``EdgeService/installBundle(_:origin:)`` (the
+/// pointer in etcd, installing each bundle through ``EdgeService/installBundle(_:origin:contentHash:)`` (the
 /// same checks and atomic swap as a local reload; the last good bundle goes to the cache), and
 /// keeps its ``EdgeReport`` at `PREFIX/edges/NAME` under a lease.
 final class FleetMembership: Sendable {
     let client: EtcdClient
     let layout: FleetLayout
     let name: String
+    let rereadInterval: Duration
     private let logger: Logger
 
     init(settings: EdgeConfig.EtcdSettings, logger: Logger) throws {
         layout = try FleetLayout(prefix: settings.prefix)
         name = settings.edgeName
+        rereadInterval = .seconds(settings.rereadSeconds)
         try EdgeReport.validate(name: name)
         client = try EtcdClient(endpoints: settings.endpoints, logger: logger)
         var logger = logger
@@ -76,10 +78,10 @@ final class FleetMembership: Sendable {
         let backoff = Backoff(initial: .milliseconds(100), maximum: .seconds(1))
         let follower = Follower(
             client: client, layout: layout, edgeName: name,
-            installedHash: edge.statusDocument().policy.bundleHash, backoff: backoff, logger: logger,
+            installedHash: edge.statusDocument().policy.bundleHash, backoff: backoff, rereadInterval: rereadInterval, logger: logger,
             onChange: { _ in reporterBox.reporter?.refreshSoon() }
         ) { bytes, hash in
-            switch await edge.installBundle([UInt8](bytes), origin: "etcd:\(layout.manifest(hash))") {
+            switch await edge.installBundle([UInt8](bytes), origin: "etcd:\(layout.manifest(hash))", contentHash: hash) {
             case .installed, .unchanged: .installed
             case .refused(_, let reason): .refused(reason: reason)
             case .superseded: .deferred(reason: "a newer reload was loaded first")

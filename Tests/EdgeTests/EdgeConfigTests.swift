@@ -34,19 +34,23 @@ final class EdgeConfigTests: XCTestCase {
               endpoints: [http://10.0.0.1:2379, http://10.0.0.2:2379]
               prefix: /fleet
               name: edge-7
+              reread_seconds: 12
             """, path: "ztpd.yaml")
         XCTAssertEqual(c.etcd?.endpoints, ["http://10.0.0.1:2379", "http://10.0.0.2:2379"])
+        XCTAssertEqual(c.etcd?.rereadSeconds, 12)
         XCTAssertEqual(c.etcd?.prefix, "/fleet")
         XCTAssertEqual(c.etcd?.edgeName, "edge-7")
         let defaults = try EdgeConfig.parse("etcd: { endpoints: http://127.0.0.1:2379 }", path: "ztpd.yaml")
         XCTAssertEqual(defaults.etcd?.prefix, "/ztp")
         XCTAssertEqual(defaults.etcd?.edgeName, ProcessInfo.processInfo.hostName)
+        XCTAssertEqual(defaults.etcd?.rereadSeconds, 30)
         let cases: [(String, String)] = [
             ("etcd: http://x:2379", "ztpd.yaml:1:7: etcd takes a mapping: { endpoints: [http://HOST:2379], prefix: /ztp, name: EDGE }"),
             ("etcd: { prefix: /ztp }", "ztpd.yaml:1:7: etcd needs endpoints: (at least one client URL)"),
             ("etcd: { endpoints: [a], prefix: ztp }", "ztpd.yaml:1:33: the etcd prefix is a key path such as /ztp"),
             ("etcd: { endpoints: [a], name: a/b }", "ztpd.yaml:1:31: the edge name is a word without '/', such as edge-1"),
-            ("etcd: { endpoints: [a], nmae: x }", "ztpd.yaml:1:25: unknown etcd key 'nmae'; etcd has endpoints, prefix, name"),
+            ("etcd: { endpoints: [a], nmae: x }", "ztpd.yaml:1:25: unknown etcd key 'nmae'; etcd has endpoints, prefix, name, reread_seconds"),
+            ("etcd: { endpoints: [a], reread_seconds: 0 }", "ztpd.yaml:1:41: reread_seconds is a number of seconds from 1 to 86400"),
         ]
         for (text, message) in cases {
             XCTAssertThrowsError(try EdgeConfig.parse(text, path: "ztpd.yaml"), text) { error in

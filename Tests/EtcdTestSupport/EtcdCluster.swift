@@ -77,6 +77,19 @@ public final class EtcdCluster: @unchecked Sendable {
         process.waitUntilExit()
     }
 
+    /// Freezes member `index` (SIGSTOP): its connections stay open and say nothing, as with a
+    /// member whose disk stalls or whose network drops packets without resetting connections.
+    public func freeze(_ index: Int) {
+        guard let process = lock.withLock({ processes[index] }), process.isRunning else { return }
+        Glibc.kill(process.processIdentifier, SIGSTOP)
+    }
+
+    /// Lets a frozen member run again (SIGCONT).
+    public func thaw(_ index: Int) {
+        guard let process = lock.withLock({ processes[index] }), process.isRunning else { return }
+        Glibc.kill(process.processIdentifier, SIGCONT)
+    }
+
     /// Kills every member.
     public func killAll() {
         for index in members.indices { kill(index) }

@@ -25,8 +25,8 @@ class FleetTestCase: XCTestCase {
     }
 
     /// Another client of the cluster (its own connections), shut down in tearDown.
-    func makeClient(endpoints: [String]? = nil) throws -> EtcdClient {
-        let extra = try EtcdClient(endpoints: endpoints ?? cluster.clientURLs)
+    func makeClient(endpoints: [String]? = nil, requestTimeout: Duration = .seconds(5)) throws -> EtcdClient {
+        let extra = try EtcdClient(endpoints: endpoints ?? cluster.clientURLs, requestTimeout: requestTimeout)
         extraClients.append(extra)
         return extra
     }

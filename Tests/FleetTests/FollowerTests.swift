@@ -149,6 +149,50 @@ final class FollowerTests: FleetTestCase {
         }
     }
 
+    func testAWatchThatHangsSilentlyIsReplacedAfterThePeriodicReread() async throws {
+        let first = try await publisher().publish(bundle("one"))
+        // Two followers whose watches go to member 0 (first in their list): one re-reads the
+        // pointer every second, the other (the control) practically never.
+        func follower(_ name: String, reread: Duration) throws -> (Follower, RecordingInstaller) {
+            let installer = RecordingInstaller()
+            let follower = Follower(
+                client: try makeClient(requestTimeout: .seconds(1)), layout: layout, edgeName: name,
+                backoff: Backoff(initial: .milliseconds(50), maximum: .milliseconds(200)), rereadInterval: reread,
+                install: installer.closure
+            )
+            return (follower, installer)
+        }
+        let (backstopped, installer) = try follower("edge-a", reread: .seconds(1))
+        let (control, controlInstaller) = try follower("edge-b", reread: .seconds(3_600))
+        let tasks = [backstopped, control].map { follower in Task { try await follower.run() } }
+        defer { tasks.forEach { $0.cancel() } }
+        let ready = await eventually(10) {
+            installer.last == first.pointer.hash && controlInstaller.last == first.pointer.hash
+                && backstopped.snapshot.watching && control.snapshot.watching
+        }
+        XCTAssertTrue(ready)
+
+        // Member 0 freezes: the watches on it stay open and silent, no event and no error.
+        cluster.freeze(0)
+        defer { cluster.thaw(0) }
+        let others = publisher(client: try makeClient(endpoints: Array(cluster.clientURLs[1...])))
+        var second: Publisher.Outcome?
+        // The two members left may be electing a leader for a moment.
+        for _ in 0..<20 where second == nil {
+            second = try? await others.publish(bundle("two"))
+            if second == nil { try await Task.sleep(for: .milliseconds(250)) }
+        }
+        let hash = try XCTUnwrap(second?.pointer.hash)
+        let converged = await eventually(15) { installer.last == hash }
+        XCTAssertTrue(converged, "installed \(installer.installed)")
+        XCTAssertEqual(backstopped.snapshot.receivedRevision, second?.revision)
+        try await Task.sleep(for: .seconds(1))
+        // The control follower is still on its frozen watch: the stall is real, and only the
+        // re-read got the other one out of it.
+        XCTAssertEqual(controlInstaller.installed, [first.pointer.hash])
+        XCTAssertEqual(control.snapshot.wantedHash, first.pointer.hash)
+    }
+
     func testCanaryRolloutReachesOnlyEdgesWhoseBucketIsBelowThePercent() async throws {
         let stable = try await publisher().publish(bundle("stable"))
         let names = (0..<20).map { "edge-\($0)" }

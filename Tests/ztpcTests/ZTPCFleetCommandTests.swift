@@ -90,6 +90,29 @@ final class ZTPCFleetCommandTests: XCTestCase {
         XCTAssertEqual(afterForward.pointer?.hash, secondHash)
     }
 
+    func testPublishKeepsOnlyTheLastBundlesAndGCDeletesTheRest() async throws {
+        var hashes: [String] = []
+        for port in [22, 80, 443, 8080] {
+            let run = try ztpc("publish", policy(port: port), "--etcd", etcdArgument, "--keep", "9")
+            XCTAssertEqual(run.status, 0, run.err)
+            XCTAssertTrue(run.out.contains("gc: deleted 0 bundles"), run.out)
+            hashes.append(try XCTUnwrap(publishedHash(run)))
+        }
+        let gc = try ztpc("gc", "--keep", "1", "--etcd", etcdArgument)
+        XCTAssertEqual(gc.status, 0, gc.err)
+        XCTAssertTrue(gc.out.hasPrefix("gc: deleted 2 bundles"), gc.out)
+        let manifests = try await client.range(.prefix(layout.bundlesPrefix), keysOnly: true).keyValues
+            .map { String($0.key.dropFirst(layout.bundlesPrefix.count)) }.filter { !$0.contains("/") }
+        XCTAssertEqual(Set(manifests), Set(hashes.suffix(2)))
+        let back = try ztpc("rollback", "--previous", "--etcd", etcdArgument)
+        XCTAssertEqual(back.status, 0, back.err)
+        let gone = try ztpc("rollback", "--to", hashes[0], "--etcd", etcdArgument)
+        XCTAssertEqual(gone.status, 2, gone.err)
+        XCTAssertTrue(gone.err.contains("no bundle \(hashes[0]) is stored in etcd"), gone.err)
+        let negative = try ztpc("gc", "--keep", "-1", "--etcd", etcdArgument)
+        XCTAssertEqual(negative.status, 2, negative.err)
+    }
+
     func testPublishOfACompiledBundlePublishesItsExactBytesAndRefusesAnythingElse() async throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ztpc-fleet-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)

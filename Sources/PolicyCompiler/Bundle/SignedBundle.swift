@@ -71,7 +71,7 @@ package enum SignedBundle {
         let checked = PolicyBundle.headerSize + bodyLength
         let end = checked + 32
         guard bytes.count >= end else { throw .corrupt(.truncated) }
-        guard SHA256.hash(Array(bytes[0..<checked])) == Array(bytes[checked..<end]) else { throw .corrupt(.checksumMismatch) }
+        guard SHA256.hash(bytes[0..<checked]).elementsEqual(bytes[checked..<end]) else { throw .corrupt(.checksumMismatch) }
         let trailer = bytes.count - end
         guard trailer % recordSize == 0 else {
             throw .corrupt(.inconsistent("\(trailer) bytes after the bundle are not whole signature records"))
@@ -114,7 +114,7 @@ package enum SignedBundle {
             throw .badSignature(signer: first.signer)
         }
         do {
-            let tables = try PolicyBundle.decode(Array(parts.bundle))
+            let tables = try PolicyBundle.decode(Array(parts.bundle), checksumChecked: true)
             return Opened(tables: tables, signer: good.signer, signers: parts.signatures.map(\.signer))
         } catch {
             throw .corrupt(error)
@@ -132,6 +132,6 @@ package enum SignedBundle {
             guard case .corrupt(let e) = error else { throw .inconsistent("\(error)") }
             throw e
         }
-        return try PolicyBundle.decode(Array(parts.bundle))
+        return try PolicyBundle.decode(Array(parts.bundle), checksumChecked: true)
     }
 }

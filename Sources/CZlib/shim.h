@@ -1,0 +1,2 @@
+// zlib, from Debian's zlib1g-dev: bundles are stored deflated in etcd.
+#include <zlib.h>
