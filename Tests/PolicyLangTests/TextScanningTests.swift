@@ -45,3 +45,16 @@ final class TextScanningTests: XCTestCase {
         XCTAssertGreaterThan(fastPathTaken, 100, "the generated texts should exercise the ASCII path")
     }
 }
+
+extension TextScanningTests {
+    /// JSON keys sort as `(key.lowercased(), key)` pairs, as `JSONSerialization`'s `.sortedKeys`
+    /// sorted the renderers' keys; the byte comparison must agree with that on any pair.
+    func testJSONKeyOrderIsTheLowercasedPairOrder() {
+        let keys = Self.texts(count: 400, maxPieces: 4) + ["a", "A", "b", "B", "ab", "aB", "Ab", "", "_", "Z", "z", "é", "e\u{301}"]
+        for a in keys {
+            for b in keys.prefix(60) {
+                XCTAssertEqual(JSONValue.precedes(a, b), (a.lowercased(), a) < (b.lowercased(), b), "\(a) \(b)")
+            }
+        }
+    }
+}
