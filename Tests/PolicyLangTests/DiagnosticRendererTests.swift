@@ -89,6 +89,7 @@ final class DiagnosticRendererTests: XCTestCase {
         case .int(let n): n
         case .array(let items): items.map(foundationObject)
         case .object(let members): members.mapValues(foundationObject)
+        case .prewritten(let value): foundationObject(value.value)
         }
     }
 }

@@ -42,7 +42,9 @@ package struct HumanDiagnosticRenderer: Sendable {
         }
         let number = String(span.start.line)
         let gutter = String(repeating: " ", count: number.count)
-        let text = line.replacingOccurrences(of: "\t", with: " ")
+        // Foundation's replacement bridges the line to NSString and back even when there is
+        // nothing to replace, which is nearly always.
+        let text = line.utf8.contains(UInt8(ascii: "\t")) ? line.replacingOccurrences(of: "\t", with: " ") : String(line)
         let column = max(1, min(span.start.column, text.count + 1))
         let width = max(1, min(span.length, text.count - column + 1))
         let marker = String(repeating: " ", count: column - 1) + "^" + String(repeating: "~", count: width - 1)
@@ -147,11 +149,15 @@ package struct SARIFDiagnosticRenderer: Sendable {
         ])
     }
 
-    /// Every diagnostic code with its summary: the same in every log, so built once.
-    private static let rules: JSONValue = .array(
-        DiagnosticCode.allCases.map { code in
-            .object(["id": .string(code.rawValue), "shortDescription": .object(["text": .string(code.summary)])])
-        })
+    /// Every diagnostic code with its summary: the same in every log, so built and written once,
+    /// at the depth of `runs[0].tool.driver.rules` (five levels in).
+    private static let rules: JSONValue = .prewritten(
+        PrewrittenJSON(
+            .array(
+                DiagnosticCode.allCases.map { code in
+                    .object(["id": .string(code.rawValue), "shortDescription": .object(["text": .string(code.summary)])])
+                }),
+            indent: 5))
 
     private func level(_ s: Severity) -> String {
         switch s {

@@ -44,7 +44,12 @@ struct PolicyFileParser {
             // The encoding is named: Yams' default reads the whole process environment on every
             // call (for YAMS_DEFAULT_ENCODING), which cost a tenth of a config parse; Swift
             // strings are UTF-8, which is what that default picks.
-            root = try Yams.compose(yaml: source.text, .default, .default, .utf8)
+            // The resolver is the basic one, with no rules: this parser reads scalars as text and
+            // never asks for a resolved tag (`Node.null` looks at the text), but the default
+            // resolver matches every mapping key against up to seven regular expressions (through
+            // NSString) for the duplicate-key check. With no rules every plain scalar is a string,
+            // so `true:` and `"true":` are now the same key, which is how this parser reads them.
+            root = try Yams.compose(yaml: source.text, .basic, .default, .utf8)
         } catch let error as YamlError {
             diagnostics.append(yamlDiagnostic(error))
             return nil

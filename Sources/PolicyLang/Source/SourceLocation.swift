@@ -51,9 +51,58 @@ public struct SourceFile: Sendable {
     public init(path: String, text: String) {
         self.path = path
         self.text = text
-        // The line breaks libyaml counts (YAML 1.1), so that its line numbers index this array.
-        let breaks: Set<Character> = ["\n", "\r", "\r\n", "\u{85}", "\u{2028}", "\u{2029}"]
-        self.lines = text.split(omittingEmptySubsequences: false, whereSeparator: { breaks.contains($0) })
+        self.lines = Self.lines(of: text)
+    }
+
+    /// `text` split at the line breaks libyaml counts (YAML 1.1: LF, CR, CR LF, U+0085, U+2028,
+    /// U+2029), so that its line numbers index the result; a break at the end leaves an empty
+    /// last line.
+    ///
+    /// The scan reads UTF-8 bytes: splitting by `Character` against a set of breaks hashed every
+    /// character of the file, a sixth of a fuzzed parse. Each break is a whole grapheme cluster
+    /// (the cluster rules always break around CR, LF and controls, and U+0085, U+2028 and
+    /// U+2029 count as controls), so these byte offsets are the same cuts the `Character` split
+    /// made (`TextScanningTests` compares the two).
+    static func lines(of text: String) -> [Substring] {
+        var text = text
+        text.makeContiguousUTF8()
+        let offsets = text.utf8.withContiguousStorageIfAvailable(breakOffsets) ?? Array(text.utf8).withUnsafeBufferPointer(breakOffsets)
+        var lines: [Substring] = []
+        lines.reserveCapacity(offsets.count / 2 + 1)
+        let utf8 = text.utf8
+        var start = utf8.startIndex
+        for k in stride(from: 0, to: offsets.count, by: 2) {
+            let lineEnd = utf8.index(utf8.startIndex, offsetBy: offsets[k])
+            lines.append(text[start..<lineEnd])
+            start = utf8.index(utf8.startIndex, offsetBy: offsets[k + 1])
+        }
+        lines.append(text[start..<utf8.endIndex])
+        return lines
+    }
+
+    /// Where each line break of `bytes` starts and ends, as pairs of byte offsets.
+    private static func breakOffsets(_ bytes: UnsafeBufferPointer<UInt8>) -> [Int] {
+        var offsets: [Int] = []
+        var i = 0
+        while i < bytes.count {
+            let width: Int
+            switch bytes[i] {
+            case 0x0A: width = 1
+            case 0x0D: width = i + 1 < bytes.count && bytes[i + 1] == 0x0A ? 2 : 1
+            case 0xC2: width = i + 1 < bytes.count && bytes[i + 1] == 0x85 ? 2 : 0
+            case 0xE2:
+                width = i + 2 < bytes.count && bytes[i + 1] == 0x80 && (bytes[i + 2] == 0xA8 || bytes[i + 2] == 0xA9) ? 3 : 0
+            default: width = 0
+            }
+            if width == 0 {
+                i += 1
+            } else {
+                offsets.append(i)
+                offsets.append(i + width)
+                i += width
+            }
+        }
+        return offsets
     }
 
     /// The text of 1-based line `n`, or nil past the end.

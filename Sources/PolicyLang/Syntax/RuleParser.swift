@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// A parse failure, carrying the diagnostic that explains it.
 package struct ParseFailure: Error, Sendable {
@@ -120,11 +121,19 @@ package struct RuleParser {
 
     /// Parses ISO 8601 instants (`2026-11-23T09:00:00Z`, with an optional offset) to Unix seconds.
     package static func parseInstant(_ text: some StringProtocol) -> Int64? {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime]
-        guard let date = formatter.date(from: String(text)) else { return nil }
+        let string = String(text)
+        guard let date = instantFormatter.withLock({ $0.date(from: string) }) else { return nil }
         return Int64(date.timeIntervalSince1970.rounded(.down))
     }
+
+    /// One formatter for the process, behind a lock (a formatter is not documented as safe to
+    /// share between threads): creating one opens ICU's date format, calendar and number
+    /// formatter, which cost more than parsing the whole test line it was made for.
+    private static let instantFormatter: Mutex<ISO8601DateFormatter> = {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime]
+        return Mutex(formatter)
+    }()
 
     // MARK: Pieces
 
