@@ -291,7 +291,7 @@ public final class Enforcer: @unchecked Sendable {
         statistics.sharedVerdicts &+= UInt64(times)
         switch verdict {
         case .pass: statistics.allowed &+= UInt64(times)
-        case .drop(let reason): statistics.dropped[reason, default: 0] &+= UInt64(times)
+        case .drop(let reason): statistics.drops[reason] &+= UInt64(times)
         }
     }
 
