@@ -63,8 +63,8 @@ struct TCPSegmentInfo {
         guard isIPv6 == other.isIPv6 else { return false }
         let addresses = isIPv6 ? TransportFields.ipv6Addresses..<TransportFields.ipv6Addresses + 32
             : TransportFields.ipv4Addresses..<TransportFields.ipv4Addresses + 8
-        return bytesEqual(packet, otherPacket, addresses)
-            && bytesEqual(packet, otherPacket, ipLength..<ipLength + 4)
+        return MergedHeaders.bytesEqual(packet, otherPacket, addresses)
+            && MergedHeaders.bytesEqual(packet, otherPacket, ipLength..<ipLength + 4)
     }
 
     /// Whether `other` of the same flow may follow this segment in one super-packet as far
@@ -74,12 +74,12 @@ struct TCPSegmentInfo {
         guard headersLength == other.headersLength else { return false }
         let acknowledgment = ipLength + TransportFields.tcpAcknowledgment
         // Options (timestamps above all) from byte 20 of the TCP header to its end.
-        guard bytesEqual(packet, otherPacket, acknowledgment..<acknowledgment + 4),
-              bytesEqual(packet, otherPacket, ipLength + TransportFields.tcpMinimumHeaderLength..<headersLength)
+        guard MergedHeaders.bytesEqual(packet, otherPacket, acknowledgment..<acknowledgment + 4),
+              MergedHeaders.bytesEqual(packet, otherPacket, ipLength + TransportFields.tcpMinimumHeaderLength..<headersLength)
         else { return false }
         if isIPv6 {
             // Version, traffic class and flow label, then the hop limit.
-            return bytesEqual(packet, otherPacket, 0..<4)
+            return MergedHeaders.bytesEqual(packet, otherPacket, 0..<4)
                 && packet[TransportFields.ipv6HopLimit] == otherPacket[TransportFields.ipv6HopLimit]
         }
         // ToS (with ECN), DF and the reserved bit, TTL.
@@ -101,30 +101,13 @@ struct TCPSegmentInfo {
     /// the TCP checksum field holding only the pseudo-header sum, which the kernel
     /// completes over the segments it makes (CHECKSUM_PARTIAL).
     func finishMergedHeaders(_ packet: UnsafeMutableRawBufferPointer, totalLength: Int, pushed: Bool) {
-        if isIPv6 {
-            packet.storeBigEndian16(UInt16(totalLength - ipLength), at: TransportFields.ipv6PayloadLength)
-        } else {
-            packet.storeBigEndian16(UInt16(totalLength), at: TransportFields.ipv4TotalLength)
-            packet.storeBigEndian16(0, at: TransportFields.ipv4HeaderChecksum)
-            let checksum = InternetChecksum.checksum(UnsafeRawBufferPointer(rebasing: packet[..<ipLength]))
-            packet.storeBigEndian16(checksum, at: TransportFields.ipv4HeaderChecksum)
-        }
+        MergedHeaders.storeIPLength(packet, isIPv6: isIPv6, ipLength: ipLength, totalLength: totalLength)
         if pushed { packet[ipLength + TransportFields.tcpFlags] |= TransportFields.PSH }
         let partial = pseudoHeaderSum(UnsafeRawBufferPointer(packet), length: totalLength - ipLength)
         packet.storeBigEndian16(InternetChecksum.fold(partial), at: ipLength + TransportFields.tcpChecksum)
     }
 
     private func pseudoHeaderSum(_ packet: UnsafeRawBufferPointer, length: Int) -> UInt32 {
-        let addresses = isIPv6
-            ? packet[TransportFields.ipv6Addresses..<TransportFields.ipv6Addresses + 32]
-            : packet[TransportFields.ipv4Addresses..<TransportFields.ipv4Addresses + 8]
-        return InternetChecksum.pseudoHeaderSum(
-            addresses: UnsafeRawBufferPointer(rebasing: addresses), protocol: TransportFields.IPPROTO_TCP, length: length)
+        MergedHeaders.pseudoHeaderSum(packet, isIPv6: isIPv6, protocol: TransportFields.IPPROTO_TCP, length: length)
     }
-}
-
-@inline(__always)
-private func bytesEqual(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer, _ range: Range<Int>) -> Bool {
-    for i in range where a[i] != b[i] { return false }
-    return true
 }

@@ -55,7 +55,7 @@ struct UDPDatagramInfo {
         guard isIPv6 == other.isIPv6 else { return false }
         let addresses = isIPv6 ? TransportFields.ipv6Addresses..<TransportFields.ipv6Addresses + 32
             : TransportFields.ipv4Addresses..<TransportFields.ipv4Addresses + 8
-        return bytesEqual(packet, otherPacket, addresses) && bytesEqual(packet, otherPacket, ipLength..<ipLength + 4)
+        return MergedHeaders.bytesEqual(packet, otherPacket, addresses) && MergedHeaders.bytesEqual(packet, otherPacket, ipLength..<ipLength + 4)
     }
 
     /// Whether `otherPacket` of the same flow may follow `packet` in one super-packet as far
@@ -63,7 +63,7 @@ struct UDPDatagramInfo {
     /// hop limit for IPv6 (sizes are the run's business).
     func canPrecede(_ packet: UnsafeRawBufferPointer, _ otherPacket: UnsafeRawBufferPointer) -> Bool {
         if isIPv6 {
-            return bytesEqual(packet, otherPacket, 0..<4)
+            return MergedHeaders.bytesEqual(packet, otherPacket, 0..<4)
                 && packet[TransportFields.ipv6HopLimit] == otherPacket[TransportFields.ipv6HopLimit]
         }
         return packet[1] == otherPacket[1]
@@ -85,30 +85,13 @@ struct UDPDatagramInfo {
     /// lengths and IPv4 checksum, the UDP length of the whole, and the UDP checksum field
     /// holding only the pseudo-header sum, which the kernel completes per segment.
     func finishMergedHeaders(_ packet: UnsafeMutableRawBufferPointer, totalLength: Int) {
-        if isIPv6 {
-            packet.storeBigEndian16(UInt16(totalLength - ipLength), at: TransportFields.ipv6PayloadLength)
-        } else {
-            packet.storeBigEndian16(UInt16(totalLength), at: TransportFields.ipv4TotalLength)
-            packet.storeBigEndian16(0, at: TransportFields.ipv4HeaderChecksum)
-            let checksum = InternetChecksum.checksum(UnsafeRawBufferPointer(rebasing: packet[..<ipLength]))
-            packet.storeBigEndian16(checksum, at: TransportFields.ipv4HeaderChecksum)
-        }
+        MergedHeaders.storeIPLength(packet, isIPv6: isIPv6, ipLength: ipLength, totalLength: totalLength)
         packet.storeBigEndian16(UInt16(totalLength - ipLength), at: ipLength + TransportFields.udpLength)
         let partial = pseudoHeaderSum(UnsafeRawBufferPointer(packet), length: totalLength - ipLength)
         packet.storeBigEndian16(InternetChecksum.fold(partial), at: ipLength + TransportFields.udpChecksum)
     }
 
     private func pseudoHeaderSum(_ packet: UnsafeRawBufferPointer, length: Int) -> UInt32 {
-        let addresses = isIPv6
-            ? packet[TransportFields.ipv6Addresses..<TransportFields.ipv6Addresses + 32]
-            : packet[TransportFields.ipv4Addresses..<TransportFields.ipv4Addresses + 8]
-        return InternetChecksum.pseudoHeaderSum(
-            addresses: UnsafeRawBufferPointer(rebasing: addresses), protocol: TransportFields.IPPROTO_UDP, length: length)
+        MergedHeaders.pseudoHeaderSum(packet, isIPv6: isIPv6, protocol: TransportFields.IPPROTO_UDP, length: length)
     }
-}
-
-@inline(__always)
-private func bytesEqual(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer, _ range: Range<Int>) -> Bool {
-    for i in range where a[i] != b[i] { return false }
-    return true
 }
